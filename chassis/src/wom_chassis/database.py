@@ -1,0 +1,89 @@
+"""Async SQLAlchemy engine and sessions, and Alembic migrations per service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+__all__ = ["MIGRATIONS_DIR", "Database"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """One service's database: an engine, a session factory and its migrations."""
+
+    def __init__(self, url: str, migration_dirs: Sequence[Path] = ()) -> None:
+        self.url = make_url(url)
+        self.migration_dirs = [MIGRATIONS_DIR / "versions", *migration_dirs]
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded default, SQLite."""
+        return self.url.get_backend_name() == "sqlite"
+
+    def session(self) -> AsyncSession:
+        """A new session; use `async with db.session() as s, s.begin():` for one transaction."""
+        return self.sessions()
+
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self, revision: str = "heads") -> None:
+        """Bring the schema to `revision`: the chassis tables and the service's own."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self._run_alembic, "upgrade", revision)
+
+    async def downgrade(self, revision: str = "base") -> None:
+        """Undo migrations down to `revision` (tests and operators only)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self._run_alembic, "downgrade", revision)
+
+    def alembic_config(self, connection: Connection | None = None) -> Config:
+        """The Alembic configuration of this database, for the `alembic` API or CLI."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.set_main_option("version_locations", " ".join(str(d) for d in self.migration_dirs))
+        config.set_main_option("path_separator", "space")
+        config.attributes["connection"] = connection
+        return config
+
+    def _run_alembic(self, connection: Connection, verb: str, revision: str) -> None:
+        getattr(command, verb)(self.alembic_config(connection), revision)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (health, API) work while the consumer writes; the busy timeout
+    # turns a concurrent writer into a wait instead of "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,57 @@
+"""Dead letters: a record the service cannot process is parked, intact, with the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wom_chassis.columns import utcnow
+from wom_chassis.publishing import OutgoingRecord
+
+__all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "SourceRecord", "dead_letter_record"]
+
+DLQ_HEADER_PREFIX = "dlq."
+
+
+class SourceRecord(Protocol):
+    """What the chassis reads of a consumed Kafka record (aiokafka's ConsumerRecord fits)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: Any
+    value: Any
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that will not be processed, and why."""
+
+    record: SourceRecord
+    reason: str
+    error: str
+    attempts: int = 1
+
+
+def dead_letter_record(letter: DeadLetter, *, service: str, topic: str) -> OutgoingRecord:
+    """The dead-letter record: original key, value and headers plus the `dlq.*` headers."""
+    record = letter.record
+    original = [(k, v) for k, v in record.headers if not k.startswith(DLQ_HEADER_PREFIX)]
+    extra = {
+        "reason": letter.reason,
+        "error": letter.error[:4000],
+        "source.topic": record.topic,
+        "source.partition": str(record.partition),
+        "source.offset": str(record.offset),
+        "service": service,
+        "failed_at": utcnow().isoformat(),
+        "attempts": str(letter.attempts),
+    }
+    return OutgoingRecord(
+        topic=topic,
+        key=record.key,
+        value=record.value if record.value is not None else b"",
+        headers=[*original, *((DLQ_HEADER_PREFIX + k, v.encode()) for k, v in extra.items())],
+    )

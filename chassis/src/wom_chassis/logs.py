@@ -1,0 +1,58 @@
+"""Structured JSON logs; every line inside a handler carries the event it is about."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+
+__all__ = ["configure_logging", "event_log_context", "get_logger"]
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Send structlog and stdlib logs as one JSON object per line to stderr."""
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger; context bound with `event_log_context` is added to its lines."""
+    return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def event_log_context(event_id: str, event_type: str, subject: str | None) -> Iterator[None]:
+    """Bind the event id, type and subject to every log line inside the block."""
+    with structlog.contextvars.bound_contextvars(event_id=event_id, event_type=event_type, subject=subject):
+        yield

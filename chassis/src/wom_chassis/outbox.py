@@ -1,0 +1,162 @@
+"""Transactional outbox: events are rows written with the state they announce; a relay sends them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import datetime, timedelta
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_contracts import Event, encode
+
+from wom_chassis.columns import utcnow
+from wom_chassis.database import Database
+from wom_chassis.logs import get_logger
+from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from wom_chassis.publishing import OutgoingRecord, publish_records
+from wom_chassis.tables import OutboxRecord
+
+__all__ = ["OutboxRelay", "add_to_outbox", "oldest_unsent_age", "outbox_row"]
+
+log = get_logger(__name__)
+
+
+def outbox_row(event: Event, *, source: str) -> dict[str, Any]:
+    """`event` encoded as a CloudEvent, as an outbox row ready to insert."""
+    record = encode(event, source=source)
+    headers = [[name, value.decode()] for name, value in record.headers]
+    return {
+        "event_id": next(value for name, value in headers if name == "ce_id"),
+        "event_type": event.event_type,
+        "topic": record.topic,
+        "key": record.key,
+        "value": record.value,
+        "headers": headers,
+        "created_at": utcnow(),
+    }
+
+
+async def add_to_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows (from `outbox_row`) in the session's transaction, in order."""
+    if rows:
+        await session.execute(insert(OutboxRecord), list(rows))
+
+
+async def oldest_unsent_age(session: AsyncSession, now: datetime | None = None) -> float:
+    """Seconds since the oldest unsent outbox row was written (0 when none waits)."""
+    oldest = await session.scalar(
+        select(func.min(OutboxRecord.created_at)).where(OutboxRecord.sent_at.is_(None))
+    )
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # func.min bypasses the column type on SQLite
+        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=(now or utcnow()).tzinfo)
+    return max(0.0, ((now or utcnow()) - oldest).total_seconds())
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in id order and marks them sent; waits out broker outages."""
+
+    def __init__(
+        self,
+        db: Database,
+        broker: KafkaBroker,
+        *,
+        service: str,
+        interval: float = 0.2,
+        batch_size: int = 500,
+        retention: timedelta = timedelta(hours=72),
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.service = service
+        self.interval = interval
+        self.batch_size = batch_size
+        self.retention = retention
+        self.max_backoff = max_backoff
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the relay to look at the outbox now rather than at its next tick."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Make `run` return after its current step."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until stopped; a failing broker is retried with a growing pause."""
+        backoff = self.interval
+        last_cleanup = utcnow()
+        while not self._stopping.is_set():
+            try:
+                published = await self.publish_pending()
+                backoff = self.interval
+                if utcnow() - last_cleanup > timedelta(minutes=5):
+                    await self.delete_sent_before(utcnow() - self.retention)
+                    last_cleanup = utcnow()
+            except Exception as error:  # the rows stay unsent; nothing is lost
+                log.warning("outbox_publish_failed", error=repr(error), retry_in=backoff)
+                published = 0
+                await self._pause(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            if published < self.batch_size:
+                await self._pause(self.interval)
+
+    async def _pause(self, seconds: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows, oldest first; return how many were sent."""
+        async with self.db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxRecord)
+                    .where(OutboxRecord.sent_at.is_(None))
+                    .order_by(OutboxRecord.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+        if not rows:
+            OUTBOX_PENDING.labels(self.service).set(0)
+            OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
+            return 0
+        await publish_records(
+            self.broker,
+            [
+                OutgoingRecord(
+                    topic=row.topic,
+                    key=row.key,
+                    value=row.value,
+                    headers=[(name, value.encode()) for name, value in row.headers],
+                )
+                for row in rows
+            ],
+        )
+        # A crash between publish and this update republishes the rows: consumers
+        # drop the duplicates by event id, so the outbox is at-least-once by design.
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(OutboxRecord)
+                .where(OutboxRecord.id.in_([row.id for row in rows]))
+                .values(sent_at=utcnow())
+            )
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(self.service, row.event_type).inc()
+        return len(rows)
+
+    async def delete_sent_before(self, cutoff: datetime) -> int:
+        """Forget rows published before `cutoff`; return how many were deleted."""
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(delete(OutboxRecord).where(OutboxRecord.sent_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)

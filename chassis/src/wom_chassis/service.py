@@ -1,0 +1,227 @@
+"""The service app: FastStream consumer, outbox relay and HTTP endpoints in one process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+
+from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
+from wom_chassis.database import Database
+from wom_chassis.logs import configure_logging, get_logger
+from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS
+from wom_chassis.outbox import OutboxRelay, oldest_unsent_age
+from wom_chassis.settings import ServiceSettings
+
+__all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
+
+log = get_logger(__name__)
+BackgroundTask = Callable[["Service"], Awaitable[None]]
+
+
+@dataclass
+class Service:
+    """Everything one running service is made of; tests build as many as they like."""
+
+    settings: ServiceSettings
+    db: Database
+    broker: KafkaBroker
+    processor: EventProcessor
+    relay: OutboxRelay
+    http: FastAPI = field(init=False)
+    background: Sequence[BackgroundTask] = ()
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, *, connect_broker: bool = True) -> None:
+        """Migrate, connect the broker (retrying while it comes up), start relay and tasks."""
+        if self.settings.run_migrations:
+            await self.db.migrate()
+        if connect_broker:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(60), wait=wait_exponential(max=5), reraise=True
+            ):
+                with attempt:
+                    await self.broker.start()
+        self._tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+        self._tasks += [asyncio.create_task(task(self)) for task in self.background]
+        log.info("service_started", consumer_group=self.settings.consumer_group)
+
+    async def stop(self) -> None:
+        """Finish the current batch, flush the outbox once more, then close everything."""
+        await self.broker.stop()  # waits up to the grace period for the batch in hand
+        self.relay.stop()
+        for task in self._tasks[1:]:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        with suppress(Exception):
+            await self.relay.publish_pending()
+        await self.db.dispose()
+        log.info("service_stopped")
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Broker and database reachable, outbox not stuck."""
+        checks: dict[str, Any] = {}
+        try:
+            checks["broker"] = "ok" if await self.broker.ping(timeout=3) else "unreachable"
+        except Exception as error:
+            checks["broker"] = f"error: {error!r}"
+        try:
+            async with self.db.session() as session:
+                age = await oldest_unsent_age(session)
+            checks["database"] = "ok"
+            checks["outbox_oldest_unsent_seconds"] = round(age, 3)
+            OUTBOX_OLDEST_SECONDS.labels(self.settings.service_name).set(age)
+            outbox_ok = age <= self.settings.outbox_max_age_seconds
+            checks["outbox"] = "ok" if outbox_ok else "stuck"
+        except Exception as error:
+            checks["database"] = f"error: {error!r}"
+        healthy = all(checks.get(name) == "ok" for name in ("broker", "database", "outbox"))
+        return healthy, checks
+
+
+def create_service(
+    settings: ServiceSettings,
+    handlers: EventHandlers,
+    *,
+    migrations: Path,
+    background: Sequence[BackgroundTask] = (),
+) -> Service:
+    """Wire a service: broker, consumer, database, outbox relay and HTTP app (routes go on `.http`)."""
+    configure_logging(settings.service_name, settings.log_level)
+    db = Database(settings.database_url, [migrations])
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"wom-{settings.service_name}",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        acks="all",
+        graceful_timeout=settings.shutdown_grace_seconds,
+        security=settings.kafka_security(),
+    )
+    relay = OutboxRelay(
+        db,
+        broker,
+        service=settings.service_name,
+        interval=settings.relay_interval_seconds,
+        batch_size=settings.relay_batch_size,
+        retention=timedelta(hours=settings.outbox_retention_hours),
+    )
+    processor = EventProcessor(
+        db=db,
+        broker=broker,
+        handlers=handlers,
+        service=settings.service_name,
+        source=settings.event_source,
+        dead_letter_topic=settings.dead_letter_topic,
+        mode=settings.consume_mode,
+        max_attempts=settings.handler_max_attempts,
+        retry_initial=settings.retry_initial_seconds,
+        retry_max=settings.retry_max_seconds,
+        on_committed=relay.wake,
+    )
+    broker.include_router(_consumer_router(settings, handlers, processor))
+    service = Service(settings, db, broker, processor, relay, background=background)
+    service.http = _http_app(service)
+    return service
+
+
+async def _raw_records(message: Any) -> Any:
+    # Keep FastStream from parsing bodies: bad JSON must reach the dead-letter path intact.
+    return [record.value for record in message.raw_message]
+
+
+def _consumer_router(
+    settings: ServiceSettings, handlers: EventHandlers, processor: EventProcessor
+) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(  # type: ignore[untyped-decorator]
+        *handlers.topics,
+        group_id=settings.consumer_group,
+        batch=True,
+        max_records=settings.consume_batch_size,
+        batch_timeout_ms=settings.consume_batch_timeout_ms,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        decoder=_raw_records,
+    )
+    async def consume(message: KafkaMessage) -> None:
+        records = message.raw_message
+        await processor.process(records)
+        await commit_offsets(message.consumer, records)
+
+    return router
+
+
+def _http_app(service: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title=f"wom {service.settings.service_name}", lifespan=lifespan)
+
+    @app.get("/alive", tags=["operations"])
+    async def alive() -> dict[str, str]:
+        return {"status": "alive", "service": service.settings.service_name}
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> JSONResponse:
+        healthy, checks = await service.health()
+        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def service_cli(build: Callable[[], Service]) -> typer.Typer:
+    """The command line of a service: `serve` (the default) and `migrate`."""
+    cli = typer.Typer(add_completion=False, no_args_is_help=False)
+
+    @cli.callback(invoke_without_command=True)
+    def main(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            serve()
+
+    @cli.command()
+    def serve() -> None:
+        """Consume, relay and serve HTTP until SIGINT or SIGTERM."""
+        service = build()
+        config = uvicorn.Config(
+            service.http,
+            host=service.settings.http_host,
+            port=service.settings.http_port,
+            log_config=None,
+            timeout_graceful_shutdown=int(service.settings.shutdown_grace_seconds),
+        )
+        uvicorn.Server(config).run()
+
+    @cli.command()
+    def migrate(revision: str = "heads") -> None:
+        """Apply the database migrations and exit."""
+        service = build()
+        asyncio.run(service.db.migrate(revision))
+
+    return cli

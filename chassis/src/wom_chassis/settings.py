@@ -1,0 +1,92 @@
+"""Typed settings every service shares, read from the environment."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Literal
+
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServiceSettings"]
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of one service; each service subclasses it and sets `service_name` and ports."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
+
+    service_name: str = Field(default="service", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_enable_idempotence: bool = False
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    consumer_group: str | None = Field(default=None, description="defaults to wom-<service_name>")
+    consume_batch_size: int = Field(default=500, ge=1, le=10_000)
+    consume_batch_timeout_ms: int = Field(default=200, ge=1)
+    handler_max_attempts: int = Field(default=4, ge=1, le=20)
+    retry_initial_seconds: float = Field(default=0.2, gt=0)
+    retry_max_seconds: float = Field(default=5.0, gt=0)
+    database_url: str = ""
+    run_migrations: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    api_token: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    relay_interval_seconds: float = Field(default=0.2, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1)
+    outbox_retention_hours: float = Field(default=72.0, gt=0)
+    outbox_max_age_seconds: float = Field(
+        default=60.0, gt=0, description="/health fails when an unsent outbox row is older"
+    )
+    consume_mode: Literal["batch", "record"] = "batch"
+    shutdown_grace_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _defaults_from_service_name(self) -> ServiceSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///var/{self.service_name}.db"
+        if not self.consumer_group:
+            self.consumer_group = f"wom-{self.service_name}"
+        return self
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """The topic where this service parks records it cannot process."""
+        return f"{self.service_name}.dlq"
+
+    @property
+    def event_source(self) -> str:
+        """The CloudEvents `source` of events this service emits."""
+        return f"wom/{self.service_name}"
+
+    def kafka_security(self) -> BaseSecurity | None:
+        """FastStream security for SASL/TLS clusters; None for plain connections."""
+        protocol = self.kafka_security_protocol
+        if protocol == "PLAINTEXT":
+            return None
+        ssl_context = None
+        if protocol.endswith("SSL"):
+            ssl_context = ssl.create_default_context(
+                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+            )
+        if protocol == "SSL":
+            return BaseSecurity(ssl_context=ssl_context, use_ssl=True)
+        if self.kafka_sasl_username is None or self.kafka_sasl_password is None:
+            raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required for SASL")
+        sasl = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }
+        return sasl[self.kafka_sasl_mechanism](
+            self.kafka_sasl_username,
+            self.kafka_sasl_password.get_secret_value(),
+            ssl_context=ssl_context,
+            use_ssl=protocol == "SASL_SSL",
+        )

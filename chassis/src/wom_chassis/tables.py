@@ -1,0 +1,48 @@
+"""The chassis' own tables, present in every service's database: inbox and outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from wom_chassis.columns import UtcDateTime
+
+__all__ = ["ChassisBase", "InboxRecord", "OutboxRecord"]
+
+
+class ChassisBase(DeclarativeBase):
+    """Declarative base of the chassis tables (kept apart from each service's own metadata)."""
+
+    metadata = MetaData()
+
+
+class InboxRecord(ChassisBase):
+    """One processed event id: its presence makes a redelivered event a no-op."""
+
+    __tablename__ = "inbox"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(255))
+    source_topic: Mapped[str] = mapped_column(String(255))
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(Integer)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OutboxRecord(ChassisBase):
+    """An encoded event waiting to be published; written in the transaction of the state it announces."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    event_type: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255))
+    key: Mapped[bytes] = mapped_column(LargeBinary)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[list[list[str]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -1,0 +1,99 @@
+"""Test support shared by every service's tests: databases on SQLite and PostgreSQL, records."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from wom_contracts import Event, encode
+
+from wom_chassis.database import Database
+
+__all__ = [
+    "POSTGRES_ENV",
+    "FakeRecord",
+    "database_backends",
+    "empty_database_url",
+    "fresh_database",
+    "publish_event",
+    "record_of",
+]
+
+POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
+
+
+def database_backends() -> list[Any]:
+    """pytest params: SQLite always, PostgreSQL when WOM_TEST_POSTGRES_URL is set (else skipped)."""
+    postgres = os.environ.get(POSTGRES_ENV)
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            postgres or "postgresql",
+            id="postgresql",
+            marks=pytest.mark.skipif(
+                not postgres, reason=f"{POSTGRES_ENV} is not set: PostgreSQL variant skipped"
+            ),
+        ),
+    ]
+
+
+async def empty_database_url(backend: str, tmp_path: Path) -> str:
+    """The URL of an empty database: a new SQLite file, or a wiped PostgreSQL schema."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    engine = create_async_engine(backend)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    return backend
+
+
+async def fresh_database(backend: str, tmp_path: Path, migrations: Sequence[Path]) -> Database:
+    """An empty database with the chassis' and the given migrations applied."""
+    db = Database(await empty_database_url(backend, tmp_path), migrations)
+    await db.migrate()
+    return db
+
+
+async def publish_event(
+    broker: KafkaBroker, event: Event, *, event_id: str | None = None, structured: bool = False
+) -> str:
+    """Publish `event` as an upstream system would (CloudEvents binary mode); return its id."""
+    record = encode(event, source="tests", event_id=event_id, structured=structured)
+    headers = {name: value.decode() for name, value in record.headers}
+    await broker.publish(record.value, topic=record.topic, key=record.key, headers=headers)
+    return headers["ce_id"]
+
+
+@dataclass
+class FakeRecord:
+    """A consumed record as aiokafka hands it over, for driving the consume path directly."""
+
+    topic: str
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    key: bytes | None = None
+    partition: int = 0
+    offset: int = 0
+
+
+def record_of(
+    event: Event, *, offset: int = 0, event_id: str | None = None, structured: bool = False
+) -> FakeRecord:
+    """The record an upstream publisher would produce for `event`."""
+    encoded = encode(event, source="tests", event_id=event_id, structured=structured)
+    return FakeRecord(
+        topic=encoded.topic,
+        value=encoded.value,
+        headers=list(encoded.headers),
+        key=encoded.key,
+        offset=offset,
+    )

@@ -1,0 +1,174 @@
+"""The consume path: validation, dead letters, inbox dedupe, batch vs per-record, retries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork
+from wom_chassis.tables import InboxRecord, OutboxRecord
+from wom_chassis.testing import FakeRecord, record_of
+from wom_contracts import Money, OrderCompletedV1
+
+WHEN = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+
+def order(n: int, customer: str = "c-1") -> OrderCompletedV1:
+    return OrderCompletedV1(
+        order_id=f"o-{n}",
+        customer_id=customer,
+        total=Money(amount=Decimal("10.00"), currency="EUR"),
+        completed_at=WHEN,
+    )
+
+
+class Echo:
+    """A handler that re-emits what it gets, so its effects are outbox rows; can be made to fail."""
+
+    def __init__(self) -> None:
+        self.fail_orders: dict[str, int] = {}  # order id -> failures left (-1 forever)
+        self.transient = False
+
+    async def __call__(self, event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        left = self.fail_orders.get(event.order_id, 0)
+        if left:
+            self.fail_orders[event.order_id] = left - 1 if left > 0 else -1
+            if self.transient:
+                raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+            raise ValueError(f"cannot handle {event.order_id}")
+        uow.emit(event)
+
+
+def processor(db: Database, sink, echo: Echo, mode: str = "batch") -> EventProcessor:  # type: ignore[no-untyped-def]
+    handlers = EventHandlers()
+    handlers.on(OrderCompletedV1)(echo)
+    return EventProcessor(
+        db=db,
+        broker=sink.broker,
+        handlers=handlers,
+        service="test",
+        source="wom/test",
+        dead_letter_topic="test.dlq",
+        mode=mode,  # type: ignore[arg-type]
+        max_attempts=3,
+        retry_initial=0.01,
+        retry_max=0.02,
+    )
+
+
+async def count(db: Database, column) -> int:  # type: ignore[no-untyped-def]
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count(column))) or 0)
+
+
+async def emitted_orders(db: Database) -> list[str]:
+    async with db.session() as session:
+        rows = (await session.scalars(select(OutboxRecord).order_by(OutboxRecord.id))).all()
+    return [OrderCompletedV1.model_validate_json(row.value).order_id for row in rows]
+
+
+@pytest.mark.parametrize("mode", ["batch", "record"])
+async def test_valid_events_are_applied_once_with_their_inbox_record(db, sink, mode) -> None:
+    records = [record_of(order(n), offset=n) for n in range(5)]
+    await processor(db, sink, Echo(), mode).process(records)
+    assert await emitted_orders(db) == [f"o-{n}" for n in range(5)]
+    assert await count(db, InboxRecord.event_id) == 5
+    assert sink.records == []
+
+
+async def test_a_redelivered_event_is_a_no_op(db, sink) -> None:
+    first = record_of(order(1), event_id="evt-1")
+    again = record_of(order(1), event_id="evt-1", offset=1)
+    proc = processor(db, sink, Echo())
+    await proc.process([first, again])  # duplicate inside one batch
+    await proc.process([again])  # and in a later batch
+    assert await emitted_orders(db) == ["o-1"]
+    assert await count(db, InboxRecord.event_id) == 1
+
+
+async def test_structured_mode_is_accepted(db, sink) -> None:
+    await processor(db, sink, Echo()).process([record_of(order(7), structured=True)])
+    assert await emitted_orders(db) == ["o-7"]
+
+
+async def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_is_processed(db, sink) -> None:
+    good = record_of(order(1), offset=0)
+    not_json = FakeRecord(
+        topic="commerce.order.completed.v1",
+        value=b"{oops",
+        offset=1,
+        headers=[*good.headers],
+        key=b"c-1",
+    )
+    unknown = record_of(order(2), offset=2)
+    unknown.headers = [
+        (k, b"commerce.thing.happened.v1" if k == "ce_type" else v) for k, v in unknown.headers
+    ]
+    invalid = record_of(order(3), offset=3)
+    invalid.value = invalid.value.replace(b'"10.00"', b'"-5"')
+    no_envelope = FakeRecord(topic="commerce.order.completed.v1", value=b"{}", offset=4)
+    last = record_of(order(5), offset=5)
+
+    await processor(db, sink, Echo()).process([good, not_json, unknown, invalid, no_envelope, last])
+
+    assert await emitted_orders(db) == ["o-1", "o-5"]
+    reasons = [sink.headers(i)["dlq.reason"] for i in range(len(sink.records))]
+    assert reasons == [
+        "invalid_envelope",
+        "unknown_event_type",
+        "invalid_event",
+        "invalid_envelope",
+    ]
+    first = sink.headers(0)
+    assert first["dlq.source.topic"] == "commerce.order.completed.v1"
+    assert first["dlq.source.offset"] == "1"
+    assert first["dlq.service"] == "test"
+    assert first["ce_type"] == "commerce.order.completed.v1"  # original headers kept
+    assert sink.records[0].value == b"{oops"  # original bytes kept
+    assert sink.records[0].key == b"c-1"
+    assert "total" in sink.headers(2)["dlq.error"]
+
+
+@pytest.mark.parametrize("mode", ["batch", "record"])
+async def test_a_failing_event_is_dead_lettered_after_bounded_attempts(db, sink, mode) -> None:
+    echo = Echo()
+    echo.fail_orders["o-2"] = -1
+    records = [record_of(order(n), offset=n) for n in range(1, 4)]
+    await processor(db, sink, echo, mode).process(records)
+    assert await emitted_orders(db) == ["o-1", "o-3"]
+    assert len(sink.records) == 1
+    headers = sink.headers(0)
+    assert headers["dlq.reason"] == "handler_failed"
+    assert headers["dlq.attempts"] == "3"
+    assert "cannot handle o-2" in headers["dlq.error"]
+    assert await count(db, InboxRecord.event_id) == 2  # a replay will be processed
+
+
+async def test_a_transient_failure_is_retried_and_then_succeeds(db, sink) -> None:
+    echo = Echo()
+    echo.transient = True
+    echo.fail_orders["o-1"] = 2
+    await processor(db, sink, echo).process([record_of(order(1)), record_of(order(2), offset=1)])
+    assert await emitted_orders(db) == ["o-1", "o-2"]
+    assert sink.records == []
+
+
+async def test_batch_and_per_record_modes_give_the_same_results(tmp_path, sink) -> None:
+    from wom_chassis.testing import fresh_database
+
+    records = [
+        record_of(order(n % 7, customer=f"c-{n % 3}"), offset=n, event_id=f"e-{n % 9}") for n in range(30)
+    ]
+    results = []
+    for mode in ("batch", "record"):
+        (tmp_path / mode).mkdir()
+        db = await fresh_database("sqlite", tmp_path / mode, [])
+        echo = Echo()
+        echo.fail_orders["o-4"] = -1
+        await processor(db, sink, echo, mode).process(records)
+        results.append((await emitted_orders(db), await count(db, InboxRecord.event_id)))
+        await db.dispose()
+    assert results[0] == results[1]

@@ -1,0 +1,85 @@
+"""Inbound events published by upstream commerce systems (the product's public interface)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, IPvAnyAddress, StringConstraints
+
+from wom_contracts.base import Event
+from wom_contracts.types import Id, Locale, Money, Timezone, UtcDatetime
+
+__all__ = [
+    "CustomerErasedV1",
+    "CustomerRegisteredV1",
+    "OrderCompletedV1",
+    "OrderItem",
+    "OrderRefundedV1",
+]
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class CustomerRegisteredV1(Event):
+    """A customer signed up, possibly with a referral code."""
+
+    event_type = "commerce.customer.registered.v1"
+
+    email: EmailStr
+    first_name: Name | None = None
+    last_name: Name | None = None
+    locale: Locale = "en"
+    timezone: Timezone | None = None
+    birthday: date | None = None
+    registered_at: UtcDatetime
+    referral_code: Code | None = None
+    marketing_consent: bool = False
+    ip_address: IPvAnyAddress | None = None
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+
+class OrderItem(BaseModel):
+    """One line of an order."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    quantity: int = Field(gt=0)
+    unit_price: Money
+
+
+class OrderCompletedV1(Event):
+    """An order was paid and completed."""
+
+    event_type = "commerce.order.completed.v1"
+
+    order_id: Id
+    total: Money
+    items: list[OrderItem] | None = None
+    completed_at: UtcDatetime
+    referral_code: Code | None = None
+    payment_fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class OrderRefundedV1(Event):
+    """An order was refunded, fully or in part."""
+
+    event_type = "commerce.order.refunded.v1"
+
+    refund_id: Id
+    order_id: Id
+    amount: Money
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    refunded_at: UtcDatetime
+
+
+class CustomerErasedV1(Event):
+    """The customer asked to be forgotten: every service deletes or anonymises their data."""
+
+    event_type = "commerce.customer.erased.v1"
+
+    requested_at: UtcDatetime

@@ -1,0 +1,76 @@
+"""Field types every event uses: ids, money, times, locales."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+__all__ = [
+    "Id",
+    "Locale",
+    "Money",
+    "ReasonCode",
+    "Timezone",
+    "UtcDatetime",
+]
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+"""An opaque id: 1–64 of A-Z a-z 0-9 _ . : -"""
+
+ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+"""A stable snake_case reason code that support teams and customers can be shown."""
+
+Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
+"""A BCP 47 language tag such as `en`, `ro-MD` or `sv-SE`."""
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware time, normalised to UTC (RFC 3339 in JSON)."""
+
+_TIMEZONES = frozenset(available_timezones())
+
+
+def _known_timezone(value: str) -> str:
+    if value not in _TIMEZONES:
+        raise ValueError(f"unknown IANA time zone {value!r}")
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_known_timezone)]
+"""An IANA time zone name such as `Europe/Chisinau`."""
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("amount must be a finite decimal")
+    return value
+
+
+class Money(BaseModel):
+    """An amount in a currency: a decimal string in JSON, never a float."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    amount: Annotated[
+        Decimal,
+        AfterValidator(_finite),
+        Field(ge=0, max_digits=18, decimal_places=4, json_schema_extra={"type": "string"}),
+        PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    ]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(description="ISO 4217 code")

@@ -1,0 +1,173 @@
+"""Delivery of queued messages over SMTP, with retries; each outcome is an outbox event."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis import Database, get_logger, utcnow
+from wom_chassis.outbox import add_to_outbox, outbox_row
+from wom_contracts import Event, MessageFailedV1, MessageSentV1
+
+from outreach.models import Contact, Message
+from outreach.settings import OutreachSettings
+from outreach.templates import Rendered, Templates
+
+__all__ = ["Mailer", "deliver_due", "run_delivery"]
+
+log = get_logger(__name__)
+
+
+class Mailer:
+    """Sends one email through the configured SMTP server."""
+
+    def __init__(self, settings: OutreachSettings) -> None:
+        self.settings = settings
+
+    async def send(self, recipient: str, rendered: Rendered, message_id: str) -> None:
+        """Send `rendered` to `recipient` as a multipart (text + HTML) email."""
+        mail = EmailMessage()
+        mail["From"] = self.settings.mail_from
+        mail["To"] = recipient
+        mail["Subject"] = rendered.subject
+        mail["Message-ID"] = make_msgid(idstring=message_id, domain="wom.localhost")
+        mail["X-Wom-Message-Id"] = message_id
+        mail.set_content(rendered.text)
+        mail.add_alternative(rendered.html, subtype="html")
+        mail["Content-Language"] = rendered.locale  # after the body: set_content drops Content-*
+        password = self.settings.smtp_password
+        await aiosmtplib.send(
+            mail,
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            username=self.settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            start_tls=self.settings.smtp_starttls,
+            timeout=self.settings.smtp_timeout_seconds,
+        )
+
+
+async def deliver_due(
+    db: Database,
+    mailer: Mailer,
+    templates: Templates,
+    settings: OutreachSettings,
+    limit: int = 50,
+) -> int:
+    """Send every queued message that is due; return how many were attempted."""
+    async with db.session() as session:
+        due = (
+            await session.scalars(
+                select(Message.id)
+                .where(Message.status == "queued", Message.next_attempt_at <= utcnow())
+                .order_by(Message.created_at)
+                .limit(limit)
+            )
+        ).all()
+    for message_id in due:
+        await _deliver_one(db, mailer, templates, settings, message_id)
+    return len(due)
+
+
+async def _deliver_one(
+    db: Database,
+    mailer: Mailer,
+    templates: Templates,
+    settings: OutreachSettings,
+    message_id: str,
+) -> None:
+    async with db.session() as session, session.begin():
+        message = await session.get(Message, message_id)
+        if message is None or message.status != "queued":
+            return
+        contact = await session.get(Contact, message.customer_id)
+        if contact is None:
+            message.status = "waiting"
+            return
+        message.attempts += 1
+        try:
+            rendered = templates.render(
+                message.kind, contact.locale, {"first_name": contact.first_name, **message.data}
+            )
+            await mailer.send(contact.email, rendered, message.id)
+        except Exception as error:
+            _record_failure(message, error, settings)
+            if message.status == "failed":
+                await _announce(
+                    session,
+                    settings,
+                    MessageFailedV1(
+                        customer_id=message.customer_id,
+                        message_id=message.id,
+                        kind=message.kind,
+                        channel="email",
+                        locale=contact.locale,
+                        cause_event_id=message.cause_event_id,
+                        error=message.last_error or "",
+                        attempts=message.attempts,
+                        occurred_at=utcnow(),
+                    ),
+                )
+            return
+        message.status, message.sent_at = "sent", utcnow()
+        message.recipient, message.locale, message.subject = (
+            contact.email,
+            rendered.locale,
+            rendered.subject,
+        )
+        await _announce(
+            session,
+            settings,
+            MessageSentV1(
+                customer_id=message.customer_id,
+                message_id=message.id,
+                kind=message.kind,
+                channel="email",
+                locale=rendered.locale,
+                template=f"{message.kind}/{rendered.locale}",
+                cause_event_id=message.cause_event_id,
+                occurred_at=message.sent_at,
+            ),
+        )
+        log.info("message_sent", message_id=message.id, kind=message.kind)
+
+
+async def _announce(session: AsyncSession, settings: OutreachSettings, event: Event) -> None:
+    await add_to_outbox(session, [outbox_row(event, source=settings.event_source)])
+
+
+def _record_failure(message: Message, error: Exception, settings: OutreachSettings) -> None:
+    message.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if message.attempts >= settings.delivery_max_attempts:
+        message.status = "failed"
+        log.error("message_failed", message_id=message.id, error=message.last_error)
+        return
+    delay = settings.delivery_retry_seconds * 2 ** (message.attempts - 1)
+    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    log.warning("message_retry_later", message_id=message.id, error=message.last_error, retry_in=delay)
+
+
+async def run_delivery(
+    db: Database,
+    mailer: Mailer,
+    templates: Templates,
+    settings: OutreachSettings,
+    wake_relay: Callable[[], None],
+) -> None:
+    """Deliver due messages until cancelled; wake the outbox relay after each round."""
+    while True:
+        try:
+            attempted = await deliver_due(db, mailer, templates, settings)
+        except Exception as error:
+            log.error("delivery_loop_error", error=repr(error))
+            attempted = 0
+        if attempted:
+            wake_relay()
+        else:
+            await asyncio.sleep(settings.delivery_interval_seconds)

@@ -1,0 +1,59 @@
+"""Localised message templates: Jinja2 in a sandbox, subject, plain text and HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = ["Rendered", "Templates", "locale_chain"]
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message in one locale."""
+
+    locale: str
+    subject: str
+    text: str
+    html: str
+
+
+def locale_chain(locale: str, default: str = "en") -> list[str]:
+    """Locales to try, most specific first: `ro-MD` → `ro` → `en`."""
+    parts = locale.replace("_", "-").split("-")
+    chain = ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    chain = [c.lower() if "-" not in c else f"{c.split('-')[0].lower()}-{c.split('-', 1)[1]}" for c in chain]
+    return [*dict.fromkeys([*chain, default])]
+
+
+class Templates:
+    """Renders a message kind in a customer's locale, falling back along the locale chain."""
+
+    def __init__(self, directory: Path = TEMPLATE_DIR, default_locale: str = "en") -> None:
+        self.default_locale = default_locale
+        self.env = ImmutableSandboxedEnvironment(
+            loader=FileSystemLoader(directory),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
+        """Render `kind` in the first locale of the chain that has it."""
+        for candidate in locale_chain(locale, self.default_locale):
+            try:
+                parts = [
+                    self.env.get_template(f"{kind}/{candidate}.{part}").render(context)
+                    for part in ("subject.txt", "txt", "html")
+                ]
+            except TemplateNotFound:
+                continue
+            return Rendered(candidate, parts[0].strip(), parts[1], parts[2])
+        raise LookupError(f"no template for {kind!r} in {locale!r} or its fallbacks")

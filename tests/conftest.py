@@ -1,0 +1,54 @@
+"""Fixtures for the end-to-end and reliability layers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tests.support import API_TOKEN, ServiceProcess, SmtpInbox, free_port
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    inbox = SmtpInbox()
+    inbox.controller.start()
+    yield inbox
+    inbox.controller.stop()
+
+
+@pytest.fixture
+def run_service(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    started: list[ServiceProcess] = []
+
+    def run(name: str, **extra: str) -> ServiceProcess:
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / name}.db",
+            "HTTP_PORT": str(free_port()),
+            "API_TOKEN": API_TOKEN,
+            # every test has its own consumer group, so each starts from the earliest event
+            "CONSUMER_GROUP": f"{name}-{uuid.uuid4().hex[:8]}",
+            "LOG_LEVEL": "INFO",
+            **extra,
+        }
+        service = ServiceProcess(name, env, tmp_path / f"{name}.log").start()
+        started.append(service)
+        return service
+
+    yield run
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, enable_idempotence=False, acks="all", linger_ms=5
+    )
+    await client.start()
+    yield client
+    await client.stop()

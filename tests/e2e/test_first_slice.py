@@ -1,0 +1,80 @@
+"""End to end, real processes: an upstream system publishes a registration and an order;
+rewards grants points and outreach mails a thank-you through a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.support import cloudevent_headers, eventually, read_topic
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_registration_and_order_give_a_grant_and_a_mail(
+    kafka_bootstrap, run_service, producer, smtp_inbox
+) -> None:  # type: ignore[no-untyped-def]
+    rewards = run_service("rewards")
+    outreach = run_service("outreach", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_inbox.port))
+    rewards.wait_healthy()
+    outreach.wait_healthy()
+
+    customer = f"e2e-{uuid.uuid4().hex[:10]}"
+    order_id = f"order-{uuid.uuid4().hex[:10]}"
+    address = f"{customer}@example.com"
+    registration = {
+        "customer_id": customer,
+        "email": address,
+        "first_name": "Sven",
+        "locale": "sv-SE",
+        "registered_at": "2026-11-20T10:00:00Z",
+        "marketing_consent": False,
+    }
+    order = {
+        "order_id": order_id,
+        "customer_id": customer,
+        "total": {"amount": "129.90", "currency": "EUR"},
+        "items": [
+            {
+                "sku": "MUG-1",
+                "name": "Mug",
+                "quantity": 1,
+                "unit_price": {"amount": "129.90", "currency": "EUR"},
+            }
+        ],
+        "completed_at": "2026-11-21T12:00:00Z",
+        "channel": "web",
+    }
+    for event_type, data in (
+        ("commerce.customer.registered.v1", registration),
+        ("commerce.order.completed.v1", order),
+    ):
+        await producer.send_and_wait(
+            event_type,
+            json.dumps(data).encode(),
+            key=customer.encode(),
+            headers=cloudevent_headers(event_type, customer),
+        )
+
+    [mail] = await eventually(lambda: smtp_inbox.to(address), timeout=15)
+    assert "129 poäng" in mail["Subject"] and "Sven" in mail["Subject"]
+    assert mail["Content-Language"] == "sv"
+
+    ledger = rewards.get(f"/customers/{customer}/ledger")["entries"]
+    assert [(e["order_id"], e["points"], e["status"]) for e in ledger] == [(order_id, 129, "pending")]
+    sent = outreach.get(f"/customers/{customer}/messages")["messages"]
+    assert [(m["kind"], m["status"], m["recipient"]) for m in sent] == [("reward_granted", "sent", address)]
+
+    def for_customer(records):  # type: ignore[no-untyped-def]
+        return [r for r in records if r.key == customer.encode()]
+
+    granted = await read_topic(
+        kafka_bootstrap, "rewards.reward.granted.v1", until=lambda rs: bool(for_customer(rs))
+    )
+    [record] = for_customer(granted)
+    headers = dict(record.headers)
+    assert headers["ce_type"] == b"rewards.reward.granted.v1"
+    assert headers["ce_source"] == b"wom/rewards"
+    assert json.loads(record.value)["points"] == 129

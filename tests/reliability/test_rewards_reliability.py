@@ -1,0 +1,134 @@
+"""Reliability against a real broker: duplicates, poison records, and kill -9 mid-stream."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support import cloudevent_headers, eventually, read_topic
+
+pytestmark = pytest.mark.reliability
+TOPIC = "commerce.order.completed.v1"
+
+
+def order(customer: str, order_id: str, amount: str = "10.00") -> bytes:
+    return json.dumps(
+        {
+            "order_id": order_id,
+            "customer_id": customer,
+            "total": {"amount": amount, "currency": "EUR"},
+            "completed_at": "2026-11-21T12:00:00Z",
+        }
+    ).encode()
+
+
+def ledger_counts(db: Path, prefix: str) -> tuple[int, int]:
+    with sqlite3.connect(db) as conn:
+        total, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT order_id) FROM ledger_entries WHERE order_id LIKE ?",
+            (f"{prefix}%",),
+        ).fetchone()
+    return int(total), int(distinct)
+
+
+async def test_the_same_event_three_times_grants_once(run_service, producer) -> None:  # type: ignore[no-untyped-def]
+    rewards = run_service("rewards")
+    rewards.wait_healthy()
+    customer = f"dup-{uuid.uuid4().hex[:8]}"
+    headers = cloudevent_headers(TOPIC, customer, event_id=f"evt-{customer}")
+    for _ in range(3):
+        await producer.send_and_wait(
+            TOPIC, order(customer, f"{customer}-o1"), key=customer.encode(), headers=headers
+        )
+    # a marker order after the duplicates tells us they have all been consumed
+    await producer.send_and_wait(
+        TOPIC,
+        order(customer, f"{customer}-o2"),
+        key=customer.encode(),
+        headers=cloudevent_headers(TOPIC, customer),
+    )
+    await eventually(lambda: len(rewards.get(f"/customers/{customer}/ledger")["entries"]) >= 2)
+    entries = rewards.get(f"/customers/{customer}/ledger")["entries"]
+    assert sorted(e["order_id"] for e in entries) == [f"{customer}-o1", f"{customer}-o2"]
+
+
+async def test_poison_records_are_dead_lettered_and_the_rest_is_processed(
+    kafka_bootstrap, run_service, producer
+) -> None:  # type: ignore[no-untyped-def]
+    rewards = run_service("rewards")
+    rewards.wait_healthy()
+    customer = f"poison-{uuid.uuid4().hex[:8]}"
+    key = customer.encode()
+    invalid = json.loads(order(customer, f"{customer}-bad"))
+    invalid["total"]["amount"] = "-3"
+    sends = [
+        (order(customer, f"{customer}-o1"), cloudevent_headers(TOPIC, customer)),
+        (b"\x00\xff garbage \x13", []),
+        (b'{"order_id": ', cloudevent_headers(TOPIC, customer)),
+        (json.dumps(invalid).encode(), cloudevent_headers(TOPIC, customer)),
+        (order(customer, f"{customer}-o2"), cloudevent_headers(TOPIC, customer)),
+    ]
+    for value, headers in sends:
+        await producer.send_and_wait(TOPIC, value, key=key, headers=headers)
+
+    await eventually(lambda: len(rewards.get(f"/customers/{customer}/ledger")["entries"]) == 2)
+
+    def mine(records):  # type: ignore[no-untyped-def]
+        return [r for r in records if r.key == key]
+
+    dead = await read_topic(kafka_bootstrap, "rewards.dlq", until=lambda rs: len(mine(rs)) >= 3)
+    letters = [dict(r.headers) for r in mine(dead)]
+    assert [h["dlq.reason"] for h in letters] == [
+        b"invalid_envelope",
+        b"invalid_envelope",
+        b"invalid_event",
+    ]
+    assert mine(dead)[0].value == b"\x00\xff garbage \x13"
+    assert all(h["dlq.source.topic"] == TOPIC.encode() for h in letters)
+    assert b"total" in letters[2]["dlq.error"]
+
+
+async def test_kill_9_halfway_through_2000_orders_loses_and_duplicates_nothing(
+    run_service, producer, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    prefix = f"k9-{uuid.uuid4().hex[:8]}-"
+    # small batches so that the kill lands between many committed transactions
+    rewards = run_service("rewards", CONSUME_BATCH_SIZE="50")
+    rewards.wait_healthy()
+    db = tmp_path / "rewards.db"
+    total = 2000
+    for n in range(total):
+        customer = f"{prefix}c{n % 97}"
+        await producer.send(
+            TOPIC,
+            order(customer, f"{prefix}o{n}"),
+            key=customer.encode(),
+            headers=cloudevent_headers(TOPIC, customer),
+        )
+    await producer.flush()
+
+    await eventually(lambda: ledger_counts(db, prefix)[0] >= total // 2, timeout=60, every=0.05)
+    rewards.kill()
+    done_at_kill = ledger_counts(db, prefix)[0]
+    assert done_at_kill < total, "the kill came too late to prove anything"
+
+    rewards.start()
+    rewards.wait_healthy()
+    await eventually(lambda: ledger_counts(db, prefix)[0] >= total, timeout=90)
+    assert ledger_counts(db, prefix) == (total, total)
+    await eventually(lambda: announced(db, prefix) == (total, 0), timeout=30)
+
+
+def announced(db: Path, prefix: str) -> tuple[int, int]:
+    """Granted events in the outbox for these orders, and how many are still unsent."""
+    with sqlite3.connect(db) as conn:
+        sent, unsent = conn.execute(
+            "SELECT count(sent_at), count(*) - count(sent_at) FROM outbox "
+            "WHERE event_type = 'rewards.reward.granted.v1' AND instr(CAST(value AS TEXT), ?) > 0",
+            (prefix,),
+        ).fetchone()
+    return int(sent), int(unsent)

@@ -1,0 +1,160 @@
+"""Helpers for tests that run services as real processes against a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiosmtpd.controller import Controller
+
+API_TOKEN = "e2e-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SmtpInbox:
+    """A real SMTP server on a free port that keeps every mail it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+class ServiceProcess:
+    """One wom service as a real child process with its own database and consumer group."""
+
+    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.env = env
+        self.log = log
+        self.port = int(env["HTTP_PORT"])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", f"from {self.name}.app import main; main()"],
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited:\n{self.log.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} not healthy in {timeout}s:\n{self.log.read_text()[-4000:]}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str) -> Any:
+        response = httpx.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {API_TOKEN}"})
+        response.raise_for_status()
+        return response.json()
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> int | None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode if self.process else None
+
+
+def cloudevent_headers(event_type: str, subject: str, event_id: str | None = None) -> list[tuple[str, bytes]]:
+    """CloudEvents binary-mode headers written by hand, as a non-wom publisher would."""
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", (event_id or uuid.uuid4().hex).encode()),
+        ("ce_source", b"https://shop.example.com/orders"),
+        ("ce_type", event_type.encode()),
+        ("ce_time", datetime.now(UTC).isoformat().encode()),
+        ("ce_subject", subject.encode()),
+        ("content-type", b"application/json"),
+    ]
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, until: Callable[[list[Any]], bool], timeout: float = 20
+) -> list[Any]:
+    """Records of `topic` from the beginning, read until `until(records)` or the timeout."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    consumer.subscribe([topic])
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not until(records):
+            batch = await consumer.getmany(timeout_ms=300)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15, every: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(every)
+    raise AssertionError(f"not true within {timeout}s (last value {value!r})")
