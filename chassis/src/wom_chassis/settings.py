@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import Field, SecretStr, model_validator
@@ -64,6 +64,21 @@ class ServiceSettings(BaseSettings):
     def event_source(self) -> str:
         """The CloudEvents `source` of events this service emits."""
         return f"wom/{self.service_name}"
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Connection options for plain aiokafka clients (operator tools), SASL/TLS included."""
+        security = self.kafka_security()
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if security is not None:
+            options["ssl_context"] = security.ssl_context
+            if self.kafka_security_protocol.startswith("SASL"):
+                options["sasl_mechanism"] = self.kafka_sasl_mechanism
+                options["sasl_plain_username"] = self.kafka_sasl_username
+                options["sasl_plain_password"] = security.password  # type: ignore[attr-defined]
+        return options
 
     def kafka_security(self) -> BaseSecurity | None:
         """FastStream security for SASL/TLS clusters; None for plain connections."""

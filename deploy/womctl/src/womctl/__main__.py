@@ -1,0 +1,5 @@
+"""`python -m womctl`."""
+
+from womctl.cli import app
+
+app()
