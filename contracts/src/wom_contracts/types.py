@@ -11,10 +11,12 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 
 __all__ = [
@@ -62,6 +64,15 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
+def _not_a_float(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError('amount must be a decimal string such as "12.50", never a float')
+    return value
+
+
+AMOUNT_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
+
+
 class Money(BaseModel):
     """An amount in a currency: a decimal string in JSON, never a float."""
 
@@ -69,8 +80,16 @@ class Money(BaseModel):
 
     amount: Annotated[
         Decimal,
+        BeforeValidator(_not_a_float),
         AfterValidator(_finite),
-        Field(ge=0, max_digits=18, decimal_places=4, json_schema_extra={"type": "string"}),
+        Field(ge=0, max_digits=18, decimal_places=4),
         PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": AMOUNT_PATTERN,
+                "description": "a non-negative decimal, at most 4 decimal places",
+            }
+        ),
     ]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(description="ISO 4217 code")

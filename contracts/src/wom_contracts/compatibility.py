@@ -1,0 +1,73 @@
+"""Schema compatibility within one major version.
+
+Rules: adding an optional field is compatible. Removing a field, changing a field's type
+(nested models included), making an optional field required, or adding a required field is
+not; such a change is a new major version on a new topic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["incompatibilities"]
+
+
+def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What `new` breaks for consumers and publishers of `old`; empty when compatible."""
+    return _compare_object(old, new, old.get("$defs", {}), new.get("$defs", {}), "")
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return dict(defs.get(ref.removeprefix("#/$defs/"), {}))
+    return schema
+
+
+def _compare_object(
+    old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any], new_defs: dict[str, Any], path: str
+) -> list[str]:
+    problems: list[str] = []
+    old_props, new_props = old.get("properties", {}), new.get("properties", {})
+    old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
+    for name in sorted(old_props):
+        field = f"{path}{name}"
+        if name not in new_props:
+            problems.append(f"{field}: removed")
+            continue
+        if name in new_required and name not in old_required:
+            problems.append(f"{field}: optional field became required")
+        problems += _compare_type(old_props[name], new_props[name], old_defs, new_defs, f"{field}")
+    for name in sorted(set(new_props) - set(old_props)):
+        if name in new_required:
+            problems.append(f"{path}{name}: new required field")
+    return problems
+
+
+_IGNORED = {"title", "description", "default", "examples", "$id", "x-event-type", "x-topic"}
+
+
+def _compare_type(
+    old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any], new_defs: dict[str, Any], path: str
+) -> list[str]:
+    old, new = _resolve(old, old_defs), _resolve(new, new_defs)
+    if "properties" in old or "properties" in new:
+        if "properties" not in old or "properties" not in new:
+            return [f"{path}: type changed"]
+        return _compare_object(old, new, old_defs, new_defs, f"{path}.")
+    for key in ("anyOf", "oneOf"):
+        if key in old or key in new:
+            old_options, new_options = old.get(key, [old]), new.get(key, [new])
+            if len(old_options) != len(new_options):
+                return [f"{path}: type changed"]
+            problems: list[str] = []
+            for old_option, new_option in zip(old_options, new_options, strict=True):
+                problems += _compare_type(old_option, new_option, old_defs, new_defs, path)
+            return problems
+    if "items" in old or "items" in new:
+        if old.get("type") != new.get("type") or "items" not in old or "items" not in new:
+            return [f"{path}: type changed"]
+        return _compare_type(old["items"], new["items"], old_defs, new_defs, f"{path}[]")
+    old_shape = {k: v for k, v in old.items() if k not in _IGNORED}
+    new_shape = {k: v for k, v in new.items() if k not in _IGNORED}
+    return [] if old_shape == new_shape else [f"{path}: type changed ({old_shape} → {new_shape})"]
