@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,7 +30,7 @@ from wom_chassis.settings import ServiceSettings
 __all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
 
 log = get_logger(__name__)
-BackgroundTask = Callable[["Service"], Awaitable[None]]
+BackgroundTask = Callable[["Service"], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -150,7 +150,7 @@ def _consumer_router(
 ) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
+    @router.subscriber(
         *handlers.topics,
         group_id=settings.consumer_group,
         batch=True,

@@ -59,6 +59,6 @@ class MailCatcher:
 def read_mail(directory: Path) -> list[EmailMessage]:
     """Parse the .eml files of `directory`, oldest first."""
     return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         for path in sorted(directory.glob("*.eml"))
     ]

@@ -37,15 +37,10 @@ async def load_ledger_view(session: AsyncSession, orders: Sequence[OrderComplete
     """The orders among `orders` already rewarded, and the balances of their customers."""
     view = LedgerView()
     order_ids = [order.order_id for order in orders]
-    view.rewarded_orders = set(
-        (
-            await session.scalars(
-                select(LedgerEntry.order_id).where(
-                    LedgerEntry.kind == "earn", LedgerEntry.order_id.in_(order_ids)
-                )
-            )
-        ).all()
-    ) - {None}  # type: ignore[arg-type]
+    rewarded = await session.scalars(
+        select(LedgerEntry.order_id).where(LedgerEntry.kind == "earn", LedgerEntry.order_id.in_(order_ids))
+    )
+    view.rewarded_orders = {order_id for order_id in rewarded if order_id is not None}
     customers = {order.customer_id for order in orders}
     for customer_id in customers:
         view.balances[customer_id] = Counter()
