@@ -1,0 +1,117 @@
+"""womctl: the topics definition, the embedded broker, the SMTP catcher, dead letters, `up`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from tests.support import eventually, free_port
+from wom_contracts import all_topics
+from womctl import deadletters
+from womctl.mail import MailCatcher
+from womctl.topics import load_definition
+
+SERVICES = ["referrals", "rewards", "outreach", "feedback"]
+
+
+def test_topics_definition_lists_every_event_topic_and_each_dead_letter_topic() -> None:
+    partitions = load_definition().partitions()
+    assert sorted(partitions) == sorted([*all_topics(), *(f"{s}.dlq" for s in SERVICES)])
+    assert all(partitions[topic] == 12 for topic in all_topics())
+
+
+async def test_embedded_broker_has_every_topic_with_its_partitions(kafka_bootstrap: str) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster's metadata
+        for topic, count in load_definition().partitions().items():
+            assert consumer.partitions_for_topic(topic) == set(range(count)), topic
+    finally:
+        await consumer.stop()
+
+
+async def test_mail_catcher_keeps_each_mail_as_an_eml_file(tmp_path: Path) -> None:
+    port = free_port()
+    with MailCatcher(port=port, directory=tmp_path / "mail") as catcher:
+        await aiosmtplib.send(
+            "Subject: Hej\r\nTo: sven@example.com\r\n\r\nTack!", sender="wom@example.com",
+            recipients=["sven@example.com"], hostname="127.0.0.1", port=port,
+        )  # fmt: skip
+        [mail] = catcher.messages()
+    assert mail["Subject"] == "Hej" and "Tack!" in mail.get_content()
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+
+
+async def test_dead_letters_are_listed_and_replayed_to_their_source(kafka_bootstrap: str) -> None:
+    key = f"dlq-{uuid.uuid4().hex[:8]}".encode()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False)
+    await producer.start()
+    await producer.send_and_wait("feedback.dlq", b"{broken", key=key, headers=[
+        ("ce_type", b"feedback.response.submitted.v1"), ("dlq.reason", b"invalid_envelope"),
+        ("dlq.source.topic", b"feedback.response.submitted.v1"), ("dlq.error", b"not JSON"),
+        ("dlq.source.partition", b"3"), ("dlq.source.offset", b"17"),
+    ])  # fmt: skip
+    await producer.stop()
+    options = {"bootstrap_servers": kafka_bootstrap}
+    letters = [x for x in await deadletters.read_dead_letters("feedback", options) if x.key == key]
+    assert [(x.info["reason"], x.info["source.offset"]) for x in letters] == [("invalid_envelope", "17")]
+    assert await deadletters.replay(letters, options) == 1
+
+    consumer = AIOKafkaConsumer("feedback.response.submitted.v1", bootstrap_servers=kafka_bootstrap,
+                                group_id=uuid.uuid4().hex, auto_offset_reset="earliest")  # fmt: skip
+    await consumer.start()
+    try:
+
+        async def replayed() -> list:  # type: ignore[type-arg]
+            batch = await consumer.getmany(timeout_ms=500)
+            return [r for rs in batch.values() for r in rs if r.key == key]
+
+        [record] = await eventually(replayed, timeout=15)
+        assert record.value == b"{broken"
+        assert dict(record.headers) == {"ce_type": b"feedback.response.submitted.v1"}
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.e2e
+async def test_up_runs_everything_and_a_sample_ends_as_a_mail(tmp_path: Path) -> None:
+    broker_port, smtp_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    log = (tmp_path / "up.log").open("wb")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "womctl", "up", "--broker-port", str(broker_port),
+         "--smtp-port", str(smtp_port), "--mail-dir", str(tmp_path / "mail")],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        publish = [sys.executable, "-m", "womctl", "publish-sample"]
+        publish_env = {**env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{broker_port}"}
+
+        def published() -> bool:
+            return subprocess.run(publish, env=publish_env, capture_output=True).returncode == 0
+
+        await eventually(published, timeout=60, every=1)
+        await eventually(lambda: list((tmp_path / "mail").glob("*.eml")), timeout=60)
+        assert {p.name for p in tmp_path.glob("var/*.db")} == {f"{s}.db" for s in SERVICES}
+    finally:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(timeout=60)
+        finally:
+            up.kill()
+            log.close()
+    output = (tmp_path / "up.log").read_text()
+    for service in [*SERVICES, "smtp"]:
+        assert f"{service} stopped" in output, output[-3000:]
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{broker_port}"], capture_output=True).returncode == 1
