@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -62,15 +63,19 @@ class Service:
 
     async def stop(self) -> None:
         """Finish the current batch, flush the outbox once more, then close everything."""
-        await self.broker.stop()  # waits up to the grace period for the batch in hand
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()  # waits up to the grace period for the batch in hand
         self.relay.stop()
         for task in self._tasks[1:]:
             task.cancel()
         for task in self._tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        with suppress(Exception):
+        try:  # what the last batch emitted goes out before the producer closes
             await self.relay.publish_pending()
+        except Exception as error:
+            log.warning("final_outbox_publish_failed", error=repr(error))
+        await self.broker.stop()
         await self.db.dispose()
         log.info("service_stopped")
 
@@ -112,6 +117,8 @@ def create_service(
         acks="all",
         graceful_timeout=settings.shutdown_grace_seconds,
         security=settings.kafka_security(),
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,  # one line per batch is noise at INFO; errors still log as errors
     )
     relay = OutboxRelay(
         db,

@@ -63,7 +63,7 @@ class Envelope:
     source: str
     subject: str | None
     time: datetime | None
-    data: Any
+    data: Any  # binary mode: the raw JSON bytes; structured mode: the parsed object
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,10 @@ def encode(
             "subject": event.customer_id,
             "datacontenttype": JSON,
         },
-        data=event.model_dump(mode="json", exclude_none=True),
+        # binary mode: the data goes out as pydantic serialises it (bytes pass through the SDK)
+        data=event.model_dump(mode="json", exclude_none=True)
+        if structured
+        else event.model_dump_json(exclude_none=True).encode(),
     )
     if structured:
         message = kafka.to_structured_event(cloud_event, key_mapper=_no_key)
@@ -111,7 +114,11 @@ def _no_key(_event: Any) -> None:
 
 
 def decode_envelope(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Envelope:
-    """Read the CloudEvent of a record in binary or structured mode; InvalidEnvelope if it is not one."""
+    """Read the CloudEvent of a record in binary or structured mode; InvalidEnvelope if it is not one.
+
+    In binary mode `data` is the raw value (bytes), validated later straight from JSON; in
+    structured mode it is the parsed `data` member.
+    """
     names = {name.lower(): raw for name, raw in headers}
     content_type = names.get("content-type", b"").decode("utf-8", "replace").split(";")[0].strip()
     binary = any(name.startswith("ce_") for name in names)
@@ -122,13 +129,14 @@ def decode_envelope(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -
     if not value:
         raise InvalidEnvelope("the record has no value")
     try:
-        message = kafka.KafkaMessage(headers=dict(names), key=None, value=value)
+        # the SDK reads the attributes; binary data is left to pydantic's JSON parser
+        message = kafka.KafkaMessage(headers=names, key=None, value=b"" if binary else value)
         cloud_event = kafka.from_kafka_event(message)
     except (BaseCloudEventException, ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
         raise InvalidEnvelope(f"not a CloudEvent: {error}") from None
-    data = cloud_event.get_data()
-    if not isinstance(data, dict):
-        raise InvalidEnvelope(f"the event data is not a JSON object: {_json_error(value)}")
+    data = value if binary else cloud_event.get_data()
+    if not binary and not isinstance(data, dict):
+        raise InvalidEnvelope("the event data is not a JSON object")
     return Envelope(
         id=cloud_event.get_id(),
         type=cloud_event.get_type(),
@@ -152,8 +160,15 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Decoded
     envelope = decode_envelope(value, headers)
     model = model_for(envelope.type)
     try:
-        event = model.model_validate(envelope.data)
+        if isinstance(envelope.data, bytes):
+            event = model.model_validate_json(envelope.data)
+        else:
+            event = model.model_validate(envelope.data)
     except ValidationError as error:
+        if any(e["type"] in ("json_invalid", "model_type") and not e["loc"] for e in error.errors()):
+            raise InvalidEnvelope(
+                f"the event data is not a JSON object: {_json_error(envelope.data)}"
+            ) from None
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(event)'}: {e['msg']}" for e in error.errors()
         )
