@@ -158,3 +158,15 @@ async def eventually(check: Callable[[], Any], timeout: float = 15, every: float
             return value
         await asyncio.sleep(every)
     raise AssertionError(f"not true within {timeout}s (last value {value!r})")
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 15, every: float = 0.2) -> Any:
+    """The blocking twin of `eventually`, for tests that drive processes synchronously."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not true within {timeout}s (last value {value!r})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -14,11 +13,12 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from tests.support import eventually, free_port
 from wom_contracts import all_topics
 from womctl import deadletters
 from womctl.mail import MailCatcher
 from womctl.topics import load_definition
+
+from tests.support import eventually, free_port, wait_until
 
 SERVICES = ["referrals", "rewards", "outreach", "feedback"]
 
@@ -84,7 +84,7 @@ async def test_dead_letters_are_listed_and_replayed_to_their_source(kafka_bootst
 
 
 @pytest.mark.e2e
-async def test_up_runs_everything_and_a_sample_ends_as_a_mail(tmp_path: Path) -> None:
+def test_up_runs_everything_and_a_sample_ends_as_a_mail(tmp_path: Path) -> None:
     broker_port, smtp_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     log = (tmp_path / "up.log").open("wb")
@@ -100,8 +100,8 @@ async def test_up_runs_everything_and_a_sample_ends_as_a_mail(tmp_path: Path) ->
         def published() -> bool:
             return subprocess.run(publish, env=publish_env, capture_output=True).returncode == 0
 
-        await eventually(published, timeout=60, every=1)
-        await eventually(lambda: list((tmp_path / "mail").glob("*.eml")), timeout=60)
+        wait_until(published, timeout=60, every=1)
+        wait_until(lambda: list((tmp_path / "mail").glob("*.eml")), timeout=60)
         assert {p.name for p in tmp_path.glob("var/*.db")} == {f"{s}.db" for s in SERVICES}
     finally:
         up.send_signal(signal.SIGINT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx
 import pytest
 
 from tests.support import cloudevent_headers, eventually, read_topic
@@ -66,6 +67,17 @@ async def test_registration_and_order_give_a_grant_and_a_mail(
     assert [(e["order_id"], e["points"], e["status"]) for e in ledger] == [(order_id, 129, "pending")]
     sent = outreach.get(f"/customers/{customer}/messages")["messages"]
     assert [(m["kind"], m["status"], m["recipient"]) for m in sent] == [("reward_granted", "sent", address)]
+
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"{rewards.url}/metrics")).text
+        health = (await http.get(f"{outreach.url}/health")).json()
+        unauthorised = await http.get(f"{outreach.url}/customers/{customer}/messages")
+    assert (
+        'wom_events_consumed_total{event_type="commerce.order.completed.v1",outcome="processed",service="rewards"}'
+        in metrics
+    )
+    assert health["status"] == "ok" and health["checks"]["broker"] == "ok"
+    assert unauthorised.status_code == 401
 
     def for_customer(records):  # type: ignore[no-untyped-def]
         return [r for r in records if r.key == customer.encode()]

@@ -1,0 +1,65 @@
+"""feedback stores survey answers once, refuses invalid ones, and forgets an erased customer."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from feedback.models import Response
+from sqlalchemy import select
+from wom_chassis import Service
+from wom_chassis.testing import publish_event
+from wom_contracts import CustomerErasedV1, ResponseSubmittedV1, encode
+
+WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def answer(response_id: str = "r-1", customer: str = "ana", score: int = 3) -> ResponseSubmittedV1:
+    return ResponseSubmittedV1(
+        customer_id=customer,
+        response_id=response_id,
+        kind="nps",
+        score=score,
+        comment="Coletul a ajuns deteriorat",
+        locale="ro",
+        submitted_at=WHEN,
+    )
+
+
+async def responses(service: Service) -> list[Response]:
+    async with service.db.session() as session:
+        return list((await session.scalars(select(Response).order_by(Response.response_id))).all())
+
+
+async def test_answers_are_stored_once(feedback: Service) -> None:
+    await publish_event(feedback.broker, answer())
+    await publish_event(feedback.broker, answer())  # the survey tool retried
+    [stored] = await responses(feedback)
+    assert (stored.customer_id, stored.kind, stored.score, stored.locale) == ("ana", "nps", 3, "ro")
+
+
+async def test_an_out_of_range_score_is_dead_lettered_not_stored(feedback: Service) -> None:
+    broker: KafkaBroker = feedback.broker
+    dead: list[dict[str, bytes]] = []
+
+    @broker.subscriber("feedback.dlq")
+    async def keep(message: KafkaMessage) -> None:
+        dead.append(dict(message.raw_message.headers))
+
+    await broker.start()  # registers the new subscriber with the in-memory broker
+    record = encode(answer(), source="survey-tool")
+    data = json.loads(record.value) | {"score": 11}
+    headers = {k: v.decode() for k, v in record.headers}
+    await broker.publish(json.dumps(data).encode(), topic=record.topic, key=record.key, headers=headers)
+    assert await responses(feedback) == []
+    [letter] = dead
+    assert letter["dlq.reason"] == b"invalid_event" and b"out of range 0" in letter["dlq.error"]
+
+
+async def test_erasure_forgets_the_customers_answers(feedback: Service) -> None:
+    await publish_event(feedback.broker, answer("r-1", "ana"))
+    await publish_event(feedback.broker, answer("r-2", "bo"))
+    await publish_event(feedback.broker, CustomerErasedV1(customer_id="ana", requested_at=WHEN))
+    assert [r.response_id for r in await responses(feedback)] == ["r-2"]
