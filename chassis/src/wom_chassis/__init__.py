@@ -1,6 +1,6 @@
 """wom chassis: the infrastructure every service shares, and no domain."""
 
-from wom_chassis.auth import bearer_token_guard
+from wom_chassis.auth import IdPath, bearer_token_guard, guarded_router
 from wom_chassis.columns import UtcDateTime, utcnow
 from wom_chassis.consumer import EventHandlers, EventProcessor, UnitOfWork
 from wom_chassis.database import Database
@@ -12,6 +12,7 @@ __all__ = [
     "Database",
     "EventHandlers",
     "EventProcessor",
+    "IdPath",
     "Service",
     "ServiceSettings",
     "UnitOfWork",
@@ -19,6 +20,7 @@ __all__ = [
     "bearer_token_guard",
     "create_service",
     "get_logger",
+    "guarded_router",
     "service_cli",
     "utcnow",
 ]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from pydantic import SecretStr
 
-__all__ = ["bearer_token_guard"]
+__all__ = ["IdPath", "bearer_token_guard", "guarded_router"]
+
+IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+"""A path parameter holding an opaque id (the contracts' id syntax); anything else is a 422."""
 
 
 def bearer_token_guard(
@@ -31,3 +34,8 @@ def bearer_token_guard(
             )
 
     return guard
+
+
+def guarded_router(token: SecretStr | None) -> APIRouter:
+    """A router whose every endpoint requires the service's bearer token."""
+    return APIRouter(dependencies=[Depends(bearer_token_guard(token))])

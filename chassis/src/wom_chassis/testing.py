@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from wom_contracts import Event, encode
 
 from wom_chassis.database import Database
+from wom_chassis.service import Service
 
 __all__ = [
     "POSTGRES_ENV",
@@ -22,6 +24,7 @@ __all__ = [
     "database_backends",
     "empty_database_url",
     "fresh_database",
+    "in_memory_service",
     "publish_event",
     "record_of",
 ]
@@ -71,6 +74,15 @@ async def publish_event(
     headers = {name: value.decode() for name, value in record.headers}
     await broker.publish(record.value, topic=record.topic, key=record.key, headers=headers)
     return headers["ce_id"]
+
+
+@asynccontextmanager
+async def in_memory_service(service: Service) -> AsyncIterator[Service]:
+    """`service` on FastStream's in-memory broker with its database migrated (no relay running)."""
+    async with TestKafkaBroker(service.broker):
+        await service.db.migrate()
+        yield service
+    await service.db.dispose()
 
 
 @dataclass

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from faststream.kafka import TestKafkaBroker
 from outreach.app import create_app
 from outreach.settings import OutreachSettings
 from wom_chassis import Service
-from wom_chassis.testing import database_backends, empty_database_url
+from wom_chassis.testing import database_backends, empty_database_url, in_memory_service
 
 
 class Inbox:
@@ -49,8 +48,5 @@ async def outreach(
         delivery_max_attempts=2,
         delivery_retry_seconds=0.01,
     )
-    service = create_app(settings)
-    async with TestKafkaBroker(service.broker):
-        await service.db.migrate()
+    async with in_memory_service(create_app(settings)) as service:
         yield service
-    await service.db.dispose()

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter
 from sqlalchemy import select
-from wom_chassis import Database, ServiceSettings, bearer_token_guard
+from wom_chassis import Database, IdPath, ServiceSettings, guarded_router
 
 from outreach.models import Message
 
 __all__ = ["build_api"]
 
-CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-
 
 def build_api(settings: ServiceSettings, db: Database) -> APIRouter:
     """What was sent to a customer, behind the service's bearer token."""
-    api = APIRouter(dependencies=[Depends(bearer_token_guard(settings.api_token))])
+    api = guarded_router(settings.api_token)
 
     @api.get("/customers/{customer_id}/messages", tags=["messages"])
-    async def list_messages(customer_id: CustomerId) -> dict[str, Any]:
+    async def list_messages(customer_id: IdPath) -> dict[str, Any]:
         async with db.session() as session:
             messages = (
                 await session.scalars(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter
 from sqlalchemy import select
-from wom_chassis import Database, bearer_token_guard
+from wom_chassis import Database, IdPath, guarded_router
 from wom_chassis.settings import ServiceSettings
 
 from rewards.ledger import balance
@@ -14,21 +14,19 @@ from rewards.models import LedgerEntry
 
 __all__ = ["build_api"]
 
-CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-
 
 def build_api(settings: ServiceSettings, db: Database) -> APIRouter:
     """Balance and ledger of a customer, behind the service's bearer token."""
-    api = APIRouter(dependencies=[Depends(bearer_token_guard(settings.api_token))])
+    api = guarded_router(settings.api_token)
 
     @api.get("/customers/{customer_id}/balance", tags=["ledger"])
-    async def get_balance(customer_id: CustomerId) -> dict[str, Any]:
+    async def get_balance(customer_id: IdPath) -> dict[str, Any]:
         async with db.session() as session:
             totals = await balance(session, customer_id)
         return {"customer_id": customer_id, "points": totals}
 
     @api.get("/customers/{customer_id}/ledger", tags=["ledger"])
-    async def get_ledger(customer_id: CustomerId) -> dict[str, Any]:
+    async def get_ledger(customer_id: IdPath) -> dict[str, Any]:
         async with db.session() as session:
             entries = (
                 await session.scalars(
