@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.engine import make_url
+from wom_chassis.testing import database_backends, empty_database_url
 
-from tests.support import API_TOKEN, ServiceProcess, SmtpInbox, free_port
+from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess, SmtpInbox, free_port
 
 
 @pytest.fixture
@@ -20,14 +22,25 @@ def smtp_inbox() -> Iterator[SmtpInbox]:
     inbox.controller.stop()
 
 
-@pytest.fixture
-def run_service(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+@pytest.fixture(params=database_backends())
+async def run_service(
+    request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path: Path
+) -> AsyncIterator[Callable[..., ServiceProcess]]:
+    """Start services as real processes, each with an empty database of its own (SQLite, and
+    PostgreSQL `wom_<service>` when WOM_TEST_POSTGRES_URL is set)."""
+    urls = {}
+    for name in SERVICE_NAMES:
+        if request.param == "sqlite":
+            urls[name] = f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        else:
+            url = make_url(request.param).set(database=f"wom_{name}")
+            urls[name] = await empty_database_url(url.render_as_string(hide_password=False), tmp_path)
     started: list[ServiceProcess] = []
 
     def run(name: str, **extra: str) -> ServiceProcess:
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / name}.db",
+            "DATABASE_URL": urls[name],
             "HTTP_PORT": str(free_port()),
             "API_TOKEN": API_TOKEN,
             # every test has its own consumer group, so each starts from the earliest event

@@ -21,8 +21,11 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 API_TOKEN = "e2e-token"
+SERVICE_NAMES = ("referrals", "rewards", "outreach", "feedback")
 
 
 def free_port() -> int:
@@ -83,6 +86,10 @@ class ServiceProcess:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"{self.name} not healthy in {timeout}s:\n{self.log.read_text()[-4000:]}")
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
 
     @property
     def url(self) -> str:
@@ -170,3 +177,14 @@ def wait_until(check: Callable[[], Any], timeout: float = 15, every: float = 0.2
             return value
         time.sleep(every)
     raise AssertionError(f"not true within {timeout}s (last value {value!r})")
+
+
+async def query_one(database_url: str, sql: str, **params: Any) -> tuple[Any, ...]:
+    """One row of a read-only query against a service's database (SQLite or PostgreSQL)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            row = (await conn.execute(text(sql), params)).one()
+    finally:
+        await engine.dispose()
+    return tuple(row)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.support import cloudevent_headers, eventually, read_topic
+from tests.support import cloudevent_headers, eventually, query_one, read_topic
 
 pytestmark = pytest.mark.reliability
 TOPIC = "commerce.order.completed.v1"
@@ -26,12 +24,12 @@ def order(customer: str, order_id: str, amount: str = "10.00") -> bytes:
     ).encode()
 
 
-def ledger_counts(db: Path, prefix: str) -> tuple[int, int]:
-    with sqlite3.connect(db) as conn:
-        total, distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT order_id) FROM ledger_entries WHERE order_id LIKE ?",
-            (f"{prefix}%",),
-        ).fetchone()
+async def ledger_counts(database_url: str, prefix: str) -> tuple[int, int]:
+    total, distinct = await query_one(
+        database_url,
+        "SELECT count(*), count(DISTINCT order_id) FROM ledger_entries WHERE order_id LIKE :p",
+        p=f"{prefix}%",
+    )
     return int(total), int(distinct)
 
 
@@ -92,14 +90,12 @@ async def test_poison_records_are_dead_lettered_and_the_rest_is_processed(
     assert b"total" in letters[2]["dlq.error"]
 
 
-async def test_kill_9_halfway_through_2000_orders_loses_and_duplicates_nothing(
-    run_service, producer, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+async def test_kill_9_halfway_through_2000_orders_loses_and_duplicates_nothing(run_service, producer) -> None:  # type: ignore[no-untyped-def]
     prefix = f"k9-{uuid.uuid4().hex[:8]}-"
     # small batches so that the kill lands between many committed transactions
     rewards = run_service("rewards", CONSUME_BATCH_SIZE="50")
     rewards.wait_healthy()
-    db = tmp_path / "rewards.db"
+    db = rewards.database_url
     total = 2000
     for n in range(total):
         customer = f"{prefix}c{n % 97}"
@@ -111,24 +107,41 @@ async def test_kill_9_halfway_through_2000_orders_loses_and_duplicates_nothing(
         )
     await producer.flush()
 
-    await eventually(lambda: ledger_counts(db, prefix)[0] >= total // 2, timeout=60, every=0.05)
+    async def granted() -> int:
+        return (await ledger_counts(db, prefix))[0]
+
+    async def halfway() -> bool:
+        return await granted() >= total // 2
+
+    await eventually(halfway, timeout=60, every=0.05)
     rewards.kill()
-    done_at_kill = ledger_counts(db, prefix)[0]
+    done_at_kill = await granted()
     assert done_at_kill < total, "the kill came too late to prove anything"
 
     rewards.start()
     rewards.wait_healthy()
-    await eventually(lambda: ledger_counts(db, prefix)[0] >= total, timeout=90)
-    assert ledger_counts(db, prefix) == (total, total)
-    await eventually(lambda: announced(db, prefix) == (total, 0), timeout=30)
+
+    async def all_granted() -> bool:
+        return await granted() >= total
+
+    await eventually(all_granted, timeout=90)
+    assert await ledger_counts(db, prefix) == (total, total)
+
+    async def all_announced() -> bool:
+        return await announced(db, prefix) == (total, 0)
+
+    await eventually(all_announced, timeout=30)
 
 
-def announced(db: Path, prefix: str) -> tuple[int, int]:
+async def announced(database_url: str, prefix: str) -> tuple[int, int]:
     """Granted events in the outbox for these orders, and how many are still unsent."""
-    with sqlite3.connect(db) as conn:
-        sent, unsent = conn.execute(
-            "SELECT count(sent_at), count(*) - count(sent_at) FROM outbox "
-            "WHERE event_type = 'rewards.reward.granted.v1' AND instr(CAST(value AS TEXT), ?) > 0",
-            (prefix,),
-        ).fetchone()
+    sent, unsent = await query_one(
+        database_url,
+        "SELECT count(sent_at), count(*) - count(sent_at) FROM outbox "
+        "WHERE event_type = 'rewards.reward.granted.v1' AND strpos(convert_from(value, 'UTF8'), :p) > 0"
+        if database_url.startswith("postgresql")
+        else "SELECT count(sent_at), count(*) - count(sent_at) FROM outbox "
+        "WHERE event_type = 'rewards.reward.granted.v1' AND instr(CAST(value AS TEXT), :p) > 0",
+        p=prefix,
+    )
     return int(sent), int(unsent)
