@@ -4,6 +4,8 @@ aiokafka consume rate of the same topic.
     make bench                      # 50,000 orders
     uv run python -m tests.bench.rewards_consume --orders 10000 --record-orders 2000
 
+The per-record run reads the same topic and stops after --record-orders events (default 5,000).
+
 Uses KAFKA_BOOTSTRAP_SERVERS when set, else a fresh embedded broker (so the topic holds exactly
 the benchmark's orders). Databases are fresh SQLite files in a temporary directory.
 """
@@ -139,8 +141,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--record-orders",
         type=int,
-        default=None,
-        help="orders for the per-record run (default: the same as --orders)",
+        default=5_000,
+        help="orders for the per-record run (slower: one transaction per event)",
     )
     args = parser.parse_args()
-    asyncio.run(main(args.orders, args.record_orders or args.orders))
+    asyncio.run(main(args.orders, args.record_orders))

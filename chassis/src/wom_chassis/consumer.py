@@ -42,7 +42,14 @@ class UnitOfWork:
     envelope: Envelope
     source: str
     outbox: list[dict[str, Any]]
+    inserts: dict[Any, list[dict[str, Any]]]
     preloaded: Any = None
+
+    def insert(self, model: Any, **values: Any) -> dict[str, Any]:
+        """Add a row to `model`'s table; rows of a whole batch are written in one statement per
+        table, in order, before the transaction commits (read them back through `preloaded`)."""
+        self.inserts.setdefault(model, []).append(values)
+        return values
 
     def emit(self, event: Event) -> str:
         """Write `event` to the outbox in this transaction; return its event id."""
@@ -224,18 +231,23 @@ class EventProcessor:
 
     async def _apply(self, items: list[_Item]) -> None:
         outcomes: Counter[tuple[str, str]] = Counter()
-        async with self.db.session() as session, session.begin():
+        async with self.db.transaction() as session:
             fresh = await self._fresh(session, items, outcomes)
             preloaded = await self._preload(session, fresh)
             outbox: list[dict[str, Any]] = []
+            inserts: dict[Any, list[dict[str, Any]]] = {}
             for item in fresh:
                 envelope = item.decoded.envelope
-                work = UnitOfWork(session, envelope, self.source, outbox, preloaded.get(envelope.type))
+                work = UnitOfWork(
+                    session, envelope, self.source, outbox, inserts, preloaded.get(envelope.type)
+                )
                 handler = self.handlers.handler_for(envelope.type)
                 assert handler is not None
                 with event_log_context(envelope.id, envelope.type, envelope.subject):
                     await handler(item.decoded.event, work)
                 outcomes[envelope.type, "processed"] += 1
+            for model, rows in inserts.items():
+                await session.execute(insert(model), rows)
             now = utcnow()
             if fresh:
                 await session.execute(

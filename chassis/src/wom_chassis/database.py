@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer: asyncio.Lock | AbstractAsyncContextManager[None] = (
+            asyncio.Lock() if self.is_sqlite else nullcontext()
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,8 +48,18 @@ class Database:
         return self.url.get_backend_name() == "sqlite"
 
     def session(self) -> AsyncSession:
-        """A new session; use `async with db.session() as s, s.begin():` for one transaction."""
+        """A new session for reading; write through `transaction()`."""
         return self.sessions()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction, committed at the end of the block (rolled back on error).
+
+        On SQLite the writers of this process take turns: SQLite admits one writer at a time
+        and makes a blocked one sleep and poll, which costs far more than waiting in line here.
+        """
+        async with self._writer, self.sessions() as session, session.begin():
+            yield session
 
     async def ping(self) -> None:
         """Raise unless the database answers."""

@@ -118,15 +118,17 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows, oldest first; return how many were sent."""
+        table = OutboxRecord.__table__
         async with self.db.session() as session:
             rows = (
-                await session.scalars(
-                    select(OutboxRecord)
-                    .where(OutboxRecord.sent_at.is_(None))
-                    .order_by(OutboxRecord.id)
+                await session.execute(
+                    select(table.c.id, table.c.event_type, table.c.topic, table.c.key, table.c.value,
+                           table.c.headers)
+                    .where(table.c.sent_at.is_(None))
+                    .order_by(table.c.id)
                     .limit(self.batch_size)
                 )
-            ).all()
+            ).all()  # fmt: skip
         if not rows:
             OUTBOX_PENDING.labels(self.service).set(0)
             OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
@@ -145,7 +147,7 @@ class OutboxRelay:
         )
         # A crash between publish and this update republishes the rows: consumers
         # drop the duplicates by event id, so the outbox is at-least-once by design.
-        async with self.db.session() as session, session.begin():
+        async with self.db.transaction() as session:
             await session.execute(
                 update(OutboxRecord)
                 .where(OutboxRecord.id.in_([row.id for row in rows]))
@@ -157,6 +159,6 @@ class OutboxRelay:
 
     async def delete_sent_before(self, cutoff: datetime) -> int:
         """Forget rows published before `cutoff`; return how many were deleted."""
-        async with self.db.session() as session, session.begin():
+        async with self.db.transaction() as session:
             result = await session.execute(delete(OutboxRecord).where(OutboxRecord.sent_at < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)

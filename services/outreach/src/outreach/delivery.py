@@ -82,7 +82,7 @@ async def _deliver_one(
     settings: OutreachSettings,
     message_id: str,
 ) -> None:
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         message = await session.get(Message, message_id)
         if message is None or message.status != "queued":
             return

@@ -32,7 +32,8 @@ async def on_order_completed(event: OrderCompletedV1, uow: UnitOfWork, *, rules:
             amount=str(event.total.amount),
         )
         return
-    entry = LedgerEntry(
+    entry = uow.insert(
+        LedgerEntry,
         id=uuid.uuid4().hex,
         customer_id=event.customer_id,
         kind="earn",
@@ -44,24 +45,23 @@ async def on_order_completed(event: OrderCompletedV1, uow: UnitOfWork, *, rules:
         hold_until=release_date(event.completed_at, rules),
         created_at=utcnow(),
     )
-    uow.session.add(entry)
     ledger.add(entry)
     totals = ledger.balance(event.customer_id)
     uow.emit(
         RewardGrantedV1(
             customer_id=event.customer_id,
-            reward_id=entry.id,
+            reward_id=entry["id"],
             kind="earn",
             status="pending",
             points=points,
             reason="purchase",
             source_event_id=uow.envelope.id,
             order_id=event.order_id,
-            hold_until=entry.hold_until,
+            hold_until=entry["hold_until"],
             balance=Balance(
                 points_available=totals.get("available", 0), points_pending=totals.get("pending", 0)
             ),
-            occurred_at=entry.created_at,
+            occurred_at=entry["created_at"],
         )
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +23,11 @@ class LedgerView:
     rewarded_orders: set[str] = field(default_factory=set)
     balances: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def add(self, entry: LedgerEntry) -> None:
-        """Account for an entry written in this transaction."""
-        if entry.order_id is not None and entry.kind == "earn":
-            self.rewarded_orders.add(entry.order_id)
-        self.balances.setdefault(entry.customer_id, Counter())[entry.status] += entry.points
+    def add(self, entry: dict[str, Any]) -> None:
+        """Account for a ledger row written in this transaction."""
+        if entry["order_id"] is not None and entry["kind"] == "earn":
+            self.rewarded_orders.add(entry["order_id"])
+        self.balances.setdefault(entry["customer_id"], Counter())[entry["status"]] += entry["points"]
 
     def balance(self, customer_id: str) -> Counter[str]:
         """Points per status for the customer."""
