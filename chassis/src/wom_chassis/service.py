@@ -117,7 +117,7 @@ def create_service(
         acks="all",
         graceful_timeout=settings.shutdown_grace_seconds,
         security=settings.kafka_security(),
-        logger=logging.getLogger("faststream"),
+        logger=logging.getLogger("wom.broker"),
         log_level=logging.DEBUG,  # one line per batch is noise at INFO; errors still log as errors
     )
     relay = OutboxRelay(

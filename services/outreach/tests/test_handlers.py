@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 from httpx import ASGITransport, AsyncClient
 from outreach.delivery import Mailer, deliver_due
-from outreach.models import Message
+from outreach.models import Contact, Message
 from outreach.settings import OutreachSettings
 from outreach.templates import Templates
 from sqlalchemy import select
 from wom_chassis import Service
 from wom_chassis.tables import OutboxRecord
 from wom_chassis.testing import publish_event
-from wom_contracts import Balance, CustomerRegisteredV1, RewardGrantedV1, decode
+from wom_contracts import Balance, CustomerErasedV1, CustomerRegisteredV1, RewardGrantedV1, decode
 
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -119,3 +119,21 @@ async def test_messages_api_requires_the_token(outreach: Service) -> None:
         assert (await c.get("/customers/anna/messages")).status_code == 401
         ok = await c.get("/customers/anna/messages", headers={"Authorization": "Bearer secret-token"})
         assert ok.status_code == 200 and ok.json()["messages"] == []
+
+
+async def test_erasure_forgets_the_contact_and_sends_nothing_more(outreach: Service, smtp) -> None:  # type: ignore[no-untyped-def]
+    inbox, _port = smtp
+    await publish_event(outreach.broker, registered())
+    await publish_event(outreach.broker, granted(), event_id="grant-1")
+    await deliver(outreach)
+    await publish_event(outreach.broker, granted(7), event_id="grant-2")  # queued, not yet sent
+    await publish_event(outreach.broker, CustomerErasedV1(customer_id="anna", requested_at=WHEN))
+    assert await deliver(outreach) == 0
+    assert len(inbox.messages) == 1
+    async with outreach.db.session() as session:
+        assert await session.get(Contact, "anna") is None
+    statuses = sorted((m.status, m.recipient, m.subject, m.data) for m in await messages(outreach))
+    assert statuses == [("cancelled", None, None, {}), ("sent", None, None, {})]
+    async with AsyncClient(transport=ASGITransport(app=outreach.http), base_url="http://o") as c:
+        listed = await c.get("/customers/anna/messages", headers={"Authorization": "Bearer secret-token"})
+    assert "anna@example.com" not in listed.text

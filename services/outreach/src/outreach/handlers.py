@@ -5,13 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
-from wom_contracts import CustomerRegisteredV1, RewardGrantedV1
+from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, RewardGrantedV1
 
 from outreach.models import Contact, Message
 
-__all__ = ["build_handlers", "on_customer_registered", "on_reward_granted", "queue_message"]
+__all__ = [
+    "build_handlers",
+    "on_customer_erased",
+    "on_customer_registered",
+    "on_reward_granted",
+    "queue_message",
+]
 
 log = get_logger(__name__)
 
@@ -78,9 +84,25 @@ async def queue_message(uow: UnitOfWork, customer_id: str, kind: str, data: dict
         log.info("message_waits_for_contact", kind=kind)
 
 
+async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
+    """Forget the contact; keep only an anonymous trace of past messages, send nothing more."""
+    await uow.session.execute(delete(Contact).where(Contact.customer_id == event.customer_id))
+    await uow.session.execute(
+        update(Message)
+        .where(Message.customer_id == event.customer_id, Message.status.in_(("waiting", "queued")))
+        .values(status="cancelled", last_error="customer erased")
+    )
+    await uow.session.execute(
+        update(Message)
+        .where(Message.customer_id == event.customer_id)
+        .values(recipient=None, subject=None, data={})
+    )
+
+
 def build_handlers() -> EventHandlers:
     """The outreach handlers."""
     handlers = EventHandlers()
     handlers.on(CustomerRegisteredV1)(on_customer_registered)
     handlers.on(RewardGrantedV1)(on_reward_granted)
+    handlers.on(CustomerErasedV1)(on_customer_erased)
     return handlers

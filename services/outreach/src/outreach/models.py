@@ -49,7 +49,7 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     cause_event_id: Mapped[str] = mapped_column(String(255))
-    # waiting (no contact yet) -> queued -> sent | failed
+    # waiting (no contact yet) -> queued -> sent | failed; cancelled when the customer is erased
     status: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
