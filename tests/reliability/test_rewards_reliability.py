@@ -145,3 +145,35 @@ async def announced(database_url: str, prefix: str) -> tuple[int, int]:
         p=prefix,
     )
     return int(sent), int(unsent)
+
+
+async def test_sigterm_finishes_the_batch_in_hand_and_flushes_the_outbox(run_service, producer) -> None:  # type: ignore[no-untyped-def]
+    prefix = f"term-{uuid.uuid4().hex[:8]}-"
+    rewards = run_service("rewards", CONSUME_BATCH_SIZE="100")
+    rewards.wait_healthy()
+    db = rewards.database_url
+    total = 3000
+    for n in range(total):
+        customer = f"{prefix}c{n % 31}"
+        await producer.send(TOPIC, order(customer, f"{prefix}o{n}"), key=customer.encode(),
+                            headers=cloudevent_headers(TOPIC, customer))  # fmt: skip
+    await producer.flush()
+
+    async def started() -> bool:
+        return (await ledger_counts(db, prefix))[0] > 0
+
+    await eventually(started, timeout=60, every=0.05)
+    assert rewards.stop() is not None  # SIGTERM, then wait for the process to exit
+    assert "service_stopped" in rewards.log.read_text()
+    stopped_at, _ = await ledger_counts(db, prefix)
+    assert stopped_at < total, "the stop came too late to prove anything"
+    assert await announced(db, prefix) == (stopped_at, 0)  # everything granted was published
+
+    rewards.start()
+    rewards.wait_healthy()
+
+    async def all_granted() -> bool:
+        return (await ledger_counts(db, prefix))[0] >= total
+
+    await eventually(all_granted, timeout=90)
+    assert await ledger_counts(db, prefix) == (total, total)
