@@ -151,8 +151,11 @@ class EventProcessor:
         items: list[_Item] = []
         dead: list[DeadLetter] = []
         for record in records:
-            item_or_letter = self._decode(record)
-            (items if isinstance(item_or_letter, _Item) else dead).append(item_or_letter)  # type: ignore[arg-type]
+            decoded = self._decode(record)
+            if isinstance(decoded, DeadLetter):
+                dead.append(decoded)
+            else:
+                items.append(decoded)
         if self.mode == "batch" and len(items) > 1:
             try:
                 await self._retrying(self._apply, items, transient_only=True)
