@@ -53,8 +53,6 @@ async def oldest_unsent_age(session: AsyncSession, now: datetime | None = None) 
     )
     if oldest is None:
         return 0.0
-    if oldest.tzinfo is None:  # func.min bypasses the column type on SQLite
-        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=(now or utcnow()).tzinfo)
     return max(0.0, ((now or utcnow()) - oldest).total_seconds())
 
 
