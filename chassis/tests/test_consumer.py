@@ -172,3 +172,13 @@ async def test_batch_and_per_record_modes_give_the_same_results(tmp_path, sink) 
         results.append((await emitted_orders(db), await count(db, InboxRecord.event_id)))
         await db.dispose()
     assert results[0] == results[1]
+
+
+async def test_null_header_values_are_dead_lettered_not_fatal(db, sink) -> None:
+    odd = record_of(order(1), offset=0)
+    odd.headers = [*odd.headers, ("x-trace", None)]
+    broken = record_of(order(2), offset=1)
+    broken.headers = [(k, None if k == "ce_type" else v) for k, v in broken.headers]
+    await processor(db, sink, Echo()).process([odd, broken, record_of(order(3), offset=2)])
+    assert await emitted_orders(db) == ["o-1", "o-3"]
+    assert [sink.headers(i)["dlq.reason"] for i in range(len(sink.records))] == ["invalid_envelope"]

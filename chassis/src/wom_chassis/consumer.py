@@ -175,6 +175,8 @@ class EventProcessor:
             decoded = decode(record.value, record.headers)
         except ContractError as error:
             return DeadLetter(record, error.reason, str(error))
+        except Exception as error:  # whatever else a stranger's bytes provoke: park them too
+            return DeadLetter(record, "invalid_envelope", f"undecodable record: {error!r}")
         if len(decoded.envelope.id) > MAX_EVENT_ID_LENGTH:
             return DeadLetter(record, "invalid_envelope", "ce_id is longer than 255 characters")
         if self.handlers.handler_for(decoded.envelope.type) is None:
@@ -331,7 +333,7 @@ class EventProcessor:
 
 def _type_of(record: SourceRecord) -> str:
     for name, value in record.headers:
-        if name.lower() == "ce_type":
+        if name.lower() == "ce_type" and value is not None:
             return value.decode("utf-8", "replace")[:100]
     return "unknown"
 

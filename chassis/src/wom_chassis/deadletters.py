@@ -22,7 +22,7 @@ class SourceRecord(Protocol):
     offset: int
     key: Any
     value: Any
-    headers: Sequence[tuple[str, bytes]]
+    headers: Sequence[tuple[str, bytes | None]]
 
 
 @dataclass(frozen=True)

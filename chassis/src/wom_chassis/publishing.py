@@ -18,14 +18,17 @@ class OutgoingRecord:
     topic: str
     key: bytes | None
     value: bytes
-    headers: Sequence[tuple[str, bytes]]
+    headers: Sequence[tuple[str, bytes | None]]
 
 
 async def publish_records(broker: KafkaBroker, records: Sequence[OutgoingRecord]) -> None:
     """Send all records, then wait until the broker has acknowledged every one."""
     pending = []
     for record in records:
-        headers = {name: value.decode("utf-8", "replace") for name, value in record.headers}
+        headers = {
+            name: value.decode("utf-8", "replace") if value is not None else ""
+            for name, value in record.headers
+        }
         sent = await broker.publish(
             record.value, topic=record.topic, key=record.key, headers=headers, no_confirm=True
         )

@@ -169,7 +169,15 @@ def _consumer_router(
     )
     async def consume(message: KafkaMessage) -> None:
         records = message.raw_message
-        await processor.process(records)
+        try:
+            await processor.process(records)
+        except Exception:
+            # Never move past records that were not handled: rewind every partition of the
+            # batch to its first record and try again after a pause (no hot loop, no loss).
+            log.exception("batch_failed_unexpectedly", records=len(records))
+            await message.nack()
+            await asyncio.sleep(settings.retry_max_seconds)
+            return
         await commit_offsets(message.consumer, records)
 
     return router

@@ -91,7 +91,7 @@ class FakeRecord:
 
     topic: str
     value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
     key: bytes | None = None
     partition: int = 0
     offset: int = 0

@@ -113,13 +113,13 @@ def _no_key(_event: Any) -> None:
     return None
 
 
-def decode_envelope(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Envelope:
+def decode_envelope(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> Envelope:
     """Read the CloudEvent of a record in binary or structured mode; InvalidEnvelope if it is not one.
 
     In binary mode `data` is the raw value (bytes), validated later straight from JSON; in
     structured mode it is the parsed `data` member.
     """
-    names = {name.lower(): raw for name, raw in headers}
+    names = {name.lower(): raw or b"" for name, raw in headers}  # Kafka allows null header values
     content_type = names.get("content-type", b"").decode("utf-8", "replace").split(";")[0].strip()
     binary = any(name.startswith("ce_") for name in names)
     if not binary and content_type != STRUCTURED:
@@ -155,7 +155,7 @@ def _json_error(value: bytes) -> str:
     return "valid JSON of another kind"
 
 
-def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> DecodedEvent:
+def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> DecodedEvent:
     """Read, look up and validate a record: InvalidEnvelope, UnknownEventType or InvalidEvent."""
     envelope = decode_envelope(value, headers)
     model = model_for(envelope.type)

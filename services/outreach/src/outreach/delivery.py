@@ -82,60 +82,48 @@ async def _deliver_one(
     settings: OutreachSettings,
     message_id: str,
 ) -> None:
+    # Read, send, then write: no database write lock is held while the SMTP server answers.
+    async with db.session() as session:
+        queued = await session.get(Message, message_id)
+        contact = await session.get(Contact, queued.customer_id) if queued else None
+    if queued is None or queued.status != "queued":
+        return
+    rendered, error = None, None
+    if contact is not None:
+        try:
+            rendered = templates.render(
+                queued.kind, contact.locale, {"first_name": contact.first_name, **queued.data}
+            )
+            await mailer.send(contact.email, rendered, queued.id)
+        except Exception as failure:
+            error = failure
     async with db.transaction() as session:
         message = await session.get(Message, message_id)
         if message is None or message.status != "queued":
-            return
-        contact = await session.get(Contact, message.customer_id)
+            return  # erased or handled meanwhile
         if contact is None:
             message.status = "waiting"
             return
         message.attempts += 1
-        try:
-            rendered = templates.render(
-                message.kind, contact.locale, {"first_name": contact.first_name, **message.data}
-            )
-            await mailer.send(contact.email, rendered, message.id)
-        except Exception as error:
-            _record_failure(message, error, settings)
+        if rendered is None or error is not None:
+            _record_failure(message, error or RuntimeError("not rendered"), settings)
             if message.status == "failed":
-                await _announce(
-                    session,
-                    settings,
-                    MessageFailedV1(
-                        customer_id=message.customer_id,
-                        message_id=message.id,
-                        kind=message.kind,
-                        channel="email",
-                        locale=contact.locale,
-                        cause_event_id=message.cause_event_id,
-                        error=message.last_error or "",
-                        attempts=message.attempts,
-                        occurred_at=utcnow(),
-                    ),
-                )
+                await _announce(session, settings, MessageFailedV1(
+                    customer_id=message.customer_id, message_id=message.id, kind=message.kind,
+                    channel="email", locale=contact.locale, cause_event_id=message.cause_event_id,
+                    error=message.last_error or "", attempts=message.attempts, occurred_at=utcnow(),
+                ))  # fmt: skip
             return
         message.status, message.sent_at = "sent", utcnow()
         message.recipient, message.locale, message.subject = (
-            contact.email,
-            rendered.locale,
-            rendered.subject,
-        )
-        await _announce(
-            session,
-            settings,
-            MessageSentV1(
-                customer_id=message.customer_id,
-                message_id=message.id,
-                kind=message.kind,
-                channel="email",
-                locale=rendered.locale,
-                template=f"{message.kind}/{rendered.locale}",
-                cause_event_id=message.cause_event_id,
-                occurred_at=message.sent_at,
-            ),
-        )
-        log.info("message_sent", message_id=message.id, kind=message.kind)
+            contact.email, rendered.locale, rendered.subject,
+        )  # fmt: skip
+        await _announce(session, settings, MessageSentV1(
+            customer_id=message.customer_id, message_id=message.id, kind=message.kind,
+            channel="email", locale=rendered.locale, template=f"{message.kind}/{rendered.locale}",
+            cause_event_id=message.cause_event_id, occurred_at=message.sent_at,
+        ))  # fmt: skip
+    log.info("message_sent", message_id=message_id, kind=queued.kind)
 
 
 async def _announce(session: AsyncSession, settings: OutreachSettings, event: Event) -> None:
