@@ -182,3 +182,67 @@ async def test_null_header_values_are_dead_lettered_not_fatal(db, sink) -> None:
     await processor(db, sink, Echo()).process([odd, broken, record_of(order(3), offset=2)])
     assert await emitted_orders(db) == ["o-1", "o-3"]
     assert [sink.headers(i)["dlq.reason"] for i in range(len(sink.records))] == ["invalid_envelope"]
+
+
+@pytest.mark.parametrize("mode", ["batch", "record"])
+async def test_a_rejected_event_is_dead_lettered_at_once_with_its_reason(db, sink, mode) -> None:
+    from wom_chassis import EventRejected
+
+    calls: list[str] = []
+
+    async def picky(event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        calls.append(event.order_id)
+        if event.order_id == "o-2":
+            raise EventRejected("currency_mismatch", "refund in SEK for an order in EUR")
+        uow.emit(event)
+
+    handlers = EventHandlers()
+    handlers.on(OrderCompletedV1)(picky)
+    proc = EventProcessor(
+        db=db, broker=sink.broker, handlers=handlers, service="test", source="wom/test",
+        dead_letter_topic="test.dlq", mode=mode, max_attempts=3, retry_initial=0.01, retry_max=0.02,
+    )  # fmt: skip
+    await proc.process([record_of(order(n), offset=n) for n in range(1, 4)])
+    assert await emitted_orders(db) == ["o-1", "o-3"]
+    assert calls.count("o-2") == (2 if mode == "batch" else 1)  # the batch try, then once alone
+    [letter] = [sink.headers(i) for i in range(len(sink.records))]
+    assert letter["dlq.reason"] == "currency_mismatch"
+    assert letter["dlq.attempts"] == "1"
+    assert "refund in SEK" in letter["dlq.error"]
+
+
+async def test_a_run_of_events_reads_what_earlier_runs_of_the_batch_wrote(db, sink) -> None:
+    """Events of one type are preloaded per run; rows an earlier run wrote are visible to it."""
+    from wom_contracts import CustomerErasedV1
+
+    seen: list[int] = []
+
+    async def count_outbox(session, events):  # type: ignore[no-untyped-def]
+        return int(await session.scalar(select(func.count(OutboxRecord.id))) or 0)
+
+    async def on_order(event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        seen.append(uow.preloaded)
+        uow.emit(event)
+
+    async def on_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
+        seen.append(int(await uow.session.scalar(select(func.count(OutboxRecord.id))) or 0))
+        uow.emit(event)
+
+    handlers = EventHandlers()
+    handlers.on(OrderCompletedV1, preload=count_outbox)(on_order)
+    handlers.on(CustomerErasedV1)(on_erased)
+    proc = EventProcessor(
+        db=db, broker=sink.broker, handlers=handlers, service="test", source="wom/test",
+        dead_letter_topic="test.dlq",
+    )  # fmt: skip
+    erased = CustomerErasedV1(customer_id="c-1", requested_at=WHEN)
+    records = [
+        record_of(order(1), offset=0),
+        record_of(order(2), offset=1),
+        record_of(erased, offset=2),
+        record_of(erased, offset=3),
+        record_of(order(3), offset=4),
+    ]
+    await proc.process(records)
+    # run 1 preloads 0; the erasures see 2, then 3 (flushed after each); run 3 preloads 4
+    assert seen == [0, 0, 2, 3, 4]

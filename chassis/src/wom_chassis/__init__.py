@@ -1,17 +1,21 @@
 """wom chassis: the infrastructure every service shares, and no domain."""
 
 from wom_chassis.auth import IdPath, bearer_token_guard, guarded_router
-from wom_chassis.columns import UtcDateTime, utcnow
-from wom_chassis.consumer import EventHandlers, EventProcessor, UnitOfWork
-from wom_chassis.database import Database
+from wom_chassis.columns import ExactDecimal, UtcDateTime, utcnow
+from wom_chassis.consumer import EventHandlers, EventProcessor
+from wom_chassis.database import Database, upsert
+from wom_chassis.jobs import every
 from wom_chassis.logs import get_logger
 from wom_chassis.service import Service, create_service, service_cli
 from wom_chassis.settings import ServiceSettings
+from wom_chassis.unit_of_work import EventRejected, UnitOfWork, unit_of_work
 
 __all__ = [
     "Database",
     "EventHandlers",
     "EventProcessor",
+    "EventRejected",
+    "ExactDecimal",
     "IdPath",
     "Service",
     "ServiceSettings",
@@ -19,8 +23,11 @@ __all__ = [
     "UtcDateTime",
     "bearer_token_guard",
     "create_service",
+    "every",
     "get_logger",
     "guarded_router",
     "service_cli",
+    "unit_of_work",
+    "upsert",
     "utcnow",
 ]

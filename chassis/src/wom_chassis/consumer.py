@@ -16,46 +16,22 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
-from wom_contracts import ContractError, DecodedEvent, Envelope, Event, decode
+from wom_contracts import ContractError, DecodedEvent, Event, decode
 
 from wom_chassis.columns import utcnow
 from wom_chassis.database import Database
 from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record
 from wom_chassis.logs import event_log_context, get_logger
 from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, EVENTS_CONSUMED, RETRIES
-from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_chassis.publishing import publish_records
 from wom_chassis.tables import InboxRecord
+from wom_chassis.unit_of_work import EventRejected, UnitOfWork
 
-__all__ = ["EventHandlers", "EventProcessor", "Handler", "UnitOfWork", "commit_offsets"]
+__all__ = ["EventHandlers", "EventProcessor", "Handler", "commit_offsets"]
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=Event)
 MAX_EVENT_ID_LENGTH = 255
-
-
-@dataclass
-class UnitOfWork:
-    """What a handler gets besides its event: the open transaction and a way to emit events."""
-
-    session: AsyncSession
-    envelope: Envelope
-    source: str
-    outbox: list[dict[str, Any]]
-    inserts: dict[Any, list[dict[str, Any]]]
-    preloaded: Any = None
-
-    def insert(self, model: Any, **values: Any) -> dict[str, Any]:
-        """Add a row to `model`'s table; rows of a whole batch are written in one statement per
-        table, in order, before the transaction commits (read them back through `preloaded`)."""
-        self.inserts.setdefault(model, []).append(values)
-        return values
-
-    def emit(self, event: Event) -> str:
-        """Write `event` to the outbox in this transaction; return its event id."""
-        row = outbox_row(event, source=self.source)
-        self.outbox.append(row)
-        return str(row["event_id"])
 
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
@@ -74,9 +50,10 @@ class EventHandlers:
     ) -> Callable[[Callable[[E, UnitOfWork], Awaitable[None]]], Any]:
         """Register the decorated function as the handler of `model`'s event type.
 
-        `preload(session, events)` runs once per transaction with all new events of the type
-        and returns what the handler needs to read (the batch path's one query instead of one
-        per event); the handler finds it as `uow.preloaded`.
+        `preload(session, events)` runs once per run of consecutive events of the type in a
+        batch and returns what the handler needs to read (one query instead of one per event);
+        the handler finds it as `uow.preloaded` and keeps it current as it writes. A handler
+        without a preload reads the database: its buffered rows are flushed after each event.
         """
 
         def register(function: Callable[[E, UnitOfWork], Awaitable[None]]) -> Any:
@@ -104,6 +81,8 @@ class EventHandlers:
 
 
 def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, EventRejected):
+        return False
     if isinstance(error, OperationalError | KafkaError | OSError | TimeoutError):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
@@ -193,6 +172,9 @@ class EventProcessor:
             try:
                 await self._retrying(self._apply, [item], transient_only=False)
                 return None
+            except EventRejected as rejected:
+                log.warning("event_rejected", event_id=item.decoded.envelope.id, reason=rejected.reason)
+                return DeadLetter(item.record, rejected.reason, rejected.detail)
             except Exception as error:
                 if _is_transient(error) and not await self._database_reachable():
                     # An outage is not the record's fault: wait for the database, keep the record.
@@ -222,6 +204,8 @@ class EventProcessor:
         transient_only: bool,
     ) -> None:
         def should_retry(error: BaseException) -> bool:
+            if isinstance(error, EventRejected):
+                return False
             return _is_transient(error) or not transient_only
 
         async for attempt in AsyncRetrying(
@@ -238,23 +222,28 @@ class EventProcessor:
         outcomes: Counter[tuple[str, str]] = Counter()
         async with self.db.transaction() as session:
             fresh = await self._fresh(session, items, outcomes)
-            preloaded = await self._preload(session, fresh)
-            outbox: list[dict[str, Any]] = []
-            inserts: dict[Any, list[dict[str, Any]]] = {}
-            for item in fresh:
-                envelope = item.decoded.envelope
-                work = UnitOfWork(
-                    session, envelope, self.source, outbox, inserts, preloaded.get(envelope.type)
-                )
-                handler = self.handlers.handler_for(envelope.type)
+            work = UnitOfWork(session, self.source)
+            for run in _runs_of_one_type(fresh):
+                # a preload reads what earlier runs of this batch wrote, so flush those first
+                await work.flush()
+                event_type = run[0].decoded.envelope.type
+                handler = self.handlers.handler_for(event_type)
                 assert handler is not None
-                with event_log_context(envelope.id, envelope.type, envelope.subject):
-                    await handler(item.decoded.event, work)
-                outcomes[envelope.type, "processed"] += 1
-            for model, rows in inserts.items():
-                await session.execute(insert(model), rows)
-            now = utcnow()
+                preload = self.handlers.preload_for(event_type)
+                if preload is not None:
+                    work.preloaded = await preload(session, [item.decoded.event for item in run])
+                for item in run:
+                    envelope = item.decoded.envelope
+                    work.envelope = envelope
+                    with event_log_context(envelope.id, envelope.type, envelope.subject):
+                        await handler(item.decoded.event, work)
+                    if preload is None:
+                        await work.flush()  # the next event of the run reads the database
+                    outcomes[envelope.type, "processed"] += 1
+                work.preloaded = None
+            await work.flush()
             if fresh:
+                now = utcnow()
                 await session.execute(
                     insert(InboxRecord),
                     [
@@ -269,10 +258,9 @@ class EventProcessor:
                         for i in fresh
                     ],
                 )
-            await add_to_outbox(session, outbox)
         for (event_type, outcome), count in outcomes.items():
             EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc(count)
-        if outbox and self.on_committed is not None:
+        if work.outbox and self.on_committed is not None:
             self.on_committed()
 
     async def _fresh(
@@ -292,17 +280,6 @@ class EventProcessor:
             seen.add(envelope.id)
             fresh.append(item)
         return fresh
-
-    async def _preload(self, session: AsyncSession, items: list[_Item]) -> dict[str, Any]:
-        by_type: dict[str, list[Any]] = {}
-        for item in items:
-            by_type.setdefault(item.decoded.envelope.type, []).append(item.decoded.event)
-        preloaded = {}
-        for event_type, events in by_type.items():
-            preload = self.handlers.preload_for(event_type)
-            if preload is not None:
-                preloaded[event_type] = await preload(session, events)
-        return preloaded
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         records = [
@@ -329,6 +306,17 @@ class EventProcessor:
             )
             DEAD_LETTERS.labels(self.service, letter.reason).inc()
             EVENTS_CONSUMED.labels(self.service, _type_of(letter.record), "dead_lettered").inc()
+
+
+def _runs_of_one_type(items: list[_Item]) -> list[list[_Item]]:
+    """Consecutive items of one event type: a handler's preload serves one run at a time."""
+    runs: list[list[_Item]] = []
+    for item in items:
+        if runs and runs[-1][0].decoded.envelope.type == item.decoded.envelope.type:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def _type_of(record: SourceRecord) -> str:

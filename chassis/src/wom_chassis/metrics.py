@@ -8,6 +8,8 @@ __all__ = [
     "BATCH_SECONDS",
     "DEAD_LETTERS",
     "EVENTS_CONSUMED",
+    "JOB_RUNS",
+    "JOB_SECONDS",
     "OUTBOX_OLDEST_SECONDS",
     "OUTBOX_PENDING",
     "OUTBOX_PUBLISHED",
@@ -29,3 +31,5 @@ OUTBOX_PENDING = Gauge("wom_outbox_pending", "Unsent outbox rows", ["service"])
 OUTBOX_OLDEST_SECONDS = Gauge(
     "wom_outbox_oldest_pending_seconds", "Age of the oldest unsent outbox row", ["service"]
 )
+JOB_RUNS = Counter("wom_job_runs_total", "Runs of scheduled jobs, by outcome", ["service", "job", "outcome"])
+JOB_SECONDS = Histogram("wom_job_seconds", "Time one run of a scheduled job takes", ["service", "job"])

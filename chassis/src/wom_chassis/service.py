@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from wom_chassis.logs import configure_logging, get_logger
 from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS
 from wom_chassis.outbox import OutboxRelay, oldest_unsent_age
 from wom_chassis.settings import ServiceSettings
+from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 
 __all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
 
@@ -78,6 +79,11 @@ class Service:
         await self.broker.stop()
         await self.db.dispose()
         log.info("service_stopped")
+
+    def work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work for scheduled jobs and API writes: rows and events commit together,
+        and the relay is woken for what was emitted."""
+        return unit_of_work(self.db, source=self.settings.event_source, on_committed=self.relay.wake)
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Broker and database reachable, outbox not stuck."""

@@ -1,0 +1,39 @@
+"""Scheduled jobs: a function run every few seconds inside a service, next to its consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from wom_chassis.logs import get_logger
+from wom_chassis.metrics import JOB_RUNS, JOB_SECONDS
+
+if TYPE_CHECKING:
+    from wom_chassis.service import BackgroundTask, Service
+
+__all__ = ["every"]
+
+log = get_logger(__name__)
+
+
+def every(seconds: float, job: Callable[[Service], Awaitable[object]], *, name: str) -> BackgroundTask:
+    """A background task that runs `job(service)` now and then every `seconds`; a failing run
+    is logged and counted, and the next one comes on schedule (a job must be safe to repeat)."""
+
+    async def run(service: Service) -> None:
+        while True:
+            started = time.perf_counter()
+            try:
+                await job(service)
+            except Exception:
+                JOB_RUNS.labels(service.settings.service_name, name, "failed").inc()
+                log.exception("job_failed", job=name)
+            else:
+                JOB_RUNS.labels(service.settings.service_name, name, "ok").inc()
+            JOB_SECONDS.labels(service.settings.service_name, name).observe(time.perf_counter() - started)
+            await asyncio.sleep(seconds)
+
+    run.__name__ = f"job_{name}"
+    return run

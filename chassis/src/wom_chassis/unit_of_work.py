@@ -1,0 +1,83 @@
+"""The unit of work: one transaction, the rows it writes and the events it emits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_contracts import Envelope, Event
+
+from wom_chassis.database import Database
+from wom_chassis.outbox import add_to_outbox, outbox_row
+
+__all__ = ["EventRejected", "UnitOfWork", "unit_of_work"]
+
+
+class EventRejected(Exception):
+    """Raised by a handler for an event that is valid by its schema but can never be applied
+    (for example a refund in another currency than its order): it is dead-lettered at once with
+    `reason`, without retries, and the rest of the batch goes on."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class UnitOfWork:
+    """What a handler, a scheduled job or an API call gets: the open transaction, buffered
+    inserts and a way to emit events. Everything commits together or not at all."""
+
+    session: AsyncSession
+    source: str
+    envelope: Envelope | None = None
+    preloaded: Any = None
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    inserts: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+    _flushed_outbox: int = 0
+
+    @property
+    def event_id(self) -> str:
+        """The id of the event being handled (a handler's unit of work only)."""
+        if self.envelope is None:
+            raise RuntimeError("this unit of work does not handle an event")
+        return self.envelope.id
+
+    def insert(self, model: Any, **values: Any) -> dict[str, Any]:
+        """Add a row to `model`'s table. Rows are written in one statement per table, in order,
+        at the next `flush()`; handlers with a preload read them back through their view."""
+        self.inserts.setdefault(model, []).append(values)
+        return values
+
+    def emit(self, event: Event) -> str:
+        """Write `event` to the outbox in this transaction; return its event id."""
+        row = outbox_row(event, source=self.source)
+        self.outbox.append(row)
+        return str(row["event_id"])
+
+    async def flush(self) -> None:
+        """Write the buffered rows and outbox entries now (still inside the transaction)."""
+        inserts, self.inserts = self.inserts, {}
+        for model, rows in inserts.items():
+            await self.session.execute(insert(model), rows)
+        await add_to_outbox(self.session, self.outbox[self._flushed_outbox :])
+        self._flushed_outbox = len(self.outbox)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    db: Database, *, source: str, on_committed: Callable[[], None] | None = None
+) -> AsyncIterator[UnitOfWork]:
+    """A unit of work outside the consume path (scheduled jobs, API writes): commits at the end
+    of the block, then tells the relay when it emitted something."""
+    async with db.transaction() as session:
+        work = UnitOfWork(session, source)
+        yield work
+        await work.flush()
+    if work.outbox and on_committed is not None:
+        on_committed()

@@ -1,0 +1,98 @@
+"""Database helpers: exact decimals on every backend, upsert, units of work, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Integer, MetaData, String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from wom_chassis import Database, ExactDecimal, every, unit_of_work, upsert
+from wom_chassis.tables import OutboxRecord
+from wom_contracts import CustomerErasedV1
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Row(Base):
+    __tablename__ = "rows"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal(4))
+    note: Mapped[str] = mapped_column(String(32))
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@pytest.fixture
+async def rows(db: Database) -> Database:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    return db
+
+
+async def test_exact_decimals_sum_exactly(rows: Database) -> None:
+    async with rows.transaction() as session:
+        for n in range(10):
+            session.add(Row(id=f"r{n}", amount=Decimal("0.1"), note="x"))
+        session.add(Row(id="neg", amount=Decimal("-12.3456"), note="x"))
+    async with rows.session() as session:
+        total = await session.scalar(select(func.sum(Row.amount)))
+        assert total == Decimal("-11.3456")
+        assert (await session.get(Row, "neg")).amount == Decimal("-12.3456")  # type: ignore[union-attr]
+
+
+async def test_exact_decimals_refuse_more_places_than_they_keep(rows: Database) -> None:
+    with pytest.raises(Exception, match="more than 4 decimal places"):
+        async with rows.transaction() as session:
+            session.add(Row(id="r", amount=Decimal("0.00001"), note="x"))
+
+
+async def test_upsert_inserts_updates_or_keeps(rows: Database) -> None:
+    async with rows.transaction() as session:
+        await upsert(session, Row, {"id": "a", "amount": Decimal(1), "note": "first", "hits": 1}, key=["id"])
+        await upsert(session, Row, {"id": "a", "amount": Decimal(2), "note": "second", "hits": 2}, key=["id"])
+        await upsert(session, Row, {"id": "a", "amount": Decimal(3), "note": "third", "hits": 3},
+                     key=["id"], update=["hits"])  # fmt: skip
+        await upsert(session, Row, {"id": "a", "amount": Decimal(9), "note": "kept?", "hits": 9},
+                     key=["id"], update=[])  # fmt: skip
+    async with rows.session() as session:
+        row = await session.get(Row, "a")
+        assert row is not None and (row.amount, row.note, row.hits) == (Decimal(2), "second", 3)
+
+
+async def test_a_unit_of_work_commits_rows_and_events_together_or_not_at_all(db: Database) -> None:
+    woken: list[bool] = []
+    event = CustomerErasedV1.model_validate({"customer_id": "c-1", "requested_at": "2026-11-01T00:00:00Z"})
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(db, source="wom/test", on_committed=lambda: woken.append(True)) as work:
+            work.emit(event)
+            raise RuntimeError("the job failed half-way")
+    async with unit_of_work(db, source="wom/test", on_committed=lambda: woken.append(True)) as work:
+        work.emit(event)
+    async with db.session() as session:
+        assert await session.scalar(select(func.count(OutboxRecord.id))) == 1
+    assert woken == [True]
+
+
+async def test_a_job_runs_on_schedule_and_survives_its_failures() -> None:
+    runs: list[int] = []
+    four = asyncio.Event()
+
+    async def flaky(_service: Any) -> None:
+        runs.append(len(runs))
+        if len(runs) == 4:
+            four.set()
+        if len(runs) == 2:
+            raise ValueError("one bad run")
+
+    class FakeService:
+        class settings:
+            service_name = "test"
+
+    task = asyncio.create_task(every(0.01, flaky, name="flaky")(FakeService()))  # type: ignore[arg-type]
+    await asyncio.wait_for(four.wait(), timeout=5)
+    task.cancel()
+    assert runs[:4] == [0, 1, 2, 3]
