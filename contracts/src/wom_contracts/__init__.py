@@ -45,8 +45,10 @@ from wom_contracts.rewards import (
     Balance,
     PointsExpiringV1,
     RewardGrantedV1,
+    RewardRedeemedV1,
     RewardReleasedV1,
     RewardRevokedV1,
+    RewardWithheldV1,
     TierChangedV1,
 )
 from wom_contracts.types import Money
@@ -82,8 +84,10 @@ __all__ = [
     "ReferralReversedV1",
     "ResponseSubmittedV1",
     "RewardGrantedV1",
+    "RewardRedeemedV1",
     "RewardReleasedV1",
     "RewardRevokedV1",
+    "RewardWithheldV1",
     "TierChangedV1",
     "UnknownEventType",
     "all_topics",

@@ -27,8 +27,10 @@ from wom_contracts.referrals import (
 from wom_contracts.rewards import (
     PointsExpiringV1,
     RewardGrantedV1,
+    RewardRedeemedV1,
     RewardReleasedV1,
     RewardRevokedV1,
+    RewardWithheldV1,
     TierChangedV1,
 )
 
@@ -40,6 +42,7 @@ _MODELS: list[type[Event]] = [
     CodeIssuedV1, ReferralAttributedV1, ReferralQualifiedV1, ReferralRejectedV1,
     ReferralReversedV1,
     RewardGrantedV1, RewardReleasedV1, RewardRevokedV1, TierChangedV1, PointsExpiringV1,
+    RewardWithheldV1, RewardRedeemedV1,
     PromoterIdentifiedV1, CaseOpenedV1, CaseResolvedV1, CaseBreachedV1,
     MessageSentV1, MessageFailedV1, MessageSuppressedV1,
 ]  # fmt: skip

@@ -13,8 +13,10 @@ __all__ = [
     "Balance",
     "PointsExpiringV1",
     "RewardGrantedV1",
+    "RewardRedeemedV1",
     "RewardReleasedV1",
     "RewardRevokedV1",
+    "RewardWithheldV1",
     "TierChangedV1",
 ]
 
@@ -64,13 +66,43 @@ class RewardReleasedV1(_RewardEvent):
 
 
 class RewardRevokedV1(_RewardEvent):
-    """A reward was taken back (refund, reversed referral), with the reason."""
+    """A reward was taken back (refund, reversed referral, expiry), with the reason; `points` or
+    `credit` is the amount taken back, not the original grant."""
 
     event_type = "rewards.reward.revoked.v1"
 
     reason: ReasonCode
     order_id: Id | None = None
     referral_id: Id | None = None
+    refund_id: Id | None = None
+
+
+class RewardWithheldV1(Event):
+    """A reward the rules would give was not granted (a cap, a budget, a reversed referral)."""
+
+    event_type = "rewards.reward.withheld.v1"
+
+    kind: RewardKind
+    reason: ReasonCode
+    points: int | None = Field(default=None, ge=0)
+    credit: Money | None = None
+    referral_id: Id | None = None
+    case_id: Id | None = None
+    occurred_at: UtcDatetime
+
+
+class RewardRedeemedV1(Event):
+    """The customer turned points or store credit into a coupon code."""
+
+    event_type = "rewards.reward.redeemed.v1"
+
+    redemption_id: Id
+    points: int | None = Field(default=None, gt=0)
+    credit: Money | None = None
+    coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    coupon_value: Money
+    balance: Balance
+    occurred_at: UtcDatetime
 
 
 class TierChangedV1(Event):
@@ -83,6 +115,8 @@ class TierChangedV1(Event):
     trailing_revenue: Money
     percentile: float | None = Field(default=None, ge=0, le=100)
     occurred_at: UtcDatetime
+    reason: ReasonCode | None = None
+    threshold: Money | None = None
 
 
 class PointsExpiringV1(Event):

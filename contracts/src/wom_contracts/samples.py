@@ -68,10 +68,20 @@ _DATA: dict[str, dict[str, Any]] = {
     },
     "rewards.reward.revoked.v1": {
         "reward_id": "rw-1", "kind": "earn", "points": 42, "reason": "order_refunded",
-        "order_id": "o-1", "balance": _BALANCE, "occurred_at": _AT,
+        "order_id": "o-1", "refund_id": "rf-1", "balance": _BALANCE, "occurred_at": _AT,
     },
     "rewards.tier.changed.v1": {
-        "previous_tier": "standard", "tier": "vip", "trailing_revenue": _EUR, "percentile": 93.5,
+        "previous_tier": "repeat_buyer", "tier": "key_client", "trailing_revenue": _EUR,
+        "percentile": 93.5, "occurred_at": _AT, "reason": "entered_top_percent",
+        "threshold": Money(amount=Decimal("40.00"), currency="EUR"),
+    },
+    "rewards.reward.withheld.v1": {
+        "kind": "referral_advocate", "reason": "advocate_cap_reached", "points": 500,
+        "referral_id": "ref-1", "occurred_at": _AT,
+    },
+    "rewards.reward.redeemed.v1": {
+        "redemption_id": "rd-1", "points": 500, "coupon_code": "WOM-7K3Q-9XPA",
+        "coupon_value": Money(amount=Decimal("5.00"), currency="EUR"), "balance": _BALANCE,
         "occurred_at": _AT,
     },
     "rewards.points.expiring.v1": {
