@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
-from wom_chassis import Service, create_service, service_cli
+from wom_chassis import Service, create_service, every, service_cli
 
 from rewards.api import build_api
-from rewards.domain import EarningRules
 from rewards.handlers import build_handlers
+from rewards.jobs import birthday_gifts, expire_points, recompute_tiers, release_due
+from rewards.rules import load_rules
 from rewards.settings import RewardsSettings
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
@@ -20,9 +21,19 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 def create_app(settings: RewardsSettings | None = None) -> Service:
     """Build one rewards service from its settings (read from the environment by default)."""
     settings = settings or RewardsSettings()
-    rules = EarningRules(settings.points_per_unit, timedelta(days=settings.points_hold_days))
-    service = create_service(settings, build_handlers(rules), migrations=MIGRATIONS)
-    service.http.include_router(build_api(settings, service.db))
+    rules = load_rules(settings.rewards_rules_file)
+    jobs = [
+        every(settings.release_every_seconds, release_due, name="release"),
+        every(settings.expiry_every_seconds, partial(expire_points, rules=rules), name="expiry"),
+        every(
+            float(rules.tiers.key_client.recompute_minutes) * 60,
+            partial(recompute_tiers, rules=rules),
+            name="tiers",
+        ),
+        every(settings.birthday_every_seconds, partial(birthday_gifts, rules=rules), name="birthdays"),
+    ]
+    service = create_service(settings, build_handlers(rules), migrations=MIGRATIONS, background=jobs)
+    service.http.include_router(build_api(service, rules))
     return service
 
 

@@ -2,72 +2,426 @@
 
 from __future__ import annotations
 
-import uuid
+from decimal import Decimal
 from functools import partial
 
-from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
-from wom_contracts import Balance, OrderCompletedV1, RewardGrantedV1
+from sqlalchemy import delete, func, select, update
+from wom_chassis import EventHandlers, EventRejected, UnitOfWork, get_logger, upsert, utcnow
+from wom_contracts import (
+    CaseResolvedV1,
+    CustomerErasedV1,
+    CustomerRegisteredV1,
+    OrderCompletedV1,
+    OrderRefundedV1,
+    ReferralQualifiedV1,
+    ReferralReversedV1,
+    RewardGrantedV1,
+)
 
-from rewards.domain import EarningRules, points_for_order, release_date
-from rewards.ledger import LedgerView, load_ledger_view
-from rewards.models import LedgerEntry
+from rewards.domain.balances import POINTS
+from rewards.domain.compensation import compensation_withheld_reason
+from rewards.domain.earning import expiry_date, points_for_order, release_date
+from rewards.domain.refunds import clawback_points, net_amount
+from rewards.domain.tiers import next_tier
+from rewards.grants import grant_referral_reward, referral_withheld_reason
+from rewards.ledger import (
+    add_entry,
+    balances_of,
+    customer_hash,
+    erased_among,
+    month_start,
+    new_id,
+    revoke,
+    withhold,
+)
+from rewards.models import (
+    Coupon,
+    Customer,
+    ErasedCustomer,
+    LedgerEntry,
+    Order,
+    Redemption,
+    Referral,
+    Refund,
+    WithheldReward,
+)
+from rewards.order_batch import OrderBatch, load_order_batch
+from rewards.refund_chain import EarnRef, claw_back, claw_back_refunds, clawed_back, refund_reason
+from rewards.rules import Rules
+from rewards.tiering import apply_tier_step, reevaluate_tier
 
-__all__ = ["build_handlers", "on_order_completed"]
+__all__ = [
+    "build_handlers",
+    "on_case_resolved",
+    "on_customer_erased",
+    "on_customer_registered",
+    "on_order_completed",
+    "on_order_refunded",
+    "on_referral_qualified",
+    "on_referral_reversed",
+]
 
 log = get_logger(__name__)
 
 
-async def on_order_completed(event: OrderCompletedV1, uow: UnitOfWork, *, rules: EarningRules) -> None:
-    """Grant points for a purchase, once per order, pending until the return window ends."""
-    ledger: LedgerView = uow.preloaded
-    if event.order_id in ledger.rewarded_orders:
-        log.info("order_already_rewarded", order_id=event.order_id)
+async def on_order_completed(event: OrderCompletedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+    """Points for every purchase, pending for the return window; refunds that came before the
+    order are applied now; the customer's tier follows their revenue."""
+    batch: OrderBatch = uow.preloaded
+    if event.customer_id in batch.erased:
+        log.info("event_for_erased_customer_ignored", order_id=event.order_id)
         return
-    points = points_for_order(event.total.amount, event.total.currency, rules)
-    if points <= 0:
-        log.info(
-            "no_points_for_order",
+    if event.order_id in batch.known_orders:
+        log.info("order_already_recorded", order_id=event.order_id)
+        return
+    batch.known_orders.add(event.order_id)
+    account = batch.accounts[event.customer_id]
+    total = event.total
+    refunds = batch.take_parked_refunds(event)
+    refunded = sum((refund.amount for refund in refunds), Decimal(0))
+    net = net_amount(total.amount, refunded)
+    revenue = rules.in_reporting_currency(net, total.currency) or Decimal(0)
+    uow.insert(
+        Order,
+        order_id=event.order_id,
+        customer_id=event.customer_id,
+        currency=total.currency,
+        total=total.amount,
+        refunded=refunded,
+        revenue=revenue,
+        completed_at=event.completed_at,
+        source_event_id=uow.event_id,
+    )
+    earning = points_for_order(total.amount, total.currency, account.tier.tier, rules.earning)
+    if earning.points > 0:
+        earn = add_entry(
+            uow,
+            customer_id=event.customer_id,
+            kind="earn",
+            unit=POINTS,
+            amount=earning.points,
+            status="pending",
+            reason=earning.reason,
+            once_key=f"earn:{event.order_id}",
             order_id=event.order_id,
-            currency=event.total.currency,
-            amount=str(event.total.amount),
+            hold_until=release_date(event.completed_at, rules.earning),
+            expires_at=expiry_date(event.completed_at, rules.earning),
+        )
+        account.balances.add(POINTS, "pending", Decimal(earning.points))
+        uow.emit(
+            RewardGrantedV1(
+                customer_id=event.customer_id,
+                reward_id=earn["id"],
+                kind="earn",
+                status="pending",
+                points=earning.points,
+                reason=earning.reason,
+                source_event_id=uow.event_id,
+                order_id=event.order_id,
+                hold_until=earn["hold_until"],
+                expires_at=earn["expires_at"],
+                balance=account.balances.to_event(),
+                occurred_at=earn["created_at"],
+            )
+        )
+        claw_back_refunds(uow, EarnRef.of(earn), earning.points, refunds, total.amount, account.balances)
+    else:
+        log.info("no_points_for_order", order_id=event.order_id, reason=earning.reason)
+    if refunds:
+        await uow.session.execute(
+            update(Refund)
+            .where(Refund.refund_id.in_([refund.refund_id for refund in refunds]))
+            .values(applied_at=utcnow())
+        )
+    account.revenue += revenue
+    account.orders += 1 if net > 0 else 0
+    now = utcnow()
+    step = next_tier(
+        account.tier,
+        revenue=account.revenue,
+        orders=account.orders,
+        threshold=batch.ranking.threshold,
+        now=now,
+        rules=rules.tiers,
+    )
+    await apply_tier_step(
+        uow,
+        event.customer_id,
+        account.tier,
+        step,
+        revenue=account.revenue,
+        ranking=batch.ranking,
+        now=now,
+        rules=rules,
+    )
+    account.tier = step.state
+
+
+async def on_order_refunded(event: OrderRefundedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+    """Claw back the refunded share of the order's points (never more than was granted); a
+    refund that comes before its order waits for it. The customer's tier follows."""
+    session = uow.session
+    if await erased_among(session, [event.customer_id]):
+        log.info("event_for_erased_customer_ignored", refund_id=event.refund_id)
+        return
+    if await session.get(Refund, event.refund_id) is not None:
+        log.info("refund_already_recorded", refund_id=event.refund_id)
+        return
+    order = await session.get(Order, event.order_id)
+    if order is not None and order.customer_id != event.customer_id:
+        raise EventRejected(
+            "refund_customer_mismatch",
+            f"refund {event.refund_id} is for customer {event.customer_id}, order {order.order_id} "
+            f"belongs to another customer",
+        )
+    if order is not None and order.currency != event.amount.currency:
+        raise EventRejected(
+            "refund_currency_mismatch",
+            f"refund {event.refund_id} is in {event.amount.currency}, "
+            f"order {order.order_id} in {order.currency}",
+        )
+    session.add(
+        Refund(
+            refund_id=event.refund_id,
+            order_id=event.order_id,
+            customer_id=event.customer_id,
+            currency=event.amount.currency,
+            amount=event.amount.amount,
+            refunded_at=event.refunded_at,
+            source_event_id=uow.event_id,
+            applied_at=None if order is None else utcnow(),
+        )
+    )
+    if order is None:
+        log.info("refund_parked_until_its_order_arrives", refund_id=event.refund_id, order_id=event.order_id)
+        return
+    order.refunded += event.amount.amount
+    net = net_amount(order.total, order.refunded)
+    order.revenue = rules.in_reporting_currency(net, order.currency) or Decimal(0)
+    earn = await session.scalar(select(LedgerEntry).where(LedgerEntry.once_key == f"earn:{order.order_id}"))
+    if earn is not None and earn.status != "revoked":
+        clawed = await clawed_back(session, earn.id)
+        points = clawback_points(int(earn.amount), order.total, order.refunded, clawed)
+        if points:
+            balances = (await balances_of(session, [event.customer_id]))[event.customer_id]
+            reason = refund_reason(order.refunded, order.total)
+            claw_back(
+                uow,
+                earn=EarnRef.of(earn),
+                points=points,
+                refund_id=event.refund_id,
+                reason=reason,
+                balances=balances,
+            )
+    await reevaluate_tier(uow, event.customer_id, rules)
+
+
+async def on_referral_qualified(event: ReferralQualifiedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+    """Reward both sides, pending until the referral's hold ends, unless a cap or the
+    programme budget withholds a side; a referral already reversed is rewarded with nothing."""
+    session = uow.session
+    referral = await session.get(Referral, event.referral_id)
+    if referral is not None and referral.qualified_at is not None:
+        log.info("referral_already_qualified", referral_id=event.referral_id)
+        return
+    sides = (
+        ("advocate", event.advocate_customer_id, rules.referrals.advocate),
+        ("friend", event.customer_id, rules.referrals.friend),
+    )
+    if referral is None:
+        referral = Referral(
+            referral_id=event.referral_id,
+            advocate_id=event.advocate_customer_id,
+            friend_id=event.customer_id,
+            status="qualified",
+            advocate_rewarded=False,
+        )
+        session.add(referral)
+    referral.order_id = event.order_id
+    referral.hold_until = event.hold_until
+    referral.qualified_at = event.occurred_at
+    erased = await erased_among(session, [event.advocate_customer_id, event.customer_id])
+    for side, customer_id, rule in sides:
+        kind = f"referral_{side}"
+        if customer_id in erased:
+            log.info("event_for_erased_customer_ignored", referral_id=event.referral_id, side=side)
+            continue
+        reason = "referral_reversed" if referral.status == "reversed" else None
+        reason = reason or await referral_withheld_reason(session, side, event, rule, rules)
+        if reason is not None:
+            withhold(
+                uow,
+                customer_id=customer_id,
+                kind=kind,
+                reason=reason,
+                points=rule.points,
+                credit=rule.credit or rule.coupon,
+                referral_id=event.referral_id,
+            )
+            continue
+        await grant_referral_reward(uow, event, side=side, customer_id=customer_id, rule=rule, rules=rules)
+        referral.advocate_rewarded = referral.advocate_rewarded or side == "advocate"
+        await uow.flush()  # the other side's budget check counts this reward
+
+
+async def on_referral_reversed(event: ReferralReversedV1, uow: UnitOfWork) -> None:
+    """Take both sides' rewards back, released or not; a reversal that comes before the
+    qualification is kept, and the qualification then rewards nothing."""
+    session = uow.session
+    referral = await session.get(Referral, event.referral_id)
+    if referral is not None and referral.status == "reversed":
+        log.info("referral_already_reversed", referral_id=event.referral_id)
+        return
+    if referral is None:
+        referral = Referral(
+            referral_id=event.referral_id,
+            advocate_id=event.advocate_customer_id,
+            friend_id=event.customer_id,
+            order_id=event.order_id,
+            status="reversed",
+            advocate_rewarded=False,
+        )
+        session.add(referral)
+        log.info("reversal_parked_until_its_qualification", referral_id=event.referral_id)
+    referral.status = "reversed"
+    referral.reversed_at = event.occurred_at
+    referral.reversal_reason = event.reason
+    grants = (
+        await session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.referral_id == event.referral_id, LedgerEntry.amount > 0)
+            .order_by(LedgerEntry.kind)
+        )
+    ).all()
+    balances = await balances_of(session, [grant.customer_id for grant in grants])
+    for grant in grants:
+        if grant.status != "revoked":
+            revoke(uow, grant, reason=event.reason, balances=balances[grant.customer_id])
+
+
+async def on_case_resolved(event: CaseResolvedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+    """Compensation for a resolved case: store credit now, if the monthly budget allows."""
+    compensation = event.compensation
+    if compensation is None or compensation.amount <= 0:
+        return
+    session = uow.session
+    once_key = f"compensation:{event.case_id}"
+    if await erased_among(session, [event.customer_id]):
+        log.info("event_for_erased_customer_ignored", case_id=event.case_id)
+        return
+    if await session.scalar(
+        select(LedgerEntry.id).where(LedgerEntry.once_key == once_key)
+    ) or await session.scalar(select(WithheldReward.id).where(WithheldReward.once_key == once_key)):
+        log.info("case_already_compensated", case_id=event.case_id)
+        return
+    granted = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.kind == "compensation",
+            LedgerEntry.unit == compensation.currency,
+            LedgerEntry.amount > 0,
+            LedgerEntry.created_at >= month_start(utcnow()),
+        )
+    )
+    reason = compensation_withheld_reason(
+        compensation.amount, compensation.currency, Decimal(granted or 0), rules.compensation
+    )
+    if reason is not None:
+        withhold(
+            uow,
+            customer_id=event.customer_id,
+            kind="compensation",
+            reason=reason,
+            credit=compensation,
+            case_id=event.case_id,
         )
         return
-    entry = uow.insert(
-        LedgerEntry,
-        id=uuid.uuid4().hex,
+    entry = add_entry(
+        uow,
         customer_id=event.customer_id,
-        kind="earn",
-        points=points,
-        status="pending",
-        reason="purchase",
-        order_id=event.order_id,
-        source_event_id=uow.envelope.id,
-        hold_until=release_date(event.completed_at, rules),
-        created_at=utcnow(),
+        kind="compensation",
+        unit=compensation.currency,
+        amount=compensation.amount,
+        status="available",
+        reason="case_compensation",
+        once_key=once_key,
+        case_id=event.case_id,
+        reporting_value=rules.in_reporting_currency(compensation.amount, compensation.currency),
+        released_at=utcnow(),
     )
-    ledger.add(entry)
-    totals = ledger.balance(event.customer_id)
+    balances = (await balances_of(session, [event.customer_id]))[event.customer_id]
+    balances.add(compensation.currency, "available", compensation.amount)
     uow.emit(
         RewardGrantedV1(
             customer_id=event.customer_id,
             reward_id=entry["id"],
-            kind="earn",
-            status="pending",
-            points=points,
-            reason="purchase",
-            source_event_id=uow.envelope.id,
-            order_id=event.order_id,
-            hold_until=entry["hold_until"],
-            balance=Balance(
-                points_available=totals.get("available", 0), points_pending=totals.get("pending", 0)
-            ),
+            kind="compensation",
+            status="available",
+            credit=compensation,
+            reason="case_compensation",
+            source_event_id=uow.event_id,
+            case_id=event.case_id,
+            balance=balances.to_event(),
             occurred_at=entry["created_at"],
         )
     )
 
 
-def build_handlers(rules: EarningRules) -> EventHandlers:
+async def on_customer_registered(event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
+    """Keep what the birthday gift needs: the birthday and the time zone."""
+    if await erased_among(uow.session, [event.customer_id]):
+        return
+    await upsert(
+        uow.session,
+        Customer,
+        {
+            "customer_id": event.customer_id,
+            "birthday": event.birthday,
+            "timezone": event.timezone,
+            "tier": "member",
+            "updated_at": utcnow(),
+        },
+        key=["customer_id"],
+        update=["birthday", "timezone", "updated_at"],
+    )
+
+
+async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
+    """Forget the customer: personal data and projections deleted, the ledger kept for
+    accounting under a pseudonym that cannot be traced back, later events ignored."""
+    session, customer_id = uow.session, event.customer_id
+    pseudonym = f"#erased-{new_id()[:16]}"
+    for model in (LedgerEntry, Coupon, Redemption, WithheldReward):
+        await session.execute(
+            update(model).where(model.customer_id == customer_id).values(customer_id=pseudonym)
+        )
+    await session.execute(
+        update(Referral).where(Referral.advocate_id == customer_id).values(advocate_id=pseudonym)
+    )
+    await session.execute(
+        update(Referral).where(Referral.friend_id == customer_id).values(friend_id=pseudonym)
+    )
+    for forgotten in (Customer, Order, Refund):
+        await session.execute(delete(forgotten).where(forgotten.customer_id == customer_id))
+    await upsert(
+        session,
+        ErasedCustomer,
+        {"customer_hash": customer_hash(customer_id), "erased_at": utcnow()},
+        key=["customer_hash"],
+        update=[],
+    )
+    log.info("customer_erased")
+
+
+def build_handlers(rules: Rules) -> EventHandlers:
     """The rewards handlers, bound to their rules."""
     handlers = EventHandlers()
-    handlers.on(OrderCompletedV1, preload=load_ledger_view)(partial(on_order_completed, rules=rules))
+    handlers.on(OrderCompletedV1, preload=partial(load_order_batch, rules=rules))(
+        partial(on_order_completed, rules=rules)
+    )
+    handlers.on(OrderRefundedV1)(partial(on_order_refunded, rules=rules))
+    handlers.on(ReferralQualifiedV1)(partial(on_referral_qualified, rules=rules))
+    handlers.on(ReferralReversedV1)(on_referral_reversed)
+    handlers.on(CaseResolvedV1)(partial(on_case_resolved, rules=rules))
+    handlers.on(CustomerRegisteredV1)(on_customer_registered)
+    handlers.on(CustomerErasedV1)(on_customer_erased)
     return handlers

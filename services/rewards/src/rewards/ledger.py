@@ -1,65 +1,197 @@
-"""Reading the ledger: balances are sums of entries, never stored apart from them."""
+"""Reading and writing the ledger: entries are appended, balances are sums of entries."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_contracts import OrderCompletedV1
+from wom_chassis import UnitOfWork, utcnow
+from wom_contracts import Money, RewardRevokedV1, RewardWithheldV1
 
-from rewards.models import LedgerEntry
+from rewards.domain.balances import POINTS, Balances
+from rewards.models import ErasedCustomer, LedgerEntry, WithheldReward
 
-__all__ = ["LedgerView", "balance", "load_ledger_view"]
+__all__ = [
+    "ANONYMOUS_PREFIX",
+    "add_entry",
+    "amount_fields",
+    "balances_of",
+    "customer_hash",
+    "erased_among",
+    "is_anonymous",
+    "month_start",
+    "new_id",
+    "revoke",
+    "withhold",
+]
 
-
-@dataclass
-class LedgerView:
-    """What a batch of orders needs of the ledger, loaded once and kept current by the handler."""
-
-    rewarded_orders: set[str] = field(default_factory=set)
-    balances: dict[str, Counter[str]] = field(default_factory=dict)
-
-    def add(self, entry: dict[str, Any]) -> None:
-        """Account for a ledger row written in this transaction."""
-        if entry["order_id"] is not None and entry["kind"] == "earn":
-            self.rewarded_orders.add(entry["order_id"])
-        self.balances.setdefault(entry["customer_id"], Counter())[entry["status"]] += entry["points"]
-
-    def balance(self, customer_id: str) -> Counter[str]:
-        """Points per status for the customer."""
-        return self.balances.setdefault(customer_id, Counter())
+ANONYMOUS_PREFIX = "#erased-"  # '#' is outside the id alphabet: no real customer id looks like it
 
 
-async def load_ledger_view(session: AsyncSession, orders: Sequence[OrderCompletedV1]) -> LedgerView:
-    """The orders among `orders` already rewarded, and the balances of their customers."""
-    view = LedgerView()
-    order_ids = [order.order_id for order in orders]
-    rewarded = await session.scalars(
-        select(LedgerEntry.order_id).where(LedgerEntry.kind == "earn", LedgerEntry.order_id.in_(order_ids))
+def new_id() -> str:
+    """A new random id for rows of this service."""
+    return os.urandom(16).hex()
+
+
+def customer_hash(customer_id: str) -> str:
+    """The hash an erased customer is remembered by."""
+    return hashlib.sha256(customer_id.encode()).hexdigest()
+
+
+def is_anonymous(customer_id: str) -> bool:
+    """True for the pseudonym an erased customer's ledger was moved to."""
+    return customer_id.startswith(ANONYMOUS_PREFIX)
+
+
+def add_entry(
+    uow: UnitOfWork,
+    *,
+    customer_id: str,
+    kind: str,
+    unit: str,
+    amount: Decimal | int,
+    status: str,
+    reason: str,
+    once_key: str,
+    **columns: Any,
+) -> dict[str, Any]:
+    """Append a ledger entry in the unit of work (written at its next flush); return the row."""
+    return uow.insert(
+        LedgerEntry,
+        id=new_id(),
+        customer_id=customer_id,
+        kind=kind,
+        unit=unit,
+        amount=Decimal(amount),
+        status=status,
+        reason=reason,
+        once_key=once_key,
+        source_event_id=uow.envelope.id if uow.envelope is not None else "scheduled",
+        created_at=utcnow(),
+        **columns,
     )
-    view.rewarded_orders = {order_id for order_id in rewarded if order_id is not None}
-    customers = {order.customer_id for order in orders}
-    for customer_id in customers:
-        view.balances[customer_id] = Counter()
+
+
+async def balances_of(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Balances]:
+    """The balances of each customer, summed from their entries in one query."""
+    ids = list(set(customer_ids))
+    balances = {customer_id: Balances() for customer_id in ids}
+    if not ids:
+        return balances
     rows = await session.execute(
-        select(LedgerEntry.customer_id, LedgerEntry.status, func.sum(LedgerEntry.points))
-        .where(LedgerEntry.customer_id.in_(customers))
-        .group_by(LedgerEntry.customer_id, LedgerEntry.status)
+        select(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status, func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.customer_id.in_(ids))
+        .group_by(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status)
     )
-    for customer_id, status, total in rows.all():
-        view.balances[customer_id][status] = int(total or 0)
-    return view
+    for customer_id, unit, status, total in rows.all():
+        balances[customer_id].add(unit, status, Decimal(total or 0))
+    return balances
 
 
-async def balance(session: AsyncSession, customer_id: str) -> dict[str, int]:
-    """Points per status (available, pending, ...) derived from the customer's entries."""
-    rows = await session.execute(
-        select(LedgerEntry.status, func.sum(LedgerEntry.points))
-        .where(LedgerEntry.customer_id == customer_id)
-        .group_by(LedgerEntry.status)
+async def erased_among(session: AsyncSession, customer_ids: Sequence[str]) -> set[str]:
+    """The customers among `customer_ids` who asked to be forgotten."""
+    hashes = {customer_hash(customer_id): customer_id for customer_id in set(customer_ids)}
+    found = await session.scalars(
+        select(ErasedCustomer.customer_hash).where(ErasedCustomer.customer_hash.in_(list(hashes)))
     )
-    return {status: int(total or 0) for status, total in rows.all()}
+    return {hashes[value] for value in found}
+
+
+def month_start(now: datetime) -> datetime:
+    """The first instant of `now`'s calendar month (budgets are monthly, in UTC)."""
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def amount_fields(unit: str, amount: Decimal, coupon_code: str | None = None) -> dict[str, Any]:
+    """How an amount of `unit` travels in reward events: points, credit or a coupon code."""
+    if unit == POINTS:
+        return {"points": int(amount)}
+    if unit == "coupon":
+        return {"coupon_code": coupon_code}
+    return {"credit": Money(amount=amount, currency=unit)}
+
+
+def revoke(uow: UnitOfWork, grant: LedgerEntry, *, reason: str, balances: Balances) -> None:
+    """Take a whole reward back. A pending one is cancelled (it will never be released); an
+    available one is debited, even if that takes the balance below zero."""
+    amount = Decimal(grant.amount)
+    was = grant.status
+    if was == "pending":
+        grant.status = "revoked"
+    add_entry(
+        uow,
+        customer_id=grant.customer_id,
+        kind="revoke",
+        unit=grant.unit,
+        amount=-amount,
+        status="revoked" if was == "pending" else was,
+        reason=reason,
+        once_key=f"revoke:{grant.id}",
+        order_id=grant.order_id,
+        referral_id=grant.referral_id,
+        case_id=grant.case_id,
+        offsets_entry_id=grant.id,
+        coupon_code=grant.coupon_code,
+    )
+    balances.add(grant.unit, was, -amount)
+    uow.emit(
+        RewardRevokedV1(
+            customer_id=grant.customer_id,
+            reward_id=grant.id,
+            kind=grant.kind,
+            reason=reason,
+            order_id=grant.order_id,
+            referral_id=grant.referral_id,
+            balance=balances.to_event(),
+            occurred_at=utcnow(),
+            **amount_fields(grant.unit, amount, grant.coupon_code),
+        )
+    )
+
+
+def withhold(
+    uow: UnitOfWork,
+    *,
+    customer_id: str,
+    kind: str,
+    reason: str,
+    points: int | None = None,
+    credit: Money | None = None,
+    referral_id: str | None = None,
+    case_id: str | None = None,
+) -> None:
+    """Record and announce a reward that the rules withheld (`points`, or `credit` for store
+    credit and coupons), with the reason."""
+    now = utcnow()
+    uow.insert(
+        WithheldReward,
+        id=new_id(),
+        once_key=f"{kind}:{referral_id or case_id}",
+        customer_id=customer_id,
+        kind=kind,
+        reason=reason,
+        unit=POINTS if credit is None else credit.currency,
+        amount=Decimal(points or 0) if credit is None else credit.amount,
+        referral_id=referral_id,
+        case_id=case_id,
+        source_event_id=uow.event_id,
+        created_at=now,
+    )
+    uow.emit(
+        RewardWithheldV1(
+            customer_id=customer_id,
+            kind=kind,
+            reason=reason,
+            points=points,
+            credit=credit,
+            referral_id=referral_id,
+            case_id=case_id,
+            occurred_at=now,
+        )
+    )

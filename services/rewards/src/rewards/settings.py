@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from wom_chassis import ServiceSettings
+
+from rewards.rules import DEFAULT_RULES_FILE
 
 __all__ = ["RewardsSettings"]
 
 
 class RewardsSettings(ServiceSettings):
-    """Rewards settings; the earning rate is points per whole currency unit, per currency."""
+    """Rewards settings; the business rules live in the rules file (`REWARDS_RULES_FILE`)."""
 
     service_name: str = "rewards"
     http_port: int = 8002
-    points_per_unit: dict[str, Decimal] = Field(
-        default_factory=lambda: {
-            "EUR": Decimal(1),
-            "USD": Decimal(1),
-            "GBP": Decimal(1),
-            "CHF": Decimal(1),
-            "SEK": Decimal("0.1"),
-            "RON": Decimal("0.2"),
-            "MDL": Decimal("0.05"),
-            "RUB": Decimal("0.01"),
-        }
+    rewards_rules_file: Path = Field(
+        default=DEFAULT_RULES_FILE, description="the YAML rules file (earning, referrals, tiers, budgets)"
     )
-    points_hold_days: int = Field(default=14, ge=0, description="the return window")
-
-    @field_validator("points_per_unit")
-    @classmethod
-    def _rates_are_sane(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
-        for currency, rate in rates.items():
-            if len(currency) != 3 or not currency.isupper():
-                raise ValueError(f"POINTS_PER_UNIT: {currency!r} is not an ISO 4217 code")
-            if not rate.is_finite() or rate < 0:
-                raise ValueError(f"POINTS_PER_UNIT[{currency}]: rate must be ≥ 0, got {rate}")
-        return rates
+    release_every_seconds: float = Field(
+        default=60.0, gt=0, description="how often held rewards are released"
+    )
+    expiry_every_seconds: float = Field(
+        default=3600.0, gt=0, description="how often points expire and warnings go out"
+    )
+    birthday_every_seconds: float = Field(
+        default=3600.0, gt=0, description="how often birthdays are looked for"
+    )

@@ -1,0 +1,1 @@
+"""The rewards domain: pure rules, no I/O, no framework. Each module reads as the business says it."""

@@ -1,0 +1,117 @@
+"""Tiers: key clients are the top N % by trailing net revenue; repeat buyers have two orders.
+
+A key client who falls below the threshold keeps the tier for a grace period (hysteresis), so
+that one refund or a quiet month does not flip a customer back and forth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from rewards.rules import TierRules
+
+__all__ = [
+    "KEY_CLIENT",
+    "MEMBER",
+    "REPEAT_BUYER",
+    "Position",
+    "Ranking",
+    "TierState",
+    "TierStep",
+    "next_tier",
+    "position_of",
+    "rank_customers",
+]
+
+MEMBER, REPEAT_BUYER, KEY_CLIENT = "member", "repeat_buyer", "key_client"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Where the key-client line lies: the revenue of the last customer inside the top N %."""
+
+    threshold: Decimal | None  # None: nobody has revenue yet
+    ranked_customers: int
+    key_clients: int
+
+
+@dataclass(frozen=True)
+class Position:
+    """One customer's place in the ranking."""
+
+    rank: int
+    ranked_customers: int
+    percentile: float
+
+
+@dataclass(frozen=True)
+class TierState:
+    """A customer's tier and, for a key client under the line, since when."""
+
+    tier: str = MEMBER
+    below_threshold_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TierStep:
+    """The state after an evaluation, and the reason code when the tier changed."""
+
+    state: TierState
+    reason: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """True when the tier itself changed (not only the grace bookkeeping)."""
+        return self.reason is not None
+
+
+def rank_customers(revenues: Mapping[str, Decimal], top_percent: Decimal) -> Ranking:
+    """Rank customers with positive revenue; the top `top_percent` % (at least one) are key
+    clients, and everyone tied with the last of them too."""
+    ranked = sorted((revenue for revenue in revenues.values() if revenue > 0), reverse=True)
+    if not ranked:
+        return Ranking(None, 0, 0)
+    inside = max(1, math.ceil(len(ranked) * top_percent / 100))
+    threshold = ranked[inside - 1]
+    return Ranking(threshold, len(ranked), sum(1 for revenue in ranked if revenue >= threshold))
+
+
+def position_of(revenue: Decimal, better: int, ranked_customers: int) -> Position | None:
+    """The rank and percentile of a customer with `revenue` when `better` customers have more;
+    None for a customer without revenue (not ranked)."""
+    if revenue <= 0 or ranked_customers <= 0:
+        return None
+    rank = better + 1
+    percentile = round(100 * (ranked_customers - rank + 1) / ranked_customers, 2)
+    return Position(rank, ranked_customers, percentile)
+
+
+def next_tier(
+    state: TierState,
+    *,
+    revenue: Decimal,
+    orders: int,
+    threshold: Decimal | None,
+    now: datetime,
+    rules: TierRules,
+) -> TierStep:
+    """The tier a customer should hold now, given their trailing revenue and order count."""
+    in_top = threshold is not None and revenue > 0 and revenue >= threshold
+    below = REPEAT_BUYER if orders >= rules.repeat_buyer.min_orders else MEMBER
+    if in_top:
+        if state.tier == KEY_CLIENT:
+            return TierStep(TierState(KEY_CLIENT))
+        return TierStep(TierState(KEY_CLIENT), "entered_top_percent")
+    if state.tier == KEY_CLIENT:
+        since = state.below_threshold_since or now
+        grace = timedelta(days=rules.key_client.downgrade_grace_days)
+        if now - since < grace:
+            return TierStep(TierState(KEY_CLIENT, since))
+        return TierStep(TierState(below), "left_top_percent_after_grace")
+    if below == state.tier:
+        return TierStep(state)
+    return TierStep(TierState(below), "repeat_purchase" if below == REPEAT_BUYER else "orders_refunded")
