@@ -18,8 +18,12 @@ async def test_an_order_grants_pending_points_until_the_return_window_ends(rewar
     cause = await publish_event(rewards.broker, order())
     [entry] = await entries(rewards)
     assert (entry.customer_id, entry.kind, entry.amount, entry.status, entry.reason) == (
-        "anna", "earn", Decimal(42), "pending", "purchase",
-    )  # fmt: skip
+        "anna",
+        "earn",
+        Decimal(42),
+        "pending",
+        "purchase",
+    )
     assert entry.hold_until is not None and (entry.hold_until - NOW).days == 14
     assert entry.expires_at is not None and (entry.expires_at - NOW).days == 365
     [event] = await emitted(rewards, RewardGrantedV1)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from wom_chassis import IdPath, Service, guarded_router, utcnow
 from wom_contracts import Money
 
+from rewards.domain.balances import as_money, tidy
 from rewards.domain.redemption import RedemptionRefused
 from rewards.domain.tiers import KEY_CLIENT, position_of
 from rewards.ledger import balances_of
@@ -149,7 +150,7 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
             ).all()
         by_kind: dict[str, dict[str, Decimal]] = {}
         for kind, unit, entry_status, total in by_kind_rows.all():
-            by_kind.setdefault(kind, {})[f"{unit}_{entry_status}"] = Decimal(total)
+            by_kind.setdefault(kind, {})[f"{unit}_{entry_status}"] = tidy(Decimal(total), unit)
         currencies = sorted({unit for unit, _ in balances.totals if len(unit) == 3})
         return BalanceView(
             customer_id=customer_id,
@@ -157,8 +158,8 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
             credit=[
                 CreditBalance(
                     currency=code,
-                    available=Decimal(balances.totals.get((code, "available"), 0)),
-                    pending=Decimal(balances.totals.get((code, "pending"), 0)),
+                    available=tidy(Decimal(balances.totals.get((code, "available"), 0)), code),
+                    pending=tidy(Decimal(balances.totals.get((code, "pending"), 0)), code),
                 )
                 for code in currencies
             ],
@@ -166,7 +167,7 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
             coupons=[
                 CouponView(
                     code=coupon.code,
-                    value=Money(amount=coupon.amount, currency=coupon.currency),
+                    value=as_money(coupon.amount, coupon.currency),
                     source=coupon.source,
                     status=_coupon_status(coupon, entry_status),
                     valid_from=coupon.valid_from,
@@ -232,12 +233,12 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
             customer_id=customer_id,
             tier=customer.tier if customer else "member",
             since=customer.tier_since if customer else None,
-            trailing_revenue=Money(amount=max(revenue, Decimal(0)), currency=currency),
+            trailing_revenue=as_money(max(revenue, Decimal(0)), currency),
             trailing_days=key_rules.trailing_days,
             rank=position.rank if position else None,
             ranked_customers=ranked,
             percentile=position.percentile if position else None,
-            threshold=None if threshold is None else Money(amount=threshold, currency=currency),
+            threshold=None if threshold is None else as_money(threshold, currency),
             top_percent=key_rules.top_percent,
             ranking_computed_at=ranking.computed_at if ranking else None,
             below_threshold_since=below_since,
@@ -268,14 +269,12 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
                 KeyClientView(
                     customer_id=client.customer_id,
                     since=client.tier_since,
-                    trailing_revenue=Money(
-                        amount=max(revenues[client.customer_id], Decimal(0)), currency=currency
-                    ),
+                    trailing_revenue=as_money(max(revenues[client.customer_id], Decimal(0)), currency),
                 )
                 for client in ordered[offset : offset + limit]
             ],
             total=len(ordered),
-            threshold=None if threshold is None else Money(amount=threshold, currency=currency),
+            threshold=None if threshold is None else as_money(threshold, currency),
             ranking_computed_at=ranking.computed_at if ranking else None,
         )
 

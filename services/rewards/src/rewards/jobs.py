@@ -179,7 +179,8 @@ async def _expire_for(uow: UnitOfWork, customer_id: str, *, now: datetime, warn_
                 occurred_at=now,
             )
         )
-    warned = {lot.entry_id for lot, _ in soon}
+    # a lot's unspent points never grow back, so one look inside the window is enough
+    warned = {lot.entry_id for lot in lots if lot.expires_at <= warn_until}
     for lot in lots:
         expired = lot.expires_at <= now
         if expired or lot.entry_id in warned:

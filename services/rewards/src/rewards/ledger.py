@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, utcnow
 from wom_contracts import Money, RewardRevokedV1, RewardWithheldV1
 
-from rewards.domain.balances import POINTS, Balances
+from rewards.domain.balances import POINTS, Balances, as_money
 from rewards.models import ErasedCustomer, LedgerEntry, WithheldReward
 
 __all__ = [
@@ -114,7 +114,7 @@ def amount_fields(unit: str, amount: Decimal, coupon_code: str | None = None) ->
         return {"points": int(amount)}
     if unit == "coupon":
         return {"coupon_code": coupon_code}
-    return {"credit": Money(amount=amount, currency=unit)}
+    return {"credit": as_money(amount, unit)}
 
 
 def revoke(uow: UnitOfWork, grant: LedgerEntry, *, reason: str, balances: Balances) -> None:

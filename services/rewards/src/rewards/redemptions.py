@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from wom_chassis import Service, upsert, utcnow
 from wom_contracts import Money, RewardRedeemedV1
 
-from rewards.domain.balances import POINTS
+from rewards.domain.balances import POINTS, as_money
 from rewards.domain.redemption import RedemptionRefused, coupon_code, coupon_value_of_points, refusal
 from rewards.ledger import add_entry, balances_of, erased_among, new_id
 from rewards.models import Coupon, Customer, Redemption
@@ -83,7 +83,7 @@ async def _redeem(
                 )
             coupon = await session.get(Coupon, earlier.coupon_code)
             assert coupon is not None
-            value = Money(amount=coupon.amount, currency=coupon.currency)
+            value = as_money(coupon.amount, coupon.currency)
             return Redeemed(earlier.id, coupon.code, value, coupon.expires_at, created=False)
         if await erased_among(session, [customer_id]):
             raise RedemptionRefused("customer_erased", "this customer asked to be forgotten")
@@ -148,7 +148,7 @@ async def _redeem(
             created_at=now,
         )
         balances.add(unit, "available", -amount)
-        value = Money(amount=worth, currency=currency)
+        value = as_money(worth, currency)
         uow.emit(
             RewardRedeemedV1(
                 customer_id=customer_id,

@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, upsert, utcnow
-from wom_contracts import Money, TierChangedV1
+from wom_contracts import TierChangedV1
 
+from rewards.domain.balances import as_money
 from rewards.domain.tiers import Position, Ranking, TierState, TierStep, next_tier, rank_customers
 from rewards.ledger import ANONYMOUS_PREFIX
 from rewards.models import Customer, Order, TierRanking
@@ -26,6 +27,9 @@ __all__ = [
     "tier_states",
     "trailing_revenues",
 ]
+
+
+ALWAYS_RERANK_BELOW = 1000  # customers: re-ranking so few costs less than a stale line
 
 
 def _since(now: datetime, rules: Rules) -> datetime:
@@ -88,11 +92,12 @@ async def latest_ranking(session: AsyncSession) -> TierRanking | None:
 
 
 async def current_ranking(session: AsyncSession, now: datetime, rules: Rules) -> Ranking:
-    """The ranking to judge a revenue change by: the last one while it is fresh, else a new
-    one (so the very first customers are ranked at once, not only at the next scheduled run)."""
+    """The ranking to judge a revenue change by: the last one while it is fresh and large,
+    else a new one (small shops are re-ranked on every change, which costs them little)."""
     latest = await latest_ranking(session)
     fresh_after = now - timedelta(minutes=float(rules.tiers.key_client.recompute_minutes))
-    if latest is not None and latest.ranked_customers > 0 and latest.computed_at >= fresh_after:
+    large = latest is not None and latest.ranked_customers >= ALWAYS_RERANK_BELOW
+    if latest is not None and large and latest.computed_at >= fresh_after:
         return Ranking(latest.threshold, latest.ranked_customers, latest.key_clients)
     return (await compute_ranking(session, now, rules))[0]
 
@@ -148,11 +153,11 @@ async def apply_tier_step(
             customer_id=customer_id,
             previous_tier=previous.tier,
             tier=step.state.tier,
-            trailing_revenue=Money(amount=max(revenue, Decimal(0)), currency=currency),
+            trailing_revenue=as_money(max(revenue, Decimal(0)), currency),
             percentile=position.percentile if position is not None else None,
             occurred_at=now,
             reason=step.reason,
-            threshold=None if threshold is None else Money(amount=threshold, currency=currency),
+            threshold=None if threshold is None else as_money(threshold, currency),
         )
     )
 

@@ -9,9 +9,22 @@ from decimal import Decimal
 
 from wom_contracts import Balance, Money
 
-__all__ = ["POINTS", "Balances"]
+__all__ = ["POINTS", "Balances", "as_money", "tidy"]
 
 POINTS = "points"  # the unit of points; store credit's unit is its currency code
+
+
+def tidy(amount: Decimal, unit: str) -> Decimal:
+    """An amount as people read it: whole points; money with two decimals unless it needs more."""
+    if unit == POINTS:
+        return Decimal(int(amount))
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount.normalize()
+
+
+def as_money(amount: Decimal, currency: str) -> Money:
+    """Money for events and answers, its amount tidied."""
+    return Money(amount=tidy(amount, currency), currency=currency)
 
 
 @dataclass
@@ -39,7 +52,7 @@ class Balances:
     def credit(self, status: str) -> list[Money]:
         """Store credit in `status`, one amount per currency (currencies at zero left out)."""
         return [
-            Money(amount=Decimal(amount), currency=unit)
+            as_money(Decimal(amount), unit)
             for (unit, entry_status), amount in sorted(self.totals.items())
             if entry_status == status and len(unit) == 3 and unit.isupper() and amount > 0
         ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from rewards.rules import RedemptionRules
@@ -12,12 +11,13 @@ __all__ = ["COUPON_ALPHABET", "RedemptionRefused", "coupon_code", "coupon_value_
 COUPON_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, typed by hand
 
 
-@dataclass(frozen=True)
 class RedemptionRefused(Exception):
     """Why a redemption cannot be made: a stable code and a sentence."""
 
-    code: str
-    detail: str
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
 
 
 def coupon_value_of_points(points: int, currency: str, rules: RedemptionRules) -> Decimal:
