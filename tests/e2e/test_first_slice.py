@@ -64,7 +64,9 @@ async def test_registration_and_order_give_a_grant_and_a_mail(
     assert mail["Content-Language"] == "sv"
 
     ledger = rewards.get(f"/customers/{customer}/ledger")["entries"]
-    assert [(e["order_id"], e["points"], e["status"]) for e in ledger] == [(order_id, 129, "pending")]
+    assert [(e["order_id"], e["amount"], e["unit"], e["status"]) for e in ledger] == [
+        (order_id, "129", "points", "pending")
+    ]
     sent = outreach.get(f"/customers/{customer}/messages")["messages"]
     assert [(m["kind"], m["status"], m["recipient"]) for m in sent] == [("reward_granted", "sent", address)]
 

@@ -195,7 +195,12 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
                 .limit(limit)
                 .offset(offset)
             )
-            views = [EntryView.model_validate(entry, from_attributes=True) for entry in entries]
+            views = [
+                EntryView.model_validate(entry, from_attributes=True).model_copy(
+                    update={"amount": tidy(entry.amount, entry.unit)}
+                )
+                for entry in entries
+            ]
         return LedgerView(customer_id=customer_id, entries=views, total=int(total or 0))
 
     @api.get("/customers/{customer_id}/tier", tags=["tiers"])

@@ -13,7 +13,7 @@ def local_date(now: datetime, timezone: str | None) -> date:
     """Today's date where the customer lives (UTC when the zone is unknown)."""
     try:
         zone = ZoneInfo(timezone) if timezone else UTC
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name tzdata reads as a folder
         zone = UTC
     return now.astimezone(zone).date()
 

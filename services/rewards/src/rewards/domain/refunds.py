@@ -12,8 +12,12 @@ def clawback_points(granted: int, order_total: Decimal, refunded_after: Decimal,
     share of the grant: partial refunds add up to at most the grant, whatever their order."""
     if granted <= 0:
         return 0
-    share = Decimal(1) if order_total <= 0 else min(Decimal(1), refunded_after / order_total)
-    target = min(granted, int((granted * share).to_integral_value(rounding=ROUND_HALF_UP)))
+    if order_total <= 0 or refunded_after >= order_total:
+        return max(0, granted - clawed_before)
+    # multiply before dividing: an exact half stays exact and rounds up, as it should
+    target = min(
+        granted, int((granted * refunded_after / order_total).to_integral_value(rounding=ROUND_HALF_UP))
+    )
     return max(0, target - clawed_before)
 
 
