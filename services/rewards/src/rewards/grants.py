@@ -9,17 +9,18 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, utcnow
-from wom_contracts import ReferralQualifiedV1, RewardGrantedV1
+from wom_contracts import CaseResolvedV1, Money, ReferralQualifiedV1, RewardGrantedV1
 
 from rewards.domain.balances import POINTS
+from rewards.domain.compensation import compensation_withheld_reason
 from rewards.domain.earning import expiry_date
 from rewards.domain.redemption import coupon_code
 from rewards.domain.referral_rewards import BudgetUse, reward_value, withheld_reason
-from rewards.ledger import add_entry, amount_fields, balances_of, month_start
+from rewards.ledger import add_entry, amount_fields, balances_of, month_start, withhold
 from rewards.models import Coupon, LedgerEntry, Referral
 from rewards.rules import ReferralRewardRule, Rules
 
-__all__ = ["grant_referral_reward", "referral_budget_used", "referral_withheld_reason"]
+__all__ = ["grant_compensation", "grant_referral_reward", "referral_budget_used", "referral_withheld_reason"]
 
 REFERRAL_KINDS = ("referral_advocate", "referral_friend")
 
@@ -135,5 +136,62 @@ async def grant_referral_reward(
             balance=balances.to_event(),
             occurred_at=entry["created_at"],
             **amount_fields(unit, amount, code),
+        )
+    )
+
+
+async def grant_compensation(
+    uow: UnitOfWork, event: CaseResolvedV1, compensation: Money, *, once_key: str, rules: Rules
+) -> None:
+    """Store credit for a resolved case, available at once, if this month's budget allows;
+    otherwise the withheld event says why."""
+    granted = await uow.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.kind == "compensation",
+            LedgerEntry.unit == compensation.currency,
+            LedgerEntry.amount > 0,
+            LedgerEntry.created_at >= month_start(utcnow()),
+        )
+    )
+    reason = compensation_withheld_reason(
+        compensation.amount, compensation.currency, Decimal(granted or 0), rules.compensation
+    )
+    if reason is not None:
+        withhold(
+            uow,
+            customer_id=event.customer_id,
+            kind="compensation",
+            reason=reason,
+            credit=compensation,
+            case_id=event.case_id,
+        )
+        return
+    entry = add_entry(
+        uow,
+        customer_id=event.customer_id,
+        kind="compensation",
+        unit=compensation.currency,
+        amount=compensation.amount,
+        status="available",
+        reason="case_compensation",
+        once_key=once_key,
+        case_id=event.case_id,
+        reporting_value=rules.in_reporting_currency(compensation.amount, compensation.currency),
+        released_at=utcnow(),
+    )
+    balances = (await balances_of(uow.session, [event.customer_id]))[event.customer_id]
+    balances.add(compensation.currency, "available", compensation.amount)
+    uow.emit(
+        RewardGrantedV1(
+            customer_id=event.customer_id,
+            reward_id=entry["id"],
+            kind="compensation",
+            status="available",
+            credit=compensation,
+            reason="case_compensation",
+            source_event_id=uow.event_id,
+            case_id=event.case_id,
+            balance=balances.to_event(),
+            occurred_at=entry["created_at"],
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from wom_chassis import EventHandlers, EventRejected, UnitOfWork, get_logger, upsert, utcnow
 from wom_contracts import (
     CaseResolvedV1,
@@ -19,28 +19,22 @@ from wom_contracts import (
 )
 
 from rewards.domain.balances import POINTS
-from rewards.domain.compensation import compensation_withheld_reason
 from rewards.domain.earning import expiry_date, points_for_order, release_date
 from rewards.domain.refunds import clawback_points, net_amount
 from rewards.domain.tiers import next_tier
-from rewards.grants import grant_referral_reward, referral_withheld_reason
+from rewards.erasure import forget_customer
+from rewards.grants import grant_compensation, grant_referral_reward, referral_withheld_reason
 from rewards.ledger import (
     add_entry,
     balances_of,
-    customer_hash,
     erased_among,
-    month_start,
-    new_id,
     revoke,
     withhold,
 )
 from rewards.models import (
-    Coupon,
     Customer,
-    ErasedCustomer,
     LedgerEntry,
     Order,
-    Redemption,
     Referral,
     Refund,
     WithheldReward,
@@ -314,56 +308,7 @@ async def on_case_resolved(event: CaseResolvedV1, uow: UnitOfWork, *, rules: Rul
     ) or await session.scalar(select(WithheldReward.id).where(WithheldReward.once_key == once_key)):
         log.info("case_already_compensated", case_id=event.case_id)
         return
-    granted = await session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.kind == "compensation",
-            LedgerEntry.unit == compensation.currency,
-            LedgerEntry.amount > 0,
-            LedgerEntry.created_at >= month_start(utcnow()),
-        )
-    )
-    reason = compensation_withheld_reason(
-        compensation.amount, compensation.currency, Decimal(granted or 0), rules.compensation
-    )
-    if reason is not None:
-        withhold(
-            uow,
-            customer_id=event.customer_id,
-            kind="compensation",
-            reason=reason,
-            credit=compensation,
-            case_id=event.case_id,
-        )
-        return
-    entry = add_entry(
-        uow,
-        customer_id=event.customer_id,
-        kind="compensation",
-        unit=compensation.currency,
-        amount=compensation.amount,
-        status="available",
-        reason="case_compensation",
-        once_key=once_key,
-        case_id=event.case_id,
-        reporting_value=rules.in_reporting_currency(compensation.amount, compensation.currency),
-        released_at=utcnow(),
-    )
-    balances = (await balances_of(session, [event.customer_id]))[event.customer_id]
-    balances.add(compensation.currency, "available", compensation.amount)
-    uow.emit(
-        RewardGrantedV1(
-            customer_id=event.customer_id,
-            reward_id=entry["id"],
-            kind="compensation",
-            status="available",
-            credit=compensation,
-            reason="case_compensation",
-            source_event_id=uow.event_id,
-            case_id=event.case_id,
-            balance=balances.to_event(),
-            occurred_at=entry["created_at"],
-        )
-    )
+    await grant_compensation(uow, event, compensation, once_key=once_key, rules=rules)
 
 
 async def on_customer_registered(event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
@@ -388,27 +333,7 @@ async def on_customer_registered(event: CustomerRegisteredV1, uow: UnitOfWork) -
 async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
     """Forget the customer: personal data and projections deleted, the ledger kept for
     accounting under a pseudonym that cannot be traced back, later events ignored."""
-    session, customer_id = uow.session, event.customer_id
-    pseudonym = f"#erased-{new_id()[:16]}"
-    for model in (LedgerEntry, Coupon, Redemption, WithheldReward):
-        await session.execute(
-            update(model).where(model.customer_id == customer_id).values(customer_id=pseudonym)
-        )
-    await session.execute(
-        update(Referral).where(Referral.advocate_id == customer_id).values(advocate_id=pseudonym)
-    )
-    await session.execute(
-        update(Referral).where(Referral.friend_id == customer_id).values(friend_id=pseudonym)
-    )
-    for forgotten in (Customer, Order, Refund):
-        await session.execute(delete(forgotten).where(forgotten.customer_id == customer_id))
-    await upsert(
-        session,
-        ErasedCustomer,
-        {"customer_hash": customer_hash(customer_id), "erased_at": utcnow()},
-        key=["customer_hash"],
-        update=[],
-    )
+    await forget_customer(uow.session, event.customer_id)
     log.info("customer_erased")
 
 

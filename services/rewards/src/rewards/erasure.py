@@ -1,0 +1,48 @@
+"""Erasure: a customer's personal data deleted, their ledger kept under a pseudonym."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis import upsert, utcnow
+
+from rewards.ledger import ANONYMOUS_PREFIX, customer_hash, new_id
+from rewards.models import (
+    Coupon,
+    Customer,
+    ErasedCustomer,
+    LedgerEntry,
+    Order,
+    Redemption,
+    Referral,
+    Refund,
+    WithheldReward,
+)
+
+__all__ = ["forget_customer"]
+
+
+async def forget_customer(session: AsyncSession, customer_id: str) -> None:
+    """Delete what rewards knows of the customer (birthday, time zone, tier, orders, refunds);
+    keep the ledger, coupons and referrals for accounting under a random pseudonym that cannot
+    be traced back; remember only a hash of the id, so later events about them are ignored."""
+    pseudonym = f"{ANONYMOUS_PREFIX}{new_id()[:16]}"
+    for model in (LedgerEntry, Coupon, Redemption, WithheldReward):
+        await session.execute(
+            update(model).where(model.customer_id == customer_id).values(customer_id=pseudonym)
+        )
+    await session.execute(
+        update(Referral).where(Referral.advocate_id == customer_id).values(advocate_id=pseudonym)
+    )
+    await session.execute(
+        update(Referral).where(Referral.friend_id == customer_id).values(friend_id=pseudonym)
+    )
+    for forgotten in (Customer, Order, Refund):
+        await session.execute(delete(forgotten).where(forgotten.customer_id == customer_id))
+    await upsert(
+        session,
+        ErasedCustomer,
+        {"customer_hash": customer_hash(customer_id), "erased_at": utcnow()},
+        key=["customer_hash"],
+        update=[],
+    )
