@@ -247,3 +247,13 @@ def test_the_reporting_currency_converts_without_a_rate() -> None:
 def test_a_plain_number_in_yaml_is_read_as_the_decimal_written(tmp_path: Path) -> None:
     rules = load_rules(_with(tmp_path, "earning.points_per_unit", {"RON": 0.29, "SEK": 0.1}))
     assert rules.earning.points_per_unit == {"RON": Decimal("0.29"), "SEK": Decimal("0.1")}
+
+
+def test_the_example_in_the_service_readme_is_a_valid_rules_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(example)
+    rules = load_rules(path)
+    assert rules.referrals.friend.coupon is not None and rules.referrals.friend.coupon.currency == "RON"
+    assert rules.earning.tier_multipliers["repeat_buyer"] == Decimal("1.1")
