@@ -72,7 +72,7 @@ async def queue_message(uow: UnitOfWork, customer_id: str, kind: str, data: dict
             customer_id=customer_id,
             kind=kind,
             channel="email",
-            cause_event_id=uow.envelope.id,
+            cause_event_id=uow.event_id,
             status="queued" if known else "waiting",
             data=data,
             attempts=0,
