@@ -223,14 +223,7 @@ async def on_referral_qualified(event: ReferralQualifiedV1, uow: UnitOfWork, *, 
         ("friend", event.customer_id, rules.referrals.friend),
     )
     if referral is None:
-        referral = Referral(
-            referral_id=event.referral_id,
-            advocate_id=event.advocate_customer_id,
-            friend_id=event.customer_id,
-            status="qualified",
-            advocate_rewarded=False,
-        )
-        session.add(referral)
+        referral = _new_referral(uow, event, "qualified")
     referral.order_id = event.order_id
     referral.hold_until = event.hold_until
     referral.qualified_at = event.occurred_at
@@ -258,6 +251,19 @@ async def on_referral_qualified(event: ReferralQualifiedV1, uow: UnitOfWork, *, 
         await uow.flush()  # the other side's budget check counts this reward
 
 
+def _new_referral(uow: UnitOfWork, event: ReferralQualifiedV1 | ReferralReversedV1, status: str) -> Referral:
+    referral = Referral(
+        referral_id=event.referral_id,
+        advocate_id=event.advocate_customer_id,
+        friend_id=event.customer_id,
+        order_id=event.order_id,
+        status=status,
+        advocate_rewarded=False,
+    )
+    uow.session.add(referral)
+    return referral
+
+
 async def on_referral_reversed(event: ReferralReversedV1, uow: UnitOfWork) -> None:
     """Take both sides' rewards back, released or not; a reversal that comes before the
     qualification is kept, and the qualification then rewards nothing."""
@@ -267,15 +273,7 @@ async def on_referral_reversed(event: ReferralReversedV1, uow: UnitOfWork) -> No
         log.info("referral_already_reversed", referral_id=event.referral_id)
         return
     if referral is None:
-        referral = Referral(
-            referral_id=event.referral_id,
-            advocate_id=event.advocate_customer_id,
-            friend_id=event.customer_id,
-            order_id=event.order_id,
-            status="reversed",
-            advocate_rewarded=False,
-        )
-        session.add(referral)
+        referral = _new_referral(uow, event, "reversed")
         log.info("reversal_parked_until_its_qualification", referral_id=event.referral_id)
     referral.status = "reversed"
     referral.reversed_at = event.occurred_at
