@@ -71,13 +71,16 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(
-    db: Database, *, source: str, on_committed: Callable[[], None] | None = None
+    db: Database,
+    *,
+    source: str,
+    on_committed: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> AsyncIterator[UnitOfWork]:
     """A unit of work outside the consume path (scheduled jobs, API writes): commits at the end
-    of the block, then tells the relay when it emitted something."""
+    of the block, then hands what it emitted to `on_committed` (the relay)."""
     async with db.transaction() as session:
         work = UnitOfWork(session, source)
         yield work
         await work.flush()
     if work.outbox and on_committed is not None:
-        on_committed()
+        on_committed(work.outbox)
