@@ -245,7 +245,7 @@ class EventProcessor:
             if fresh:
                 now = utcnow()
                 await session.execute(
-                    insert(InboxRecord),
+                    insert(InboxRecord.__table__),  # Core: complete rows, no ORM bookkeeping
                     [
                         {
                             "event_id": i.decoded.envelope.id,

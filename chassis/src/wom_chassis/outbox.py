@@ -45,7 +45,8 @@ def outbox_row(event: Event, *, source: str) -> dict[str, Any]:
 async def add_to_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Insert outbox rows (from `outbox_row`) in the session's transaction, in order."""
     if rows:
-        await session.execute(insert(OutboxRecord), list(rows))
+        # a Core insert: the rows are complete, the ORM's bulk bookkeeping would only cost time
+        await session.execute(insert(OutboxRecord.__table__), list(rows))
 
 
 async def oldest_unsent_age(session: AsyncSession, now: datetime | None = None) -> float:
