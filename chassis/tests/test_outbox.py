@@ -158,3 +158,18 @@ async def test_rows_handed_over_during_an_outage_are_published_in_order_afterwar
         pass
     assert producer.sent == ["o-1", "o-2", "o-3", "o-4", "o-5"]
     assert await unsent(db) == 0
+
+
+async def test_a_relay_that_falls_behind_lets_the_table_buffer_its_rows(db) -> None:
+    producer = FakeProducer()
+    relay = OutboxRelay(db, KafkaBroker(), service="test", producer=producer, batch_size=2)  # type: ignore[arg-type]
+    assert await relay.publish_next() == 0
+    events = [order(n) for n in range(1, 2 * OutboxRelay.MEMORY_BATCHES + 2)]
+    async with unit_of_work(db, source="wom/test", on_committed=relay.hand_over) as work:
+        for event in events:
+            work.emit(event)
+    assert not relay._handed  # more than memory may hold: the rows are read back from the table
+    while await relay.publish_next():
+        pass
+    assert producer.sent == [event.order_id for event in events]
+    assert await unsent(db) == 0

@@ -64,10 +64,14 @@ class OutboxRelay:
 
     Rows committed in this process are handed over (`hand_over`) and published from memory,
     without reading them back. The table stays the truth: it is read, oldest row first, at
-    start, after any failure, and whenever the relay is idle for `interval` (rows of other
-    processes, rows a crash left unsent). A crash between publish and mark republishes the
-    rows: consumers drop the duplicates by event id, so the outbox is at-least-once by design.
+    start, after any failure, when memory holds more than `MEMORY_BATCHES` batches (the relay
+    falls behind), and every `interval` when idle, at least every `MEMORY_BATCHES` intervals
+    under load (rows of other processes, rows a crash left unsent). A crash between publish
+    and mark republishes the rows: consumers drop the duplicates by event id, so the outbox is
+    at-least-once by design.
     """
+
+    MEMORY_BATCHES = 10
 
     def __init__(
         self,
@@ -96,7 +100,7 @@ class OutboxRelay:
         self._handed: deque[dict[str, Any]] = deque()
         self._in_memory = False
         self._last_read: set[str] = set()
-        self._next_read = 0.0
+        self._last_read_at = 0.0
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now rather than at its next tick."""
@@ -108,6 +112,8 @@ class OutboxRelay:
         if self._in_memory:
             # a table read may already have published a row whose hand-over came late
             self._handed.extend(row for row in rows if row["event_id"] not in self._last_read)
+            if len(self._handed) > self.MEMORY_BATCHES * self.batch_size:
+                self._forget()  # falling behind: the table is the buffer, memory stays small
         self._wake.set()
 
     def stop(self) -> None:
@@ -140,9 +146,11 @@ class OutboxRelay:
         self._wake.clear()
 
     async def publish_next(self) -> int:
-        """One step: the table when it may hold rows memory lacks (or the relay has been idle
-        for `interval`), else the rows handed over; return how many were published."""
-        if not self._in_memory or (not self._handed and time.monotonic() >= self._next_read):
+        """One step: the table when it may hold rows memory lacks (or a read is due), else the
+        rows handed over; return how many were published."""
+        since = time.monotonic() - self._last_read_at
+        due = since >= (self.MEMORY_BATCHES if self._handed else 1) * self.interval
+        if not self._in_memory or due:
             return await self.publish_pending()
         if not self._handed:
             return 0
@@ -192,7 +200,7 @@ class OutboxRelay:
         self._handed = deque(row for row in self._handed if row["event_id"] not in self._last_read)
         if len(rows) >= self.batch_size:
             self._forget()  # more rows may wait in the table, older than those in memory
-        self._next_read = time.monotonic() + self.interval
+        self._last_read_at = time.monotonic()
         if not rows:
             OUTBOX_PENDING.labels(self.service).set(0)
             OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
