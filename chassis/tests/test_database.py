@@ -64,17 +64,21 @@ async def test_upsert_inserts_updates_or_keeps(rows: Database) -> None:
 
 
 async def test_a_unit_of_work_commits_rows_and_events_together_or_not_at_all(db: Database) -> None:
-    woken: list[bool] = []
+    handed: list[list[str]] = []
+
+    def hand_over(rows: list[dict[str, str]]) -> None:
+        handed.append([row["event_id"] for row in rows])
+
     event = CustomerErasedV1.model_validate({"customer_id": "c-1", "requested_at": "2026-11-01T00:00:00Z"})
     with pytest.raises(RuntimeError):
-        async with unit_of_work(db, source="wom/test", on_committed=lambda: woken.append(True)) as work:
+        async with unit_of_work(db, source="wom/test", on_committed=hand_over) as work:
             work.emit(event)
             raise RuntimeError("the job failed half-way")
-    async with unit_of_work(db, source="wom/test", on_committed=lambda: woken.append(True)) as work:
-        work.emit(event)
+    async with unit_of_work(db, source="wom/test", on_committed=hand_over) as work:
+        event_id = work.emit(event)
     async with db.session() as session:
         assert await session.scalar(select(func.count(OutboxRecord.id))) == 1
-    assert woken == [True]
+    assert handed == [[event_id]]  # only the committed rows reach the relay
 
 
 async def test_a_job_runs_on_schedule_and_survives_its_failures() -> None:

@@ -110,7 +110,7 @@ class EventProcessor:
         max_attempts: int = 4,
         retry_initial: float = 0.2,
         retry_max: float = 5.0,
-        on_committed: Callable[[], None] | None = None,
+        on_committed: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.db = db
         self.broker = broker
@@ -245,7 +245,7 @@ class EventProcessor:
             if fresh:
                 now = utcnow()
                 await session.execute(
-                    insert(InboxRecord),
+                    insert(InboxRecord.__table__),  # Core: complete rows, no ORM bookkeeping
                     [
                         {
                             "event_id": i.decoded.envelope.id,
@@ -261,7 +261,7 @@ class EventProcessor:
         for (event_type, outcome), count in outcomes.items():
             EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc(count)
         if work.outbox and self.on_committed is not None:
-            self.on_committed()
+            self.on_committed(work.outbox)
 
     async def _fresh(
         self, session: AsyncSession, items: list[_Item], outcomes: Counter[tuple[str, str]]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import structlog
 
@@ -16,6 +18,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     """Send structlog and stdlib logs as one JSON object per line to stderr."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_event,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -51,8 +54,24 @@ def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)  # type: ignore[no-any-return]
 
 
+# One context variable for the event in hand: set per event, it must cost next to nothing.
+_EVENT: ContextVar[tuple[str, str, str | None] | None] = ContextVar("wom_event", default=None)
+
+
 @contextmanager
 def event_log_context(event_id: str, event_type: str, subject: str | None) -> Iterator[None]:
     """Bind the event id, type and subject to every log line inside the block."""
-    with structlog.contextvars.bound_contextvars(event_id=event_id, event_type=event_type, subject=subject):
+    token = _EVENT.set((event_id, event_type, subject))
+    try:
         yield
+    finally:
+        _EVENT.reset(token)
+
+
+def _add_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event = _EVENT.get()
+    if event is not None:
+        event_dict.setdefault("event_id", event[0])
+        event_dict.setdefault("event_type", event[1])
+        event_dict.setdefault("subject", event[2])
+    return event_dict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
@@ -26,6 +27,7 @@ from wom_chassis.database import Database
 from wom_chassis.logs import configure_logging, get_logger
 from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS
 from wom_chassis.outbox import OutboxRelay, oldest_unsent_age
+from wom_chassis.publishing import RecordProducer
 from wom_chassis.settings import ServiceSettings
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 
@@ -76,6 +78,8 @@ class Service:
             await self.relay.publish_pending()
         except Exception as error:
             log.warning("final_outbox_publish_failed", error=repr(error))
+        if self.relay.producer is not None:
+            await self.relay.producer.stop()
         await self.broker.stop()
         await self.db.dispose()
         log.info("service_stopped")
@@ -83,7 +87,7 @@ class Service:
     def work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """A unit of work for scheduled jobs and API writes: rows and events commit together,
         and the relay is woken for what was emitted."""
-        return unit_of_work(self.db, source=self.settings.event_source, on_committed=self.relay.wake)
+        return unit_of_work(self.db, source=self.settings.event_source, on_committed=self.relay.hand_over)
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Broker and database reachable, outbox not stuck."""
@@ -130,6 +134,13 @@ def create_service(
         db,
         broker,
         service=settings.service_name,
+        producer=RecordProducer(
+            **settings.kafka_client_options(),
+            client_id=f"wom-{settings.service_name}-relay",
+            enable_idempotence=settings.kafka_enable_idempotence,
+            acks="all",
+            linger_ms=5,
+        ),
         interval=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
         retention=timedelta(hours=settings.outbox_retention_hours),
@@ -145,7 +156,7 @@ def create_service(
         max_attempts=settings.handler_max_attempts,
         retry_initial=settings.retry_initial_seconds,
         retry_max=settings.retry_max_seconds,
-        on_committed=relay.wake,
+        on_committed=relay.hand_over,
     )
     broker.include_router(_consumer_router(settings, handlers, processor))
     service = Service(settings, db, broker, processor, relay, background=background)
@@ -230,6 +241,10 @@ def service_cli(build: Callable[[], Service]) -> typer.Typer:
     def serve() -> None:
         """Consume, relay and serve HTTP until SIGINT or SIGTERM."""
         service = build()
+        # What is imported and built by now lives as long as the process: keep it out of the
+        # cycle collector's scans, which otherwise take about 15 % of the consume path's time.
+        gc.collect()
+        gc.freeze()
         config = uvicorn.Config(
             service.http,
             host=service.settings.http_host,

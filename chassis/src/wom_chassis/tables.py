@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import JSON, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy import JSON, Index, Integer, LargeBinary, MetaData, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from wom_chassis.columns import UtcDateTime
@@ -22,6 +23,7 @@ class InboxRecord(ChassisBase):
     """One processed event id: its presence makes a redelivered event a no-op."""
 
     __tablename__ = "inbox"
+    __table__: ClassVar[Table]  # for Core statements: the consume path inserts complete rows
 
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(255))
@@ -35,6 +37,7 @@ class OutboxRecord(ChassisBase):
     """An encoded event waiting to be published; written in the transaction of the state it announces."""
 
     __tablename__ = "outbox"
+    __table__: ClassVar[Table]
     __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

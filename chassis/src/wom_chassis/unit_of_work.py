@@ -35,17 +35,26 @@ class UnitOfWork:
 
     session: AsyncSession
     source: str
-    envelope: Envelope | None = None
     preloaded: Any = None
     outbox: list[dict[str, Any]] = field(default_factory=list)
     inserts: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
     _flushed_outbox: int = 0
+    _envelope: Envelope | None = None
+
+    @property
+    def envelope(self) -> Envelope:
+        """The CloudEvent being handled: id, source, time (a handler's unit of work only)."""
+        if self._envelope is None:
+            raise RuntimeError("this unit of work does not handle an event")
+        return self._envelope
+
+    @envelope.setter
+    def envelope(self, envelope: Envelope) -> None:
+        self._envelope = envelope
 
     @property
     def event_id(self) -> str:
         """The id of the event being handled (a handler's unit of work only)."""
-        if self.envelope is None:
-            raise RuntimeError("this unit of work does not handle an event")
         return self.envelope.id
 
     def insert(self, model: Any, **values: Any) -> dict[str, Any]:
@@ -71,13 +80,16 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(
-    db: Database, *, source: str, on_committed: Callable[[], None] | None = None
+    db: Database,
+    *,
+    source: str,
+    on_committed: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> AsyncIterator[UnitOfWork]:
     """A unit of work outside the consume path (scheduled jobs, API writes): commits at the end
-    of the block, then tells the relay when it emitted something."""
+    of the block, then hands what it emitted to `on_committed` (the relay)."""
     async with db.transaction() as session:
         work = UnitOfWork(session, source)
         yield work
         await work.flush()
     if work.outbox and on_committed is not None:
-        on_committed()
+        on_committed(work.outbox)

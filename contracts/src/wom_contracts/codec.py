@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +11,7 @@ from typing import Any
 
 from cloudevents.core.bindings import kafka
 from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
@@ -30,6 +31,7 @@ __all__ = [
 
 JSON = "application/json"
 STRUCTURED = "application/cloudevents+json"
+_FORMAT = JSONFormat()  # stateless; the SDK's convenience wrappers build one per call
 
 
 class InvalidEnvelope(ContractError, ValueError):
@@ -85,7 +87,7 @@ def encode(
     """`event` as a Kafka record: key = customer id, `ce_subject` = customer id, JSON data."""
     cloud_event = CloudEvent(
         attributes={
-            "id": event_id or uuid.uuid4().hex,
+            "id": event_id or os.urandom(16).hex(),  # as unique as a uuid4, a quarter of the cost
             "source": source,
             "type": event.event_type,
             "specversion": "1.0",
@@ -99,10 +101,10 @@ def encode(
         else event.model_dump_json(exclude_none=True).encode(),
     )
     if structured:
-        message = kafka.to_structured_event(cloud_event, key_mapper=_no_key)
+        message = kafka.to_structured(cloud_event, _FORMAT, key_mapper=_no_key)
         headers = [("content-type", STRUCTURED.encode())]
     else:
-        message = kafka.to_binary_event(cloud_event, key_mapper=_no_key)
+        message = kafka.to_binary(cloud_event, _FORMAT, key_mapper=_no_key)
         headers = list(message.headers.items())
     return KafkaRecord(
         topic=event.event_type, key=event.customer_id.encode(), value=message.value, headers=headers
@@ -131,7 +133,10 @@ def decode_envelope(value: bytes | None, headers: Sequence[tuple[str, bytes | No
     try:
         # the SDK reads the attributes; binary data is left to pydantic's JSON parser
         message = kafka.KafkaMessage(headers=names, key=None, value=b"" if binary else value)
-        cloud_event = kafka.from_kafka_event(message)
+        if binary:  # the mode as the SDK's from_kafka tells it, already known here
+            cloud_event = kafka.from_binary(message, _FORMAT)
+        else:
+            cloud_event = kafka.from_structured(message, _FORMAT)
     except (BaseCloudEventException, ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
         raise InvalidEnvelope(f"not a CloudEvent: {error}") from None
     data = value if binary else cloud_event.get_data()

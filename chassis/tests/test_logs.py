@@ -1,0 +1,24 @@
+"""Every log line inside a handler carries the event it is about."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from wom_chassis.logs import configure_logging, event_log_context, get_logger
+
+
+def test_log_lines_inside_an_event_context_name_the_event(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("test")
+    log = get_logger("test")
+    with event_log_context("e-1", "commerce.order.completed.v1", "c-1"):
+        log.info("inside")
+    log.info("outside")
+    inside, outside = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert (inside["event_id"], inside["event_type"], inside["subject"]) == (
+        "e-1",
+        "commerce.order.completed.v1",
+        "c-1",
+    )
+    assert inside["service"] == "test"
+    assert "event_id" not in outside
