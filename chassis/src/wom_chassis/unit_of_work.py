@@ -57,6 +57,11 @@ class UnitOfWork:
         """The id of the event being handled (a handler's unit of work only)."""
         return self.envelope.id
 
+    @property
+    def cause_id(self) -> str | None:
+        """The id of the event being handled, or None for a job's or an API call's unit of work."""
+        return None if self._envelope is None else self._envelope.id
+
     def insert(self, model: Any, **values: Any) -> dict[str, Any]:
         """Add a row to `model`'s table. Rows are written in one statement per table, in order,
         at the next `flush()`; handlers with a preload read them back through their view."""

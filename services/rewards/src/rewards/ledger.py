@@ -72,7 +72,7 @@ def add_entry(
         status=status,
         reason=reason,
         once_key=once_key,
-        source_event_id=uow.envelope.id if uow.envelope is not None else "scheduled",
+        source_event_id=uow.cause_id or "scheduled",
         created_at=utcnow(),
         **columns,
     )
