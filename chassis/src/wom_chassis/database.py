@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -115,13 +116,20 @@ async def upsert(
 ) -> None:
     """Insert a row, or on a conflict on `key` update the `update` columns (all others by
     default; none: keep the existing row). One statement on SQLite and PostgreSQL alike."""
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(model).values(**values)
     columns = [c for c in values if c not in key] if update is None else list(update)
-    if columns:
-        statement = statement.on_conflict_do_update(
-            index_elements=list(key), set_={c: statement.excluded[c] for c in columns}
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(key))
-    await session.execute(statement)
+    dialect = session.get_bind().dialect.name
+    statement = _upsert_statement(dialect, model, tuple(values), tuple(key), tuple(columns))
+    await session.execute(statement, values)
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str, model: Any, columns: tuple[str, ...], key: tuple[str, ...], update: tuple[str, ...]
+) -> Any:
+    # built once per shape, values bound at execution: building an ON CONFLICT statement (its
+    # `excluded` alias) costs more than running it
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(model)
+    if not update:
+        return statement.on_conflict_do_nothing(index_elements=list(key))
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(index_elements=list(key), set_={c: excluded[c] for c in update})
