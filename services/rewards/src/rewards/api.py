@@ -15,7 +15,7 @@ from wom_contracts import Money
 from rewards.domain.balances import as_money, tidy
 from rewards.domain.redemption import RedemptionRefused
 from rewards.domain.tiers import KEY_CLIENT, position_of
-from rewards.ledger import balances_of
+from rewards.ledger import balance_of
 from rewards.models import Coupon, Customer, LedgerEntry, Order
 from rewards.redemptions import RedemptionRequest, redeem
 from rewards.rules import Rules
@@ -132,7 +132,7 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
     async def get_balance(customer_id: IdPath) -> BalanceView:
         """Points (available, pending), store credit per currency, totals by kind, coupons."""
         async with db.session() as session:
-            balances = (await balances_of(session, [customer_id]))[customer_id]
+            balances = await balance_of(session, customer_id)
             by_kind_rows = await session.execute(
                 select(LedgerEntry.kind, LedgerEntry.unit, LedgerEntry.status, func.sum(LedgerEntry.amount))
                 .where(LedgerEntry.customer_id == customer_id, LedgerEntry.unit != "coupon")

@@ -16,7 +16,7 @@ from rewards.domain.compensation import compensation_withheld_reason
 from rewards.domain.earning import expiry_date
 from rewards.domain.redemption import coupon_code
 from rewards.domain.referral_rewards import BudgetUse, reward_value, withheld_reason
-from rewards.ledger import add_entry, amount_fields, balances_of, month_start, withhold
+from rewards.ledger import add_entry, amount_fields, balance_of, month_start, withhold
 from rewards.models import Coupon, LedgerEntry, Referral
 from rewards.rules import ReferralRewardRule, Rules
 
@@ -119,7 +119,7 @@ async def grant_referral_reward(
         hold_until=event.hold_until,
         expires_at=expiry_date(event.occurred_at, rules.earning) if unit == POINTS else None,
     )
-    balances = (await balances_of(uow.session, [customer_id]))[customer_id]
+    balances = await balance_of(uow.session, customer_id)
     balances.add(unit, "pending", amount)
     uow.emit(
         RewardGrantedV1(
@@ -179,7 +179,7 @@ async def grant_compensation(
         reporting_value=rules.in_reporting_currency(compensation.amount, compensation.currency),
         released_at=utcnow(),
     )
-    balances = (await balances_of(uow.session, [event.customer_id]))[event.customer_id]
+    balances = await balance_of(uow.session, event.customer_id)
     balances.add(compensation.currency, "available", compensation.amount)
     uow.emit(
         RewardGrantedV1(

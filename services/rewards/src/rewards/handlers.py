@@ -26,8 +26,10 @@ from rewards.erasure import forget_customer
 from rewards.grants import grant_compensation, grant_referral_reward, referral_withheld_reason
 from rewards.ledger import (
     add_entry,
+    balance_of,
     balances_of,
     erased_among,
+    is_erased,
     revoke,
     withhold,
 )
@@ -155,7 +157,7 @@ async def on_order_refunded(event: OrderRefundedV1, uow: UnitOfWork, *, rules: R
     """Claw back the refunded share of the order's points (never more than was granted); a
     refund that comes before its order waits for it. The customer's tier follows."""
     session = uow.session
-    if await erased_among(session, [event.customer_id]):
+    if await is_erased(session, event.customer_id):
         log.info("event_for_erased_customer_ignored", refund_id=event.refund_id)
         return
     if await session.get(Refund, event.refund_id) is not None:
@@ -197,7 +199,7 @@ async def on_order_refunded(event: OrderRefundedV1, uow: UnitOfWork, *, rules: R
         clawed = await clawed_back(session, earn.id)
         points = clawback_points(int(earn.amount), order.total, order.refunded, clawed)
         if points:
-            balances = (await balances_of(session, [event.customer_id]))[event.customer_id]
+            balances = await balance_of(session, event.customer_id)
             reason = refund_reason(order.refunded, order.total)
             claw_back(
                 uow,
@@ -298,7 +300,7 @@ async def on_case_resolved(event: CaseResolvedV1, uow: UnitOfWork, *, rules: Rul
         return
     session = uow.session
     once_key = f"compensation:{event.case_id}"
-    if await erased_among(session, [event.customer_id]):
+    if await is_erased(session, event.customer_id):
         log.info("event_for_erased_customer_ignored", case_id=event.case_id)
         return
     if await session.scalar(
@@ -311,7 +313,7 @@ async def on_case_resolved(event: CaseResolvedV1, uow: UnitOfWork, *, rules: Rul
 
 async def on_customer_registered(event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
     """Keep what the birthday gift needs: the birthday and the time zone."""
-    if await erased_among(uow.session, [event.customer_id]):
+    if await is_erased(uow.session, event.customer_id):
         return
     await upsert(
         uow.session,

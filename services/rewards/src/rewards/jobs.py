@@ -19,7 +19,7 @@ from rewards.domain.birthdays import is_birthday, local_date
 from rewards.domain.earning import expiry_date
 from rewards.domain.expiry import Debit, Lot, expiring
 from rewards.domain.tiers import TierState, next_tier, position_of
-from rewards.ledger import add_entry, amount_fields, balances_of, is_anonymous
+from rewards.ledger import add_entry, amount_fields, balance_of, balances_of, is_anonymous
 from rewards.models import Customer, ExpiryReview, LedgerEntry
 from rewards.rules import Rules
 from rewards.tiering import apply_tier_step, compute_ranking, order_counts, tier_states
@@ -136,7 +136,7 @@ async def _expire_for(uow: UnitOfWork, customer_id: str, *, now: datetime, warn_
         if entry.amount > 0 and entry.expires_at is not None
     ]
     debits = [Debit(int(-entry.amount), entry.offsets_entry_id) for entry in entries if entry.amount < 0]
-    balances = (await balances_of(session, [customer_id]))[customer_id]
+    balances = await balance_of(session, customer_id)
     anonymous = is_anonymous(customer_id)
     for lot, points in expiring(lots, debits, now):
         add_entry(

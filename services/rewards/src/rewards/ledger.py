@@ -21,10 +21,12 @@ __all__ = [
     "ANONYMOUS_PREFIX",
     "add_entry",
     "amount_fields",
+    "balance_of",
     "balances_of",
     "customer_hash",
     "erased_among",
     "is_anonymous",
+    "is_erased",
     "month_start",
     "new_id",
     "revoke",
@@ -92,6 +94,16 @@ async def balances_of(session: AsyncSession, customer_ids: Iterable[str]) -> dic
     for customer_id, unit, status, total in rows.all():
         balances[customer_id].add(unit, status, Decimal(total or 0))
     return balances
+
+
+async def balance_of(session: AsyncSession, customer_id: str) -> Balances:
+    """One customer's balances."""
+    return (await balances_of(session, [customer_id]))[customer_id]
+
+
+async def is_erased(session: AsyncSession, customer_id: str) -> bool:
+    """True when the customer asked to be forgotten."""
+    return bool(await erased_among(session, [customer_id]))
 
 
 async def erased_among(session: AsyncSession, customer_ids: Sequence[str]) -> set[str]:

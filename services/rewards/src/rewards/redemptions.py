@@ -15,7 +15,7 @@ from wom_contracts import Money, RewardRedeemedV1
 
 from rewards.domain.balances import POINTS, as_money
 from rewards.domain.redemption import RedemptionRefused, coupon_code, coupon_value_of_points, refusal
-from rewards.ledger import add_entry, balances_of, erased_among, new_id
+from rewards.ledger import add_entry, balance_of, is_erased, new_id
 from rewards.models import Coupon, Customer, Redemption
 from rewards.rules import Rules
 
@@ -85,7 +85,7 @@ async def _redeem(
             assert coupon is not None
             value = as_money(coupon.amount, coupon.currency)
             return Redeemed(earlier.id, coupon.code, value, coupon.expires_at, created=False)
-        if await erased_among(session, [customer_id]):
+        if await is_erased(session, customer_id):
             raise RedemptionRefused("customer_erased", "this customer asked to be forgotten")
         # one redemption per customer at a time: lock the customer's row (PostgreSQL; SQLite
         # has one writer at a time anyway)
@@ -100,7 +100,7 @@ async def _redeem(
         await session.execute(
             select(Customer.customer_id).where(Customer.customer_id == customer_id).with_for_update()
         )
-        balances = (await balances_of(session, [customer_id]))[customer_id]
+        balances = await balance_of(session, customer_id)
         if request.points is not None:
             assert request.currency is not None
             unit, amount, currency = POINTS, Decimal(request.points), request.currency
