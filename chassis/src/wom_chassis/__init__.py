@@ -6,6 +6,7 @@ from wom_chassis.consumer import EventHandlers, EventProcessor
 from wom_chassis.database import Database, upsert
 from wom_chassis.jobs import every
 from wom_chassis.logs import get_logger
+from wom_chassis.rules_files import RulesError, load_rules_file
 from wom_chassis.service import Service, create_service, service_cli
 from wom_chassis.settings import ServiceSettings
 from wom_chassis.unit_of_work import EventRejected, UnitOfWork, unit_of_work
@@ -17,6 +18,7 @@ __all__ = [
     "EventRejected",
     "ExactDecimal",
     "IdPath",
+    "RulesError",
     "Service",
     "ServiceSettings",
     "UnitOfWork",
@@ -26,6 +28,7 @@ __all__ = [
     "every",
     "get_logger",
     "guarded_router",
+    "load_rules_file",
     "service_cli",
     "unit_of_work",
     "upsert",

@@ -1,7 +1,10 @@
-"""Bearer-token protection for endpoints that read personal data or change state."""
+"""Token protection for endpoints that read personal data or change state: the service's API
+token as a bearer token (programs) or as the password of HTTP Basic (people in a browser)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -18,22 +21,34 @@ IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 def bearer_token_guard(
     token: SecretStr | None,
 ) -> Callable[[Request], Coroutine[Any, Any, None]]:
-    """A FastAPI dependency that admits only `Authorization: Bearer <token>`."""
+    """A FastAPI dependency that admits `Authorization: Bearer <token>`, or HTTP Basic with the
+    token as password (any user name), so pages open in a browser's login prompt."""
 
     async def guard(request: Request) -> None:
         if token is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "API_TOKEN is not configured on this service")
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.encode(), token.get_secret_value().encode()
-        ):
+        given = _presented_token(request.headers.get("authorization", ""))
+        if given is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
-                "missing or wrong bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
+                "missing or wrong API token (Bearer, or HTTP Basic with the token as password)",
+                headers={"WWW-Authenticate": 'Bearer, Basic realm="wom", charset="UTF-8"'},
             )
 
     return guard
+
+
+def _presented_token(authorization: str) -> str | None:
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return None
 
 
 def guarded_router(token: SecretStr | None) -> APIRouter:

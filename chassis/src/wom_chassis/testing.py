@@ -7,21 +7,25 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from sqlalchemy import text
+from prometheus_client import REGISTRY
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
-from wom_contracts import Event, encode
+from wom_contracts import Event, decode, encode
 
 from wom_chassis.database import Database
 from wom_chassis.service import Service
+from wom_chassis.tables import OutboxRecord
 
 __all__ = [
     "POSTGRES_ENV",
     "FakeRecord",
     "database_backends",
+    "dead_letters",
+    "emitted",
     "empty_database_url",
     "fresh_database",
     "in_memory_service",
@@ -30,6 +34,7 @@ __all__ = [
 ]
 
 POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
+E = TypeVar("E", bound=Event)
 
 
 def database_backends() -> list[Any]:
@@ -109,3 +114,16 @@ def record_of(
         key=encoded.key,
         offset=offset,
     )
+
+
+async def emitted(service: Service, model: type[E] | None = None) -> list[Any]:
+    """Events the service wrote to its outbox, oldest first (of one type when given)."""
+    async with service.db.session() as session:
+        rows = (await session.scalars(select(OutboxRecord).order_by(OutboxRecord.id))).all()
+    events = [decode(row.value, [(k, v.encode()) for k, v in row.headers]).event for row in rows]
+    return [event for event in events if model is None or isinstance(event, model)]
+
+
+def dead_letters(service: str, reason: str) -> float:
+    """How many records `service` has dead-lettered with `reason` in this process."""
+    return REGISTRY.get_sample_value("wom_dead_letters_total", {"service": service, "reason": reason}) or 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, StringConstraints
+from pydantic import AnyHttpUrl, Field, StringConstraints
 
 from wom_contracts.base import Event
 from wom_contracts.types import Id, Money, ReasonCode, UtcDatetime
@@ -18,6 +18,8 @@ __all__ = [
 ]
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Reviewer = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+"""Who decided a referral in review (an operator's name or login); absent for automatic decisions."""
 
 
 class CodeIssuedV1(Event):
@@ -53,6 +55,8 @@ class ReferralQualifiedV1(Event):
     order_total: Money
     hold_until: UtcDatetime
     occurred_at: UtcDatetime
+    risk_score: Annotated[int, Field(ge=0, le=100)] | None = None
+    decided_by: Reviewer | None = None
 
 
 class ReferralRejectedV1(Event):
@@ -65,6 +69,8 @@ class ReferralRejectedV1(Event):
     reason: ReasonCode
     detail: Annotated[str, StringConstraints(max_length=1000)] | None = None
     occurred_at: UtcDatetime
+    risk_score: Annotated[int, Field(ge=0, le=100)] | None = None
+    decided_by: Reviewer | None = None
 
 
 class ReferralReversedV1(Event):

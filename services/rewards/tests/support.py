@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
 
 from rewards.models import LedgerEntry
 from sqlalchemy import select
 from wom_chassis import Service
-from wom_chassis.tables import OutboxRecord
 from wom_contracts import (
     CaseResolvedV1,
-    Event,
     Money,
     OrderCompletedV1,
     OrderRefundedV1,
     ReferralQualifiedV1,
     ReferralReversedV1,
-    decode,
 )
 
-E = TypeVar("E", bound=Event)
 NOW = datetime.now(UTC).replace(microsecond=0)
 LONG_AGO = NOW - timedelta(days=30)  # an order this old is past its 14-day hold
 
@@ -103,11 +98,3 @@ async def entries(service: Service, customer: str | None = None) -> list[LedgerE
         if customer is not None:
             query = query.where(LedgerEntry.customer_id == customer)
         return list((await session.scalars(query)).all())
-
-
-async def emitted(service: Service, model: type[E] | None = None) -> list[Any]:
-    """Events the service wrote to its outbox, oldest first (of one type when given)."""
-    async with service.db.session() as session:
-        rows = (await session.scalars(select(OutboxRecord).order_by(OutboxRecord.id))).all()
-    events = [decode(row.value, [(k, v.encode()) for k, v in row.headers]).event for row in rows]
-    return [event for event in events if model is None or isinstance(event, model)]

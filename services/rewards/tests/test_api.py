@@ -10,11 +10,11 @@ from httpx import ASGITransport, AsyncClient
 from rewards.jobs import recompute_tiers, release_due
 from rewards.rules import load_rules
 from wom_chassis import Service
-from wom_chassis.testing import publish_event
+from wom_chassis.testing import emitted, publish_event
 from wom_contracts import RewardRedeemedV1
 
 from .conftest import AUTH
-from .support import LONG_AGO, emitted, order, refund, resolved
+from .support import LONG_AGO, order, refund, resolved
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from wom_chassis import Service
-from wom_chassis.testing import publish_event
+from wom_chassis.testing import emitted, publish_event
 from wom_contracts import RewardGrantedV1, RewardWithheldV1
 
 from .conftest import RewardsFactory
-from .support import emitted, entries, resolved
+from .support import entries, resolved
 
 
 async def test_a_resolved_case_with_compensation_grants_store_credit_once(rewards: Service) -> None:

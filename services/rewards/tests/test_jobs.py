@@ -11,7 +11,7 @@ from rewards.models import Customer
 from rewards.rules import load_rules
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import publish_event
+from wom_chassis.testing import emitted, publish_event
 from wom_contracts import (
     CustomerRegisteredV1,
     PointsExpiringV1,
@@ -21,7 +21,7 @@ from wom_contracts import (
 )
 
 from .conftest import AUTH
-from .support import NOW, emitted, entries, order, refund
+from .support import NOW, entries, order, refund
 
 
 def rules_of(service: Service):  # type: ignore[no-untyped-def]

@@ -32,10 +32,10 @@ from rewards.models import LedgerEntry
 from rewards.settings import RewardsSettings
 from sqlalchemy import select
 from wom_chassis import Database
-from wom_chassis.testing import FakeRecord, record_of
+from wom_chassis.testing import FakeRecord, emitted, record_of
 from wom_contracts import Event, RewardGrantedV1, RewardRevokedV1
 
-from .support import NOW, emitted, order, refund
+from .support import NOW, order, refund
 
 AMOUNTS = ["5.00", "12.34", "40.00", "99.99", "250.00"]
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from prometheus_client import REGISTRY
 from rewards.models import Customer, Order, Refund
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import publish_event
+from wom_chassis.testing import dead_letters, emitted, publish_event
 from wom_contracts import RewardGrantedV1, RewardRevokedV1, TierChangedV1
 
-from .support import NOW, emitted, entries, order, refund
+from .support import NOW, entries, order, refund
 
 
 async def test_an_order_grants_pending_points_until_the_return_window_ends(rewards: Service) -> None:
@@ -100,19 +99,11 @@ async def test_a_refund_before_its_order_waits_for_it(rewards: Service) -> None:
 
 
 async def test_a_refund_in_another_currency_than_its_order_is_dead_lettered(rewards: Service) -> None:
-    before = (
-        REGISTRY.get_sample_value(
-            "wom_dead_letters_total", {"service": "rewards", "reason": "refund_currency_mismatch"}
-        )
-        or 0
-    )
+    before = dead_letters("rewards", "refund_currency_mismatch")
     await publish_event(rewards.broker, order())
     await publish_event(rewards.broker, refund("r-1", amount="100", currency="SEK"))
     assert [e.kind for e in await entries(rewards)] == ["earn"]
-    after = REGISTRY.get_sample_value(
-        "wom_dead_letters_total", {"service": "rewards", "reason": "refund_currency_mismatch"}
-    )
-    assert after == before + 1
+    assert dead_letters("rewards", "refund_currency_mismatch") == before + 1
 
 
 async def test_a_refund_after_release_takes_points_from_the_available_balance(rewards: Service) -> None:

@@ -9,11 +9,11 @@ from rewards.jobs import release_due
 from rewards.models import Coupon
 from sqlalchemy import select
 from wom_chassis import Service
-from wom_chassis.testing import publish_event
+from wom_chassis.testing import emitted, publish_event
 from wom_contracts import RewardGrantedV1, RewardReleasedV1, RewardRevokedV1, RewardWithheldV1
 
 from .conftest import RewardsFactory
-from .support import NOW, emitted, entries, qualified, reversed_
+from .support import NOW, entries, qualified, reversed_
 
 
 async def test_both_sides_are_rewarded_pending_until_the_hold_ends(rewards: Service) -> None:

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wom_chassis import Service, create_service, service_cli
+from wom_chassis import Service, create_service, get_logger, service_cli
 
+from referrals.analytics_api import build_analytics_api
+from referrals.api import build_api, build_share_link_api
 from referrals.handlers import build_handlers
-from referrals.settings import ReferralsSettings
+from referrals.programme import Programme
+from referrals.rules import load_rules
+from referrals.settings import DEV_HASH_KEY, ReferralsSettings
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+log = get_logger(__name__)
 
 
 def create_app(settings: ReferralsSettings | None = None) -> Service:
     """Build one referrals service from its settings (read from the environment by default)."""
     settings = settings or ReferralsSettings()
-    return create_service(settings, build_handlers(), migrations=MIGRATIONS)
+    programme = Programme.of(load_rules(settings.referrals_rules_file), settings)
+    service = create_service(settings, build_handlers(programme), migrations=MIGRATIONS)
+    if settings.referrals_hash_key.get_secret_value() == DEV_HASH_KEY:
+        log.warning("referrals_hash_key_is_the_development_default", setting="REFERRALS_HASH_KEY")
+    service.http.include_router(build_share_link_api(service, programme))
+    service.http.include_router(build_api(service, programme))
+    service.http.include_router(build_analytics_api(service, programme))
+    return service
 
 
 def main() -> None:

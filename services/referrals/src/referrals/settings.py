@@ -1,14 +1,39 @@
-"""Settings of the referrals service."""
+"""Settings of the referrals service; the business rules live in the rules file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from wom_chassis import ServiceSettings
 
-__all__ = ["ReferralsSettings"]
+from referrals.rules import DEFAULT_RULES_FILE
+
+__all__ = ["DEV_HASH_KEY", "ReferralsSettings"]
+
+DEV_HASH_KEY = "wom-dev-only-hash-key"
 
 
 class ReferralsSettings(ServiceSettings):
-    """Referrals settings (rules arrive with the referrals issue)."""
+    """Referrals settings: where share links point, and the key personal data is hashed with."""
 
     service_name: str = "referrals"
     http_port: int = 8001
+    referrals_rules_file: Path = Field(
+        default=DEFAULT_RULES_FILE, description="the YAML rules file (window, minimums, fraud, share texts)"
+    )
+    referrals_public_url: str = Field(
+        default="http://127.0.0.1:8001",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the public base URL of this service: share links are <it>/r/<code>",
+    )
+    referrals_storefront_url: str = Field(
+        default="http://127.0.0.1:8080/",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="where a share link sends the visitor (the code is added as a query parameter)",
+    )
+    referrals_storefront_code_param: str = Field(default="ref", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    referrals_hash_key: SecretStr = Field(
+        default=SecretStr(DEV_HASH_KEY),
+        description="key of the hashes of emails, IPs, devices and codes; set a long random secret",
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis import upsert, utcnow
+from wom_chassis.privacy import remember_erased
 
-from rewards.ledger import ANONYMOUS_PREFIX, customer_hash, new_id
+from rewards.ledger import ANONYMOUS_PREFIX, new_id
 from rewards.models import (
     Coupon,
     Customer,
@@ -39,10 +39,4 @@ async def forget_customer(session: AsyncSession, customer_id: str) -> None:
     )
     for forgotten in (Customer, Order, Refund):
         await session.execute(delete(forgotten).where(forgotten.customer_id == customer_id))
-    await upsert(
-        session,
-        ErasedCustomer,
-        {"customer_hash": customer_hash(customer_id), "erased_at": utcnow()},
-        key=["customer_hash"],
-        update=[],
-    )
+    await remember_erased(session, ErasedCustomer, customer_id)

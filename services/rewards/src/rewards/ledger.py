@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, utcnow
+from wom_chassis.privacy import erased_among as erased_in_register
 from wom_contracts import Money, RewardRevokedV1, RewardWithheldV1
 
 from rewards.domain.balances import POINTS, Balances, as_money
@@ -23,7 +23,6 @@ __all__ = [
     "amount_fields",
     "balance_of",
     "balances_of",
-    "customer_hash",
     "erased_among",
     "is_anonymous",
     "is_erased",
@@ -39,11 +38,6 @@ ANONYMOUS_PREFIX = "#erased-"  # '#' is outside the id alphabet: no real custome
 def new_id() -> str:
     """A new random id for rows of this service."""
     return os.urandom(16).hex()
-
-
-def customer_hash(customer_id: str) -> str:
-    """The hash an erased customer is remembered by."""
-    return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
 def is_anonymous(customer_id: str) -> bool:
@@ -108,11 +102,7 @@ async def is_erased(session: AsyncSession, customer_id: str) -> bool:
 
 async def erased_among(session: AsyncSession, customer_ids: Sequence[str]) -> set[str]:
     """The customers among `customer_ids` who asked to be forgotten."""
-    hashes = {customer_hash(customer_id): customer_id for customer_id in set(customer_ids)}
-    found = await session.scalars(
-        select(ErasedCustomer.customer_hash).where(ErasedCustomer.customer_hash.in_(list(hashes)))
-    )
-    return {hashes[value] for value in found}
+    return await erased_in_register(session, ErasedCustomer, customer_ids)
 
 
 def month_start(now: datetime) -> datetime:

@@ -6,8 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from wom_chassis import RulesError, load_rules_file
 from wom_contracts import Money
 
 __all__ = [
@@ -174,22 +174,6 @@ class Rules(_Strict):
         return None if rate is None else (amount * rate).quantize(Decimal("0.0001"))
 
 
-class RulesError(ValueError):
-    """The rules file is missing, not YAML, or breaks a rule; the message names the key."""
-
-
 def load_rules(path: Path = DEFAULT_RULES_FILE) -> Rules:
     """Read and validate a rules file."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RulesError(f"cannot read rules file {path}: {error}") from None
-    except yaml.YAMLError as error:
-        raise RulesError(f"rules file {path} is not valid YAML: {error}") from None
-    try:
-        return Rules.model_validate(raw)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
-        )
-        raise RulesError(f"rules file {path} is invalid: {problems}") from None
+    return load_rules_file(path, Rules)

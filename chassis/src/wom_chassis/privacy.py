@@ -1,0 +1,56 @@
+"""Personal data kept out of the database: keyed hashes for comparisons, and the register of
+erased customers (only a hash of their id, so events that arrive later are ignored)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wom_chassis.columns import utcnow
+from wom_chassis.database import upsert
+from wom_chassis.tables import OutboxRecord
+
+__all__ = ["customer_hash", "erased_among", "keyed_hash", "remember_erased"]
+
+
+def customer_hash(customer_id: str) -> str:
+    """The hash an erased customer is remembered by."""
+    return hashlib.sha256(customer_id.encode()).hexdigest()
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    """An HMAC-SHA256 of `value`: equal values compare equal, and without the key the value
+    cannot be recovered by trying likely inputs (IP addresses, emails)."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+async def erased_among(session: AsyncSession, register: Any, customer_ids: Sequence[str]) -> set[str]:
+    """The customers among `customer_ids` whose hash is in the `register` table (a model with
+    `customer_hash` and `erased_at`)."""
+    hashes = {customer_hash(customer_id): customer_id for customer_id in set(customer_ids)}
+    found = await session.scalars(
+        select(register.customer_hash).where(register.customer_hash.in_(list(hashes)))
+    )
+    return {hashes[value] for value in found}
+
+
+async def remember_erased(session: AsyncSession, register: Any, customer_id: str) -> None:
+    """Put the customer's hash in the `register` table (once), and drop the copies of events
+    about them that were already published (the outbox keeps sent rows for a while)."""
+    await session.execute(
+        delete(OutboxRecord).where(
+            OutboxRecord.key == customer_id.encode(), OutboxRecord.sent_at.is_not(None)
+        )
+    )
+    await upsert(
+        session,
+        register,
+        {"customer_hash": customer_hash(customer_id), "erased_at": utcnow()},
+        key=["customer_hash"],
+        update=[],
+    )

@@ -1,0 +1,249 @@
+"""HTTP endpoints of the referrals service: the public share link, codes with their share URLs,
+referrals, and the review queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, or_, select
+from wom_chassis import IdPath, Service, get_logger, guarded_router, utcnow
+
+from referrals.attribution import new_id
+from referrals.decisions import ReviewConflict, decide_review
+from referrals.domain.codes import normalise_code
+from referrals.domain.sharing import CHANNELS, message_for, share_link, share_links, with_query
+from referrals.models import Click, Customer, Referral, ReferralCode
+from referrals.programme import Programme
+
+__all__ = ["build_api", "build_share_link_api"]
+
+log = get_logger(__name__)
+
+CodePath = Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class ShareMessageView(BaseModel):
+    locale: str
+    subject: str
+    text: str
+
+
+class CodeView(BaseModel):
+    """A customer's code, their share link, and a ready share URL per channel."""
+
+    customer_id: str
+    code: str
+    share_url: str
+    issued_at: datetime
+    message: ShareMessageView
+    channels: dict[str, str]
+
+
+class ReferralView(BaseModel):
+    referral_id: str
+    friend_customer_id: str
+    advocate_customer_id: str
+    code: str
+    source: str
+    status: str
+    attributed_at: datetime
+    order_id: str | None
+    order_total: str | None
+    order_currency: str | None
+    order_completed_at: datetime | None
+    risk_score: int | None
+    signals: list[dict[str, Any]]
+    reason: str | None
+    detail: str | None
+    hold_until: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    note: str | None
+    reversed_at: datetime | None
+
+
+class ReferralList(BaseModel):
+    referrals: list[ReferralView]
+    total: int
+
+
+class Approval(BaseModel):
+    """An operator approves a referral in review, optionally with a note."""
+
+    reviewer: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class Rejection(BaseModel):
+    """An operator rejects a referral in review, with a note that says why."""
+
+    reviewer: str = Field(min_length=1, max_length=100)
+    note: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+
+
+def _view(referral: Referral) -> ReferralView:
+    amount = referral.order_amount
+    return ReferralView(
+        referral_id=referral.referral_id,
+        friend_customer_id=referral.friend_id,
+        advocate_customer_id=referral.advocate_id,
+        code=referral.code,
+        source=referral.source,
+        status=referral.status,
+        attributed_at=referral.attributed_at,
+        order_id=referral.order_id,
+        order_total=None if amount is None else format(Decimal(amount).quantize(Decimal("0.01")), "f"),
+        order_currency=referral.order_currency,
+        order_completed_at=referral.order_completed_at,
+        risk_score=referral.risk_score,
+        signals=referral.signals or [],
+        reason=referral.reason,
+        detail=referral.detail,
+        hold_until=referral.hold_until,
+        decided_at=referral.decided_at,
+        decided_by=referral.decided_by,
+        note=referral.note,
+        reversed_at=referral.reversed_at,
+    )
+
+
+def build_share_link_api(service: Service, programme: Programme) -> APIRouter:
+    """The public share link: record the click, send the visitor to the storefront."""
+    router = APIRouter()
+    settings = programme.settings
+
+    @router.get("/r/{code}", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
+    async def follow_share_link(code: str, request: Request, via: str | None = None) -> RedirectResponse:
+        wanted = normalise_code(code)[:64]
+        async with service.work() as uow:
+            advocate_id = await uow.session.scalar(
+                select(ReferralCode.customer_id).where(ReferralCode.code == wanted)
+            )
+            if advocate_id is not None:
+                visitor = (
+                    f"{request.client.host if request.client else ''}|{request.headers.get('user-agent', '')}"
+                )
+                uow.session.add(
+                    Click(
+                        id=new_id(),
+                        code=wanted,
+                        advocate_id=advocate_id,
+                        channel=via if via in CHANNELS else None,
+                        visitor_hash=programme.hashed(visitor),
+                        clicked_at=utcnow(),
+                    )
+                )
+        if advocate_id is None:
+            log.info("share_link_with_unknown_code", code=wanted)
+            return RedirectResponse(settings.referrals_storefront_url, status.HTTP_302_FOUND)
+        target = with_query(
+            settings.referrals_storefront_url, **{settings.referrals_storefront_code_param: wanted}
+        )
+        return RedirectResponse(target, status.HTTP_302_FOUND)
+
+    return router
+
+
+def build_api(service: Service, programme: Programme) -> APIRouter:
+    """Codes, referrals and the review queue; every endpoint needs the API token."""
+    router = guarded_router(service.settings.api_token)
+    base_url = programme.settings.referrals_public_url
+
+    @router.get("/customers/{customer_id}/code")
+    async def code_of(customer_id: IdPath) -> CodeView:
+        """The customer's code, share link and per-channel share URLs in their language."""
+        async with service.db.session() as session:
+            code = await session.scalar(select(ReferralCode).where(ReferralCode.customer_id == customer_id))
+            customer = await session.get(Customer, customer_id)
+        if code is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"customer {customer_id} has no referral code")
+        locale = customer.locale if customer else "en"
+        found_locale, message = message_for(locale, programme.rules.share)
+        link = share_link(base_url, code.code)
+        shop = programme.rules.share.shop_name
+        return CodeView(
+            customer_id=customer_id,
+            code=code.code,
+            share_url=link,
+            issued_at=code.issued_at,
+            message=ShareMessageView(
+                locale=found_locale,
+                subject=message.subject.format(shop=shop),
+                text=message.text.format(shop=shop, url=link),
+            ),
+            channels=share_links(base_url, code.code, locale, programme.rules.share),
+        )
+
+    @router.get("/customers/{customer_id}/referrals")
+    async def referrals_of(customer_id: IdPath) -> ReferralList:
+        """The referrals the customer made as advocate and the one that brought them, newest first."""
+        async with service.db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(Referral)
+                    .where(or_(Referral.advocate_id == customer_id, Referral.friend_id == customer_id))
+                    .order_by(Referral.attributed_at.desc())
+                )
+            ).all()
+        return ReferralList(referrals=[_view(row) for row in rows], total=len(rows))
+
+    @router.get("/referrals/{referral_id}")
+    async def referral(referral_id: IdPath) -> ReferralView:
+        async with service.db.session() as session:
+            found = await session.get(Referral, referral_id)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}")
+        return _view(found)
+
+    @router.get("/reviews")
+    async def review_queue(
+        limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
+    ) -> ReferralList:
+        """Referrals waiting for an operator, oldest first, with their risk score and signals."""
+        waiting = Referral.status == "review"
+        async with service.db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(Referral)
+                    .where(waiting)
+                    .order_by(Referral.order_completed_at, Referral.referral_id)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).all()
+            total = await session.scalar(select(func.count()).where(waiting))
+        return ReferralList(referrals=[_view(row) for row in rows], total=int(total or 0))
+
+    async def decide(referral_id: str, decision: Approval | Rejection, *, approve: bool) -> ReferralView:
+        try:
+            async with service.work() as uow:
+                decided = await decide_review(
+                    uow,
+                    referral_id,
+                    approve=approve,
+                    reviewer=decision.reviewer,
+                    note=decision.note,
+                    programme=programme,
+                )
+        except ReviewConflict as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+        if decided is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}")
+        return _view(decided)
+
+    @router.post("/reviews/{referral_id}/approve")
+    async def approve(referral_id: IdPath, decision: Approval) -> ReferralView:
+        """Approve a referral in review: it qualifies and rewards follow after the hold."""
+        return await decide(referral_id, decision, approve=True)
+
+    @router.post("/reviews/{referral_id}/reject")
+    async def reject(referral_id: IdPath, decision: Rejection) -> ReferralView:
+        """Reject a referral in review with a note (`rejected_in_review`)."""
+        return await decide(referral_id, decision, approve=False)
+
+    return router

@@ -1,0 +1,1 @@
+"""Pure rules of the referrals service: no I/O, no framework."""

@@ -1,0 +1,128 @@
+"""What the rules look at, read from this service's tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referrals.domain.fraud import Evidence, Party
+from referrals.domain.qualification import OrderFacts
+from referrals.models import Customer, Order, Referral, Refund
+
+__all__ = ["CHAIN_LIMIT", "advocate_chain", "evidence_for", "order_facts", "orders_of"]
+
+CHAIN_LIMIT = 50
+"""How far up a chain of advocates the ring rule looks."""
+
+QUALIFIED = ("qualified", "reversed")  # referrals that did qualify, even if undone later
+
+
+async def orders_of(session: AsyncSession, customer_id: str) -> list[OrderFacts]:
+    """The customer's orders, earliest first, each with what was refunded so far."""
+    orders = (
+        await session.scalars(
+            select(Order).where(Order.customer_id == customer_id).order_by(Order.completed_at, Order.order_id)
+        )
+    ).all()
+    refunded = await _refunded(session, [order.order_id for order in orders])
+    return [_facts(order, refunded[order.order_id]) for order in orders]
+
+
+async def order_facts(session: AsyncSession, order_id: str) -> OrderFacts | None:
+    """One order with what was refunded so far; None while the order has not arrived."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        return None
+    return _facts(order, (await _refunded(session, [order_id]))[order_id])
+
+
+def _facts(order: Order, refunded: Decimal) -> OrderFacts:
+    return OrderFacts(
+        order_id=order.order_id,
+        completed_at=order.completed_at,
+        amount=Decimal(order.amount),
+        currency=order.currency,
+        refunded=refunded,
+        payment_fingerprint=order.payment_fingerprint,
+    )
+
+
+async def _refunded(session: AsyncSession, order_ids: list[str]) -> defaultdict[str, Decimal]:
+    totals: defaultdict[str, Decimal] = defaultdict(Decimal)
+    rows = await session.execute(select(Refund.order_id, Refund.amount).where(Refund.order_id.in_(order_ids)))
+    for order_id, amount in rows:
+        totals[order_id] += Decimal(amount)
+    return totals
+
+
+async def _party(session: AsyncSession, customer: Customer) -> Party:
+    fingerprints = await session.scalars(
+        select(Order.payment_fingerprint)
+        .where(Order.customer_id == customer.customer_id, Order.payment_fingerprint.is_not(None))
+        .distinct()
+    )
+    return Party(
+        customer_id=customer.customer_id,
+        email_hash=customer.email_hash,
+        ip_hash=customer.ip_hash,
+        device_hash=customer.device_hash,
+        disposable_email=customer.disposable_email,
+        payment_fingerprints=frozenset(str(value) for value in fingerprints),
+    )
+
+
+async def advocate_chain(session: AsyncSession, advocate_id: str) -> list[str]:
+    """The advocate, the one who referred them, the one who referred that one, and so on."""
+    chain = [advocate_id]
+    while len(chain) < CHAIN_LIMIT:
+        above = await session.scalar(
+            select(Referral.advocate_id).where(
+                Referral.standing_for == chain[-1], Referral.status != "rejected"
+            )
+        )
+        if above is None or above in chain:
+            break
+        chain.append(above)
+    return chain
+
+
+async def evidence_for(
+    session: AsyncSession, referral: Referral, advocate: Customer, friend: Customer, first: OrderFacts
+) -> Evidence:
+    """The evidence for one referral at the time of the friend's first order."""
+    other_friends = select(Referral.friend_id).where(
+        Referral.advocate_id == referral.advocate_id,
+        Referral.friend_id != referral.friend_id,
+        Referral.standing_for.is_not(None),
+    )
+    other_payments = await session.scalars(
+        select(Order.payment_fingerprint)
+        .where(Order.customer_id.in_(other_friends), Order.payment_fingerprint.is_not(None))
+        .distinct()
+    )
+
+    async def qualified_within(days: int) -> int:
+        count = await session.scalar(
+            select(func.count()).where(
+                Referral.advocate_id == referral.advocate_id,
+                Referral.referral_id != referral.referral_id,
+                Referral.status.in_(QUALIFIED),
+                Referral.order_completed_at > first.completed_at - timedelta(days=days),
+                Referral.order_completed_at <= first.completed_at,
+            )
+        )
+        return int(count or 0)
+
+    return Evidence(
+        advocate=await _party(session, advocate),
+        friend=await _party(session, friend),
+        friend_payment=first.payment_fingerprint,
+        other_friends_payments=frozenset(str(value) for value in other_payments),
+        advocate_qualified_last_day=await qualified_within(1),
+        advocate_qualified_last_week=await qualified_within(7),
+        ring=friend.customer_id in (await advocate_chain(session, referral.advocate_id))[1:],
+    )
