@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import os
 import signal
 import socket
@@ -127,6 +128,16 @@ def cloudevent_headers(event_type: str, subject: str, event_id: str | None = Non
         ("ce_subject", subject.encode()),
         ("content-type", b"application/json"),
     ]
+
+
+async def publish_as_shop(producer: Any, event_type: str, customer: str, data: dict[str, Any]) -> None:
+    """Publish an event as an upstream shop would: plain JSON, CloudEvents headers by hand."""
+    await producer.send_and_wait(
+        event_type,
+        json.dumps({"customer_id": customer, **data}).encode(),
+        key=customer.encode(),
+        headers=cloudevent_headers(event_type, customer),
+    )
 
 
 async def read_topic(

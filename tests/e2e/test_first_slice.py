@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support import cloudevent_headers, eventually, read_topic
+from tests.support import eventually, publish_as_shop, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -52,12 +52,7 @@ async def test_registration_and_order_give_a_grant_and_a_mail(
         ("commerce.customer.registered.v1", registration),
         ("commerce.order.completed.v1", order),
     ):
-        await producer.send_and_wait(
-            event_type,
-            json.dumps(data).encode(),
-            key=customer.encode(),
-            headers=cloudevent_headers(event_type, customer),
-        )
+        await publish_as_shop(producer, event_type, customer, data)
 
     [mail] = await eventually(lambda: smtp_inbox.to(address), timeout=15)
     assert "129 poäng" in mail["Subject"] and "Sven" in mail["Subject"]

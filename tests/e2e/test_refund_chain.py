@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import cloudevent_headers, eventually, read_topic
+from tests.support import eventually, publish_as_shop, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +31,7 @@ async def test_refunds_and_a_reversed_referral_take_back_exactly_what_was_given(
     anna, ben = f"anna-{run}", f"ben-{run}"
 
     async def publish(event_type: str, customer: str, data: dict[str, Any]) -> None:
-        await producer.send_and_wait(
-            event_type,
-            json.dumps({"customer_id": customer, **data}).encode(),
-            key=customer.encode(),
-            headers=cloudevent_headers(event_type, customer),
-        )
+        await publish_as_shop(producer, event_type, customer, data)
 
     async def refund(customer: str, refund_id: str, order_id: str, amount: str) -> None:
         await publish(

@@ -1,15 +1,373 @@
-"""Word-of-mouth analytics: API and page (being built)."""
+"""Word-of-mouth analytics over HTTP: JSON endpoints and a server-rendered page with SVG charts
+that work offline. Every endpoint needs the API token (Bearer, or HTTP Basic with the token as
+password, so the page opens in a browser's login prompt)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from wom_chassis import Service, guarded_router
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
 
+import pygal
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from wom_chassis import Service, guarded_router, utcnow
+
+from referrals.analytics import (
+    Summary,
+    advocates_report,
+    daily_report,
+    full_report,
+    leaderboard_report,
+    summary_report,
+)
+from referrals.domain.analytics import (
+    CHAIN_DEPTH_DEFINITION,
+    CYCLE_TIME_DEFINITION,
+    K_FACTOR_DEFINITION,
+    AdvocateStats,
+    DurationStats,
+    FunnelCounts,
+    FunnelDay,
+    Period,
+    default_period,
+    funnel_rates,
+    money_text,
+    period_problem,
+)
 from referrals.programme import Programme
 
 __all__ = ["build_analytics_api"]
 
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+_pages = Environment(
+    loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]), undefined=StrictUndefined
+)
+
+
+class PeriodView(BaseModel):
+    from_: date = Field(alias="from")
+    to: date
+    days: int
+
+    @classmethod
+    def of(cls, period: Period) -> PeriodView:
+        return cls.model_validate({"from": period.first, "to": period.last, "days": period.days})
+
+
+class FunnelCountsView(BaseModel):
+    clicks: int
+    unique_clicks: int = Field(description="distinct visitors per code per day, summed")
+    signups: int
+    first_orders: int
+    qualified: int
+
+    @classmethod
+    def counts(cls, counts: FunnelCounts) -> dict[str, int]:
+        return {name: getattr(counts, name) for name in FunnelCountsView.model_fields}
+
+
+class FunnelRatesView(BaseModel):
+    signups_per_click: float | None
+    first_orders_per_signup: float | None
+    qualified_per_first_order: float | None
+
+
+class FunnelTotalsView(FunnelCountsView):
+    rates: FunnelRatesView
+
+
+class KFactorView(BaseModel):
+    customers: int
+    invitations: int
+    signups: int
+    qualified: int
+    invitation_rate: float | None = Field(description="i = invitations / customers")
+    conversion_rate: float | None = Field(description="c = sign-ups / invitations")
+    k_factor: float | None = Field(description="K = i × c")
+    k_factor_qualified: float | None = Field(description="qualified / customers")
+    definition: str = K_FACTOR_DEFINITION
+
+
+class DurationView(BaseModel):
+    count: int
+    median_hours: float | None
+    mean_hours: float | None
+
+
+class CycleTimesView(BaseModel):
+    referral_cycle: DurationView
+    time_to_qualify: DurationView
+    definition: str = CYCLE_TIME_DEFINITION
+
+
+class ChainDepthView(BaseModel):
+    max_depth: int
+    distribution: dict[int, int] = Field(description="depth → standing referrals at that depth")
+    referrals: int
+    in_loops: int
+    definition: str = CHAIN_DEPTH_DEFINITION
+
+
+class RejectionsView(BaseModel):
+    rejected: dict[str, int] = Field(description="rejections decided in the period, by reason")
+    reversed: dict[str, int] = Field(description="qualified referrals reversed in the period, by reason")
+
+
+class SummaryView(BaseModel):
+    """The period at a glance; money as decimal strings per currency."""
+
+    period: PeriodView
+    funnel: FunnelTotalsView
+    k_factor: KFactorView
+    cycle_times: CycleTimesView
+    chain_depth: ChainDepthView
+    rejections: RejectionsView
+    referred_revenue: dict[str, str]
+
+
+class FunnelDayView(FunnelCountsView):
+    day: date
+
+
+class DailyFunnelView(BaseModel):
+    period: PeriodView
+    days: list[FunnelDayView]
+
+
+class AdvocateFunnelView(FunnelCountsView):
+    advocate_id: str
+    code: str | None
+
+
+class AdvocateFunnelList(BaseModel):
+    period: PeriodView
+    advocates: list[AdvocateFunnelView]
+    total: int
+
+
+class LeaderboardEntry(AdvocateFunnelView):
+    rank: int
+    referred_revenue: dict[str, str]
+
+
+class LeaderboardView(BaseModel):
+    period: PeriodView
+    limit: int
+    entries: list[LeaderboardEntry]
+
+
+def _rounded(value: float | None, places: int) -> float | None:
+    return None if value is None else round(value, places)
+
+
+def _duration(stats: DurationStats) -> DurationView:
+    return DurationView(
+        count=stats.count,
+        median_hours=_rounded(stats.median_hours, 2),
+        mean_hours=_rounded(stats.mean_hours, 2),
+    )
+
+
+def _money(amounts: dict[str, Any]) -> dict[str, str]:
+    return {currency: money_text(amount) for currency, amount in amounts.items()}
+
+
+def summary_view(summary: Summary) -> SummaryView:
+    """The JSON shape of a summary (ratios to 4 places, hours to 2)."""
+    rates = funnel_rates(summary.funnel)
+    k = summary.k_factor
+    return SummaryView(
+        period=PeriodView.of(summary.period),
+        funnel=FunnelTotalsView(
+            **FunnelCountsView.counts(summary.funnel),
+            rates=FunnelRatesView(
+                signups_per_click=_rounded(rates.signups_per_click, 4),
+                first_orders_per_signup=_rounded(rates.first_orders_per_signup, 4),
+                qualified_per_first_order=_rounded(rates.qualified_per_first_order, 4),
+            ),
+        ),
+        k_factor=KFactorView(
+            customers=k.customers,
+            invitations=k.invitations,
+            signups=k.signups,
+            qualified=k.qualified,
+            invitation_rate=_rounded(k.invitation_rate, 4),
+            conversion_rate=_rounded(k.conversion_rate, 4),
+            k_factor=_rounded(k.k_factor, 4),
+            k_factor_qualified=_rounded(k.k_factor_qualified, 4),
+        ),
+        cycle_times=CycleTimesView(
+            referral_cycle=_duration(summary.cycle_times.referral_cycle),
+            time_to_qualify=_duration(summary.cycle_times.time_to_qualify),
+        ),
+        chain_depth=ChainDepthView(
+            max_depth=summary.chain_depth.max_depth,
+            distribution=summary.chain_depth.distribution,
+            referrals=summary.chain_depth.referrals,
+            in_loops=summary.chain_depth.in_loops,
+        ),
+        rejections=RejectionsView(rejected=summary.rejections.rejected, reversed=summary.rejections.reversed),
+        referred_revenue=_money(summary.referred_revenue),
+    )
+
+
+def _entries(advocates: list[AdvocateStats]) -> list[LeaderboardEntry]:
+    return [
+        LeaderboardEntry(
+            rank=rank,
+            advocate_id=stats.advocate_id,
+            code=stats.code,
+            referred_revenue=_money(stats.revenue),
+            **FunnelCountsView.counts(stats.funnel),
+        )
+        for rank, stats in enumerate(advocates, start=1)
+    ]
+
+
+async def period_of(
+    first: Annotated[
+        date | None, Query(alias="from", description="first day (UTC), default: 29 days before 'to'")
+    ] = None,
+    last: Annotated[date | None, Query(alias="to", description="last day (UTC), default: today")] = None,
+) -> Period:
+    """The period of the query (the last 30 days by default); a 422 that says why when it is
+    backwards or longer than a leap year."""
+    last = last or utcnow().date()
+    first = first or default_period(last).first
+    problem = period_problem(first, last)
+    if problem is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    return Period(first, last)
+
+
+PeriodQuery = Annotated[Period, Depends(period_of)]
+LimitQuery = Annotated[int, Query(ge=1, le=100, description="how many advocates")]
+
+
+def _without_scripts(root: Any) -> Any:
+    """Drop pygal's inline script and its comments: the page runs no script and names no URL."""
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for node in list(root.iter()):
+        if callable(node.tag) or str(node.tag).rsplit("}", 1)[-1] == "script":
+            parents[node].remove(node)
+    return root
+
+
+def _svg(chart: Any) -> Markup:
+    chart.add_xml_filter(_without_scripts)
+    return Markup(chart.render(is_unicode=True))  # pygal escapes every text it writes
+
+
+def _config(**options: Any) -> pygal.Config:
+    return pygal.Config(**{"width": 900, "height": 360, **options, "js": [], "disable_xml_declaration": True})
+
+
+def _charts(days: list[FunnelDay], summary: Summary) -> dict[str, Markup]:
+    daily = pygal.Line(
+        _config(
+            title="Funnel per day",
+            x_label_rotation=30,
+            show_minor_x_labels=False,
+            x_labels_major_count=min(len(days), 10),
+            show_dots=len(days) <= 62,
+        )
+    )
+    daily.x_labels = [day.day.isoformat() for day in days]
+    for label, name in (
+        ("clicks", "clicks"),
+        ("sign-ups", "signups"),
+        ("first orders", "first_orders"),
+        ("qualified", "qualified"),
+    ):
+        daily.add(label, [getattr(day.counts, name) for day in days])
+    rejections = summary.rejections
+    reasons = sorted(set(rejections.rejected) | set(rejections.reversed))
+    reasons_chart = pygal.HorizontalBar(_config(title="Rejections and reversals by reason"))
+    reasons_chart.x_labels = reasons
+    reasons_chart.add("rejected", [rejections.rejected.get(reason, 0) for reason in reasons])
+    reasons_chart.add("reversed", [rejections.reversed.get(reason, 0) for reason in reasons])
+    depth = pygal.Bar(_config(title="Standing referrals by chain depth", show_legend=False, height=280))
+    depth.x_labels = [str(level) for level in summary.chain_depth.distribution]
+    depth.add("referrals", list(summary.chain_depth.distribution.values()))
+    return {"daily": _svg(daily), "reasons": _svg(reasons_chart), "depth": _svg(depth)}
+
+
+def render_page(days: list[FunnelDay], summary: Summary, leaders: list[AdvocateStats], limit: int) -> str:
+    """The analytics page: charts as inline SVG, figures and the leaderboard as HTML."""
+    return _pages.get_template("analytics.html").render(
+        summary=summary_view(summary),
+        charts=_charts(days, summary),
+        leaders=_entries(leaders),
+        limit=limit,
+    )
+
 
 def build_analytics_api(service: Service, programme: Programme) -> APIRouter:
-    """The analytics endpoints (authenticated)."""
-    return guarded_router(service.settings.api_token)
+    """The analytics endpoints and page; every one needs the API token."""
+    router = guarded_router(service.settings.api_token)
+
+    @router.get("/analytics/summary")
+    async def summary(period: PeriodQuery) -> SummaryView:
+        """Funnel totals, K-factor, cycle times, chain depth, rejection reasons, referred revenue."""
+        async with service.db.session() as session:
+            return summary_view(await summary_report(session, period))
+
+    @router.get("/analytics/funnel/daily")
+    async def funnel_daily(period: PeriodQuery) -> DailyFunnelView:
+        """Clicks → sign-ups → first orders → qualified, one point per day (zeros included)."""
+        async with service.db.session() as session:
+            days = await daily_report(session, period)
+        return DailyFunnelView(
+            period=PeriodView.of(period),
+            days=[FunnelDayView(day=day.day, **FunnelCountsView.counts(day.counts)) for day in days],
+        )
+
+    @router.get("/analytics/funnel/advocates")
+    async def funnel_advocates(
+        period: PeriodQuery,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> AdvocateFunnelList:
+        """The funnel of every advocate active in the period, in leaderboard order."""
+        async with service.db.session() as session:
+            advocates = await advocates_report(session, period)
+        return AdvocateFunnelList(
+            period=PeriodView.of(period),
+            advocates=[
+                AdvocateFunnelView(
+                    advocate_id=stats.advocate_id, code=stats.code, **FunnelCountsView.counts(stats.funnel)
+                )
+                for stats in advocates[offset : offset + limit]
+            ],
+            total=len(advocates),
+        )
+
+    @router.get("/analytics/leaderboard")
+    async def leaderboard(period: PeriodQuery, limit: LimitQuery = 10) -> LeaderboardView:
+        """Top advocates by qualified referrals, then sign-ups, then clicks."""
+        async with service.db.session() as session:
+            leaders = await leaderboard_report(session, period, limit)
+        return LeaderboardView(period=PeriodView.of(period), limit=limit, entries=_entries(leaders))
+
+    @router.get("/analytics", response_class=HTMLResponse)
+    async def page(period: PeriodQuery, limit: LimitQuery = 10) -> HTMLResponse:
+        """The analytics page for people, with the same period parameters."""
+        async with service.db.session() as session:
+            report = await full_report(session, period)
+        html = await run_in_threadpool(
+            render_page, report.days, report.summary, report.advocates[:limit], limit
+        )
+        return HTMLResponse(
+            html, headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"}
+        )
+
+    return router
