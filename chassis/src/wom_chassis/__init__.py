@@ -1,7 +1,7 @@
 """wom chassis: the infrastructure every service shares, and no domain."""
 
 from wom_chassis.auth import IdPath, bearer_token_guard, guarded_router
-from wom_chassis.columns import ExactDecimal, UtcDateTime, utcnow
+from wom_chassis.columns import ExactDecimal, UtcDateTime, new_id, utcnow
 from wom_chassis.consumer import EventHandlers, EventProcessor
 from wom_chassis.database import Database, upsert
 from wom_chassis.jobs import every
@@ -29,6 +29,7 @@ __all__ = [
     "get_logger",
     "guarded_router",
     "load_rules_file",
+    "new_id",
     "service_cli",
     "unit_of_work",
     "upsert",

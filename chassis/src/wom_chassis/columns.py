@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,12 @@ from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["ExactDecimal", "UtcDateTime", "utcnow"]
+__all__ = ["ExactDecimal", "UtcDateTime", "new_id", "utcnow"]
+
+
+def new_id() -> str:
+    """A new random row id: 32 hex characters (fits every id column and the contracts' id syntax)."""
+    return os.urandom(16).hex()
 
 
 def utcnow() -> datetime:

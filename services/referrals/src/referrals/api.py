@@ -11,9 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
-from wom_chassis import IdPath, Service, get_logger, guarded_router, utcnow
+from wom_chassis import IdPath, Service, get_logger, guarded_router, new_id, utcnow
 
-from referrals.attribution import new_id
 from referrals.decisions import ReviewConflict, decide_review
 from referrals.domain.codes import normalise_code
 from referrals.domain.sharing import CHANNELS, message_for, share_link, share_links, with_query

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
-from wom_chassis import UnitOfWork, get_logger, utcnow
+from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
 from wom_contracts import CodeIssuedV1, ReferralAttributedV1
 
 from referrals.decisions import reject, settle
@@ -16,14 +15,9 @@ from referrals.domain.sharing import share_link
 from referrals.models import Customer, Order, Referral, ReferralCode
 from referrals.programme import Programme
 
-__all__ = ["attribute", "attribute_parked", "issue_code", "new_id"]
+__all__ = ["attribute", "attribute_parked", "issue_code"]
 
 log = get_logger(__name__)
-
-
-def new_id() -> str:
-    """A new random id for rows of this service."""
-    return os.urandom(16).hex()
 
 
 async def issue_code(uow: UnitOfWork, customer_id: str, first_name: str | None, programme: Programme) -> str:

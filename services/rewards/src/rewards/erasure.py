@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis import new_id
 from wom_chassis.privacy import remember_erased
 
-from rewards.ledger import ANONYMOUS_PREFIX, new_id
+from rewards.ledger import ANONYMOUS_PREFIX
 from rewards.models import (
     Coupon,
     Customer,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis import UnitOfWork, utcnow
+from wom_chassis import UnitOfWork, new_id, utcnow
 from wom_chassis.privacy import erased_among as erased_in_register
 from wom_contracts import Money, RewardRevokedV1, RewardWithheldV1
 
@@ -27,17 +26,11 @@ __all__ = [
     "is_anonymous",
     "is_erased",
     "month_start",
-    "new_id",
     "revoke",
     "withhold",
 ]
 
 ANONYMOUS_PREFIX = "#erased-"  # '#' is outside the id alphabet: no real customer id looks like it
-
-
-def new_id() -> str:
-    """A new random id for rows of this service."""
-    return os.urandom(16).hex()
 
 
 def is_anonymous(customer_id: str) -> bool:

@@ -10,12 +10,12 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wom_chassis import Service, upsert, utcnow
+from wom_chassis import Service, new_id, upsert, utcnow
 from wom_contracts import Money, RewardRedeemedV1
 
 from rewards.domain.balances import POINTS, as_money
 from rewards.domain.redemption import RedemptionRefused, coupon_code, coupon_value_of_points, refusal
-from rewards.ledger import add_entry, balance_of, is_erased, new_id
+from rewards.ledger import add_entry, balance_of, is_erased
 from rewards.models import Coupon, Customer, Redemption
 from rewards.rules import Rules
 
