@@ -1,15 +1,55 @@
-from collections.abc import AsyncIterator
+"""Fixtures of the feedback service tests: the service on the in-memory broker with a real
+database (SQLite, and PostgreSQL when configured), with the shipped rules or adjusted ones."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from feedback.app import create_app
+from feedback.rules import DEFAULT_RULES_FILE
 from feedback.settings import FeedbackSettings
 from wom_chassis import Service
 from wom_chassis.testing import database_backends, empty_database_url, in_memory_service
 
+TOKEN = "secret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+INTAKE_SECRET = "survey-tool-secret"
+
+FeedbackFactory = Callable[..., AbstractAsyncContextManager[Service]]
+
 
 @pytest.fixture(params=database_backends())
-async def feedback(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Service]:
-    url = await empty_database_url(request.param, tmp_path)
-    async with in_memory_service(create_app(FeedbackSettings(database_url=url))) as service:
+def make_feedback(request: pytest.FixtureRequest, tmp_path: Path) -> FeedbackFactory:
+    """Build a feedback service whose rules are the shipped ones with top-level `rules` replaced."""
+
+    @asynccontextmanager
+    async def make(rules: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
+        rules_file = tmp_path / "rules.yaml"
+        shipped = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
+        rules_file.write_text(yaml.safe_dump({**shipped, **(rules or {})}, allow_unicode=True))
+        url = await empty_database_url(request.param, tmp_path)
+        app = create_app(
+            FeedbackSettings(
+                database_url=url,
+                api_token=TOKEN,
+                feedback_rules_file=rules_file,
+                feedback_intake_hmac_secret=INTAKE_SECRET,
+                feedback_secret_key="test-secret-key",
+                **settings,
+            )
+        )
+        async with in_memory_service(app) as service:
+            yield service
+
+    return make
+
+
+@pytest.fixture
+async def feedback(make_feedback: FeedbackFactory) -> AsyncIterator[Service]:
+    async with make_feedback() as service:
         yield service

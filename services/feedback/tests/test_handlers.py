@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from feedback.models import Response
+from feedback.models import Case, Response
 from sqlalchemy import select
 from wom_chassis import Service
 from wom_chassis.testing import publish_event
@@ -58,8 +58,23 @@ async def test_an_out_of_range_score_is_dead_lettered_not_stored(feedback: Servi
     assert letter["dlq.reason"] == b"invalid_event" and b"out of range 0" in letter["dlq.error"]
 
 
-async def test_erasure_forgets_the_customers_answers(feedback: Service) -> None:
+async def test_erasure_forgets_comments_and_ids_and_keeps_the_counts(feedback: Service) -> None:
     await publish_event(feedback.broker, answer("r-1", "ana"))
     await publish_event(feedback.broker, answer("r-2", "bo"))
     await publish_event(feedback.broker, CustomerErasedV1(customer_id="ana", requested_at=WHEN))
-    assert [r.response_id for r in await responses(feedback)] == ["r-2"]
+    kept = {r.response_id: r for r in await responses(feedback)}
+    assert set(kept) == {"r-1", "r-2"}
+    assert kept["r-1"].customer_id.startswith("erased-") and kept["r-1"].comment is None
+    assert kept["r-1"].locale is None and kept["r-1"].score == 3
+    assert kept["r-2"].customer_id == "bo" and kept["r-2"].comment == "Coletul a ajuns deteriorat"
+    async with feedback.db.session() as session:
+        cases = (await session.scalars(select(Case).order_by(Case.opened_at))).all()
+    erased = [case for case in cases if case.customer_id.startswith("erased-")]
+    assert len(cases) == 2 and len(erased) == 1
+    assert (erased[0].status, erased[0].resolution, erased[0].open_for) == (
+        "resolved",
+        "customer_erased",
+        None,
+    )
+    await publish_event(feedback.broker, answer("r-3", "ana"))  # a late answer of the erased customer
+    assert len(await responses(feedback)) == 2

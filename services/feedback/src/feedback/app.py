@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
-from wom_chassis import Service, create_service, service_cli
+from wom_chassis import Service, create_service, every, get_logger, service_cli
 
+from feedback.domain.classification import load_lexicon
 from feedback.handlers import build_handlers
-from feedback.settings import FeedbackSettings
+from feedback.intake import build_intake
+from feedback.jobs import check_breaches
+from feedback.rules import load_rules
+from feedback.settings import DEV_SECRET_KEY, FeedbackSettings
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+log = get_logger(__name__)
 
 
 def create_app(settings: FeedbackSettings | None = None) -> Service:
     """Build one feedback service from its settings (read from the environment by default)."""
     settings = settings or FeedbackSettings()
-    return create_service(settings, build_handlers(), migrations=MIGRATIONS)
+    rules = load_rules(settings.feedback_rules_file)
+    lexicon = load_lexicon(rules.classification.extra_negative_phrases)
+    jobs = [every(settings.breach_every_seconds, partial(check_breaches, rules=rules), name="breaches")]
+    service = create_service(settings, build_handlers(rules, lexicon), migrations=MIGRATIONS, background=jobs)
+    if settings.feedback_secret_key.get_secret_value() == DEV_SECRET_KEY:
+        log.warning("feedback_secret_key_is_the_development_default", setting="FEEDBACK_SECRET_KEY")
+    service.http.include_router(build_intake(service, settings))
+    return service
 
 
 def main() -> None:

@@ -1,14 +1,16 @@
-"""Tables of the feedback service."""
+"""Tables of the feedback service: answers, tiers, remediation cases and their history."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import UtcDateTime
 
-__all__ = ["Base", "Response"]
+__all__ = ["Base", "Case", "CaseEvent", "CustomerTier", "ErasedCustomer", "Response"]
 
 
 class Base(DeclarativeBase):
@@ -18,10 +20,13 @@ class Base(DeclarativeBase):
 
 
 class Response(Base):
-    """One survey answer as received."""
+    """One survey answer as received, with its classification and the case it opened or joined."""
 
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_customer", "customer_id"),)
+    __table_args__ = (
+        Index("ix_responses_customer", "customer_id"),
+        Index("ix_responses_submitted", "submitted_at"),
+    )
 
     response_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(64))
@@ -32,3 +37,76 @@ class Response(Base):
     locale: Mapped[str | None] = mapped_column(String(35), nullable=True)
     channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """promoter | passive | detractor (NPS); positive | neutral | negative (CSAT, reviews)"""
+    signals: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """negative signals read from the comment (reason codes such as `damaged`)"""
+    tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """the customer's tier when they answered"""
+    case_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class CustomerTier(Base):
+    """The customer's tier as rewards announced it (key clients come first)."""
+
+    __tablename__ = "customer_tiers"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Case(Base):
+    """A remediation case: open → claimed → resolved; at most one open case per customer."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_customer", "customer_id"),
+        Index("ix_cases_status_due", "status", "sla_due_at"),
+    )
+
+    case_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    open_for: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    """the customer's id while the case is not resolved: one open case per customer"""
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(2))
+    queue: Mapped[str] = mapped_column(String(64))
+    key_client: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    signals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sla_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    first_response_id: Mapped[str] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    compensation_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    compensation_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+
+
+class CaseEvent(Base):
+    """One line of a case's history: opened, joined, claimed, breached, resolved."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "case_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ErasedCustomer(Base):
+    """A customer who asked to be forgotten, kept only as a hash so late events are ignored."""
+
+    __tablename__ = "erased_customers"
+
+    customer_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime())

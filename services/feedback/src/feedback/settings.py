@@ -1,14 +1,40 @@
-"""Settings of the feedback service."""
+"""Settings of the feedback service; the business rules live in the rules file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from wom_chassis import ServiceSettings
+from wom_chassis.mail import MailSettings
 
-__all__ = ["FeedbackSettings"]
+from feedback.rules import DEFAULT_RULES_FILE
+
+__all__ = ["DEV_SECRET_KEY", "FeedbackSettings"]
+
+DEV_SECRET_KEY = "wom-dev-only-console-key"
 
 
-class FeedbackSettings(ServiceSettings):
-    """Feedback settings (case rules arrive with the feedback issue)."""
+class FeedbackSettings(ServiceSettings, MailSettings):
+    """Feedback settings: rules, the console's agents and keys, the intake signature, the jobs."""
 
     service_name: str = "feedback"
     http_port: int = 8004
+    feedback_rules_file: Path = Field(
+        default=DEFAULT_RULES_FILE, description="the YAML rules file (SLAs, priorities, queues, escalation)"
+    )
+    feedback_agents_file: Path | None = Field(
+        default=None, description="YAML list of console agents with hashed passwords; none: no login"
+    )
+    feedback_secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET_KEY), description="signs console sessions and CSRF tokens"
+    )
+    feedback_intake_hmac_secret: SecretStr | None = Field(
+        default=None, description="shared secret of survey tools that sign intake requests"
+    )
+    breach_every_seconds: float = Field(
+        default=60.0, gt=0, description="how often SLA breaches are looked for"
+    )
+    delivery_every_seconds: float = Field(
+        default=5.0, gt=0, description="how often escalations are delivered"
+    )

@@ -8,10 +8,10 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import Database, get_logger, utcnow
+from wom_chassis.mail import send_mail
 from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_contracts import Event, MessageFailedV1, MessageSentV1
 
@@ -41,16 +41,7 @@ class Mailer:
         mail.set_content(rendered.text)
         mail.add_alternative(rendered.html, subtype="html")
         mail["Content-Language"] = rendered.locale  # after the body: set_content drops Content-*
-        password = self.settings.smtp_password
-        await aiosmtplib.send(
-            mail,
-            hostname=self.settings.smtp_host,
-            port=self.settings.smtp_port,
-            username=self.settings.smtp_username,
-            password=password.get_secret_value() if password else None,
-            start_tls=self.settings.smtp_starttls,
-            timeout=self.settings.smtp_timeout_seconds,
-        )
+        await send_mail(self.settings, mail)
 
 
 async def deliver_due(

@@ -1,0 +1,202 @@
+"""Remediation cases: opened or joined by negative answers, claimed and resolved by agents,
+breached when their SLA passes; every step in the case's history and announced as an event."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
+from wom_contracts import CaseBreachedV1, CaseOpenedV1, CaseResolvedV1, Money
+
+from feedback.domain.triage import Triage, sla_deadline
+from feedback.escalation import schedule_escalation
+from feedback.models import Case, CaseEvent, Response
+from feedback.rules import Rules
+
+__all__ = [
+    "CaseConflict",
+    "claim",
+    "compensation_of",
+    "mark_breaches",
+    "open_or_join",
+    "raise_for_key_client",
+    "resolve",
+]
+
+log = get_logger(__name__)
+
+
+class CaseConflict(Exception):
+    """The case cannot make this step (already resolved, claimed by someone else)."""
+
+
+def _history(uow: UnitOfWork, case_id: str, kind: str, actor: str | None = None, **detail: Any) -> None:
+    uow.session.add(
+        CaseEvent(id=new_id(), case_id=case_id, at=utcnow(), kind=kind, actor=actor, detail=detail or None)
+    )
+
+
+async def open_or_join(uow: UnitOfWork, response: Response, triage: Triage, rules: Rules) -> Case:
+    """Open a case for a negative answer, or add the answer to the customer's open case (raising
+    its priority when this answer is more urgent)."""
+    session = uow.session
+    case = await session.scalar(select(Case).where(Case.open_for == response.customer_id))
+    if case is not None:
+        response.case_id = case.case_id
+        _history(uow, case.case_id, "joined", response_id=response.response_id, score=response.score)
+        if triage.priority < case.priority:  # "P1" < "P2": more urgent
+            case.priority = triage.priority
+            case.sla_due_at = min(case.sla_due_at, triage.sla_due_at)
+            _history(uow, case.case_id, "priority_raised", priority=triage.priority)
+        case.signals = sorted(set(case.signals) | set(triage.signals))
+        return case
+    case = Case(
+        case_id=new_id(),
+        customer_id=response.customer_id,
+        open_for=response.customer_id,
+        status="open",
+        priority=triage.priority,
+        queue=triage.queue,
+        key_client=triage.key_client,
+        tier=response.tier,
+        signals=list(triage.signals),
+        opened_at=triage.opened_at,
+        sla_due_at=triage.sla_due_at,
+        first_response_id=response.response_id,
+    )
+    session.add(case)
+    response.case_id = case.case_id
+    _history(uow, case.case_id, "opened", response_id=response.response_id, priority=case.priority)
+    uow.emit(
+        CaseOpenedV1(
+            customer_id=case.customer_id,
+            case_id=case.case_id,
+            response_id=response.response_id,
+            priority=case.priority,
+            queue=case.queue,
+            sla_due_at=case.sla_due_at,
+            kind=response.kind,
+            score=response.score,
+            signals=case.signals,
+            key_client=case.key_client,
+            occurred_at=case.opened_at,
+        )
+    )
+    await schedule_escalation(uow, case, "opened", rules)
+    log.info("case_opened", case_id=case.case_id, priority=case.priority, queue=case.queue)
+    return case
+
+
+async def _case(uow: UnitOfWork, case_id: str) -> Case | None:
+    return await uow.session.get(Case, case_id, with_for_update=True)
+
+
+async def claim(uow: UnitOfWork, case_id: str, agent: str) -> Case | None:
+    """An agent takes the case; None when there is no such case."""
+    case = await _case(uow, case_id)
+    if case is None:
+        return None
+    if case.status == "resolved":
+        raise CaseConflict(f"case {case_id} is already resolved")
+    if case.status == "claimed" and case.claimed_by != agent:
+        raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
+    if case.status == "open":
+        case.status, case.claimed_by, case.claimed_at = "claimed", agent, utcnow()
+        _history(uow, case_id, "claimed", actor=agent)
+    return case
+
+
+async def resolve(
+    uow: UnitOfWork,
+    case_id: str,
+    *,
+    agent: str,
+    resolution: str,
+    note: str | None,
+    compensation: Money | None,
+) -> Case | None:
+    """Resolve the case with a resolution code, a note and an optional compensation (which
+    rewards grants as store credit); None when there is no such case."""
+    case = await _case(uow, case_id)
+    if case is None:
+        return None
+    if case.status == "resolved":
+        raise CaseConflict(f"case {case_id} is already resolved")
+    if case.status == "claimed" and case.claimed_by != agent:
+        raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
+    now = utcnow()
+    case.status, case.open_for = "resolved", None
+    case.resolved_at, case.resolved_by, case.resolution, case.note = now, agent, resolution, note
+    if compensation is not None:
+        case.compensation_amount, case.compensation_currency = compensation.amount, compensation.currency
+    detail: dict[str, Any] = {"resolution": resolution}
+    if compensation is not None:
+        detail["compensation"] = f"{compensation.amount} {compensation.currency}"
+    _history(uow, case_id, "resolved", actor=agent, **detail)
+    uow.emit(
+        CaseResolvedV1(
+            customer_id=case.customer_id,
+            case_id=case_id,
+            resolution=resolution,
+            note=note,
+            compensation=compensation,
+            resolved_by=agent,
+            occurred_at=now,
+        )
+    )
+    log.info("case_resolved", case_id=case_id, resolution=resolution)
+    return case
+
+
+async def mark_breaches(uow: UnitOfWork, rules: Rules, now: datetime | None = None) -> list[Case]:
+    """Mark unresolved cases past their SLA as breached (once), announce and escalate them."""
+    now = now or utcnow()
+    due = (
+        await uow.session.scalars(
+            select(Case)
+            .where(Case.status != "resolved", Case.breached_at.is_(None), Case.sla_due_at <= now)
+            .order_by(Case.sla_due_at)
+            .with_for_update()
+        )
+    ).all()
+    for case in due:
+        case.breached_at = now
+        _history(
+            uow, case.case_id, "breached", overdue_minutes=int((now - case.sla_due_at) / timedelta(minutes=1))
+        )
+        uow.emit(
+            CaseBreachedV1(
+                customer_id=case.customer_id,
+                case_id=case.case_id,
+                priority=case.priority,
+                queue=case.queue,
+                sla_due_at=case.sla_due_at,
+                occurred_at=now,
+            )
+        )
+        await schedule_escalation(uow, case, "breached", rules)
+        log.warning("case_breached", case_id=case.case_id, priority=case.priority, queue=case.queue)
+    return list(due)
+
+
+def compensation_of(case: Case) -> Money | None:
+    """The compensation a resolved case granted, if any."""
+    if case.compensation_amount is None or case.compensation_currency is None:
+        return None
+    return Money(amount=Decimal(case.compensation_amount), currency=case.compensation_currency)
+
+
+async def raise_for_key_client(uow: UnitOfWork, customer_id: str, rules: Rules) -> None:
+    """A customer who became a key client: their open case gets key-client priority and SLA."""
+    case = await uow.session.scalar(select(Case).where(Case.open_for == customer_id))
+    if case is None:
+        return
+    case.key_client = True
+    priority = rules.priority.key_client
+    if priority < case.priority:
+        case.priority = priority
+        case.sla_due_at = min(case.sla_due_at, sla_deadline(case.opened_at, priority, rules.sla_hours))
+        _history(uow, case.case_id, "priority_raised", priority=priority, reason="key_client")

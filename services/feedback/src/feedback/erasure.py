@@ -1,0 +1,42 @@
+"""Erasure: comments and ids gone from answers and cases, scores and cases kept for the counts."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis import utcnow
+from wom_chassis.privacy import erased_among, remember_erased
+
+from feedback.models import Case, CustomerTier, ErasedCustomer, Response
+
+__all__ = ["forget_customer", "is_erased"]
+
+
+async def is_erased(session: AsyncSession, customer_id: str) -> bool:
+    """True when the customer asked to be forgotten."""
+    return bool(await erased_among(session, ErasedCustomer, [customer_id]))
+
+
+async def forget_customer(session: AsyncSession, customer_id: str) -> None:
+    """Delete the customer's comments, order ids, locale and tier; rename them to a random
+    pseudonym in answers and cases (NPS, case volume and SLA figures keep counting); close their
+    open case as `customer_erased`; drop agents' notes about them."""
+    pseudonym = f"erased-{os.urandom(8).hex()}"
+    await session.execute(
+        update(Response)
+        .where(Response.customer_id == customer_id)
+        .values(customer_id=pseudonym, comment=None, order_id=None, locale=None, channel=None)
+    )
+    now = utcnow()
+    await session.execute(
+        update(Case)
+        .where(Case.customer_id == customer_id, Case.status != "resolved")
+        .values(status="resolved", resolution="customer_erased", resolved_at=now, open_for=None)
+    )
+    await session.execute(
+        update(Case).where(Case.customer_id == customer_id).values(customer_id=pseudonym, note=None)
+    )
+    await session.execute(delete(CustomerTier).where(CustomerTier.customer_id == customer_id))
+    await remember_erased(session, ErasedCustomer, customer_id)
