@@ -110,7 +110,7 @@ class TierChangedV1(Event):
 
     event_type = "rewards.tier.changed.v1"
 
-    previous_tier: Tier | None
+    previous_tier: Tier | None = None
     tier: Tier
     trailing_revenue: Money
     percentile: float | None = Field(default=None, ge=0, le=100)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from feedback.deliveries import Delivery
 from feedback.models import Case, Response
 from sqlalchemy import select
 from wom_chassis import Service
@@ -76,5 +77,8 @@ async def test_erasure_forgets_comments_and_ids_and_keeps_the_counts(feedback: S
         "customer_erased",
         None,
     )
+    async with feedback.db.session() as session:
+        payloads = [d.payload for d in (await session.scalars(select(Delivery))).all()]
+    assert len(payloads) == 2 and sorted(p["customer_id"][:7] for p in payloads) == ["bo", "erased-"]
     await publish_event(feedback.broker, answer("r-3", "ana"))  # a late answer of the erased customer
     assert len(await responses(feedback)) == 2

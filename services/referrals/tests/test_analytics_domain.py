@@ -11,7 +11,6 @@ from referrals.domain.analytics import (
     AdvocateStats,
     ClickCount,
     FunnelCounts,
-    Period,
     ReferralFacts,
     ReferredOrder,
     RefundFacts,
@@ -19,18 +18,16 @@ from referrals.domain.analytics import (
     chain_depth,
     cycle_times,
     daily_funnel,
-    default_period,
-    duration_stats,
     funnel_rates,
     k_factor,
     leaderboard,
     money_text,
-    period_problem,
     ranked_counts,
     ratio,
     referred_revenue,
     total_revenue,
 )
+from wom_chassis.reports import Period, default_period, duration_stats, period_problem
 
 NOV = Period(date(2026, 11, 1), date(2026, 11, 7))
 

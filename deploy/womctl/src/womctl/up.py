@@ -19,6 +19,7 @@ __all__ = ["SERVICES", "run_up"]
 
 SERVICES = {"referrals": 8001, "rewards": 8002, "outreach": 8003, "feedback": 8004}
 DEV_API_TOKEN = "dev-token"
+DEMO_AGENTS_FILE = Path("services/feedback/agents.demo.yaml")  # demo/demo: for local use only
 
 
 def _command(name: str) -> str:
@@ -46,6 +47,8 @@ def run_up(
         env.setdefault("SMTP_HOST", "127.0.0.1")
         env.setdefault("SMTP_PORT", str(smtp_port))
         env.setdefault("API_TOKEN", DEV_API_TOKEN)
+        if DEMO_AGENTS_FILE.exists():
+            env.setdefault("FEEDBACK_AGENTS_FILE", str(DEMO_AGENTS_FILE.resolve()))
         env["PYTHONUNBUFFERED"] = "1"
         manager = Manager(Printer(sys.stdout))
         manager.add_process(
@@ -64,6 +67,16 @@ def run_up(
         )
         for name in services:
             console.print(f"  {name:<10} http://127.0.0.1:{SERVICES[name]}/health")
+        if "feedback" in services and env.get("FEEDBACK_AGENTS_FILE"):
+            console.print(
+                f"support console: http://127.0.0.1:{SERVICES['feedback']}/console "
+                "(demo login demo / demo — local use only)"
+            )
+        if "referrals" in services:
+            console.print(
+                f"referral analytics: http://127.0.0.1:{SERVICES['referrals']}/analytics "
+                f"(any user name, password {env['API_TOKEN']!r})"
+            )
         console.print("publish a sample customer and order: [bold]make publish-sample[/]; stop: Ctrl-C")
         manager.loop()
         return int(manager.returncode or 0)

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from wom_chassis import Service, create_service, every, get_logger, service_cli
 
+from feedback.analytics_api import build_analytics_api
+from feedback.console.routes import build_console
+from feedback.deliveries import deliver_due
+from feedback.deliveries_api import build_deliveries_api
 from feedback.domain.classification import load_lexicon
 from feedback.handlers import build_handlers
 from feedback.intake import build_intake
@@ -25,11 +29,21 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
     settings = settings or FeedbackSettings()
     rules = load_rules(settings.feedback_rules_file)
     lexicon = load_lexicon(rules.classification.extra_negative_phrases)
-    jobs = [every(settings.breach_every_seconds, partial(check_breaches, rules=rules), name="breaches")]
+    jobs = [
+        every(settings.breach_every_seconds, partial(check_breaches, rules=rules), name="breaches"),
+        every(
+            settings.delivery_every_seconds,
+            partial(deliver_due, rules=rules, settings=settings),
+            name="escalations",
+        ),
+    ]
     service = create_service(settings, build_handlers(rules, lexicon), migrations=MIGRATIONS, background=jobs)
     if settings.feedback_secret_key.get_secret_value() == DEV_SECRET_KEY:
         log.warning("feedback_secret_key_is_the_development_default", setting="FEEDBACK_SECRET_KEY")
     service.http.include_router(build_intake(service, settings))
+    service.http.include_router(build_deliveries_api(service))
+    service.http.include_router(build_analytics_api(service))
+    service.http.include_router(build_console(service, rules))
     return service
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import utcnow
 from wom_chassis.privacy import erased_among, remember_erased
 
+from feedback.deliveries import Delivery
 from feedback.models import Case, CustomerTier, ErasedCustomer, Response
 
 __all__ = ["forget_customer", "is_erased"]
@@ -24,6 +25,9 @@ async def forget_customer(session: AsyncSession, customer_id: str) -> None:
     pseudonym in answers and cases (NPS, case volume and SLA figures keep counting); close their
     open case as `customer_erased`; drop agents' notes about them."""
     pseudonym = f"erased-{os.urandom(8).hex()}"
+    case_ids = list(await session.scalars(select(Case.case_id).where(Case.customer_id == customer_id)))
+    for delivery in await session.scalars(select(Delivery).where(Delivery.case_id.in_(case_ids))):
+        delivery.payload = {**delivery.payload, "customer_id": pseudonym}
     await session.execute(
         update(Response)
         .where(Response.customer_id == customer_id)

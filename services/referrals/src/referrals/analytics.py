@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Date, and_, cast, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis.reports import Period
 
 from referrals.domain.analytics import (
     QUALIFIED_STATUSES,
@@ -21,7 +22,6 @@ from referrals.domain.analytics import (
     FunnelCounts,
     FunnelDay,
     KFactor,
-    Period,
     ReferralFacts,
     ReferredOrder,
     RefundFacts,

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pygal
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from wom_chassis import Service, guarded_router, utcnow
+from wom_chassis import Service, guarded_router
+from wom_chassis.reports import DurationStats, PeriodQuery, PeriodView, chart_config, inline_svg
 
 from referrals.analytics import (
     Summary,
@@ -30,14 +31,10 @@ from referrals.domain.analytics import (
     CYCLE_TIME_DEFINITION,
     K_FACTOR_DEFINITION,
     AdvocateStats,
-    DurationStats,
     FunnelCounts,
     FunnelDay,
-    Period,
-    default_period,
     funnel_rates,
     money_text,
-    period_problem,
 )
 from referrals.programme import Programme
 
@@ -51,16 +48,6 @@ PAGE_POLICY = (
 _pages = Environment(
     loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]), undefined=StrictUndefined
 )
-
-
-class PeriodView(BaseModel):
-    from_: date = Field(alias="from")
-    to: date
-    days: int
-
-    @classmethod
-    def of(cls, period: Period) -> PeriodView:
-        return cls.model_validate({"from": period.first, "to": period.last, "days": period.days})
 
 
 class FunnelCountsView(BaseModel):
@@ -233,47 +220,12 @@ def _entries(advocates: list[AdvocateStats]) -> list[LeaderboardEntry]:
     ]
 
 
-async def period_of(
-    first: Annotated[
-        date | None, Query(alias="from", description="first day (UTC), default: 29 days before 'to'")
-    ] = None,
-    last: Annotated[date | None, Query(alias="to", description="last day (UTC), default: today")] = None,
-) -> Period:
-    """The period of the query (the last 30 days by default); a 422 that says why when it is
-    backwards or longer than a leap year."""
-    last = last or utcnow().date()
-    first = first or default_period(last).first
-    problem = period_problem(first, last)
-    if problem is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
-    return Period(first, last)
-
-
-PeriodQuery = Annotated[Period, Depends(period_of)]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="how many advocates")]
-
-
-def _without_scripts(root: Any) -> Any:
-    """Drop pygal's inline script and its comments: the page runs no script and names no URL."""
-    parents = {child: parent for parent in root.iter() for child in parent}
-    for node in list(root.iter()):
-        if callable(node.tag) or str(node.tag).rsplit("}", 1)[-1] == "script":
-            parents[node].remove(node)
-    return root
-
-
-def _svg(chart: Any) -> Markup:
-    chart.add_xml_filter(_without_scripts)
-    return Markup(chart.render(is_unicode=True))  # pygal escapes every text it writes
-
-
-def _config(**options: Any) -> pygal.Config:
-    return pygal.Config(**{"width": 900, "height": 360, **options, "js": [], "disable_xml_declaration": True})
 
 
 def _charts(days: list[FunnelDay], summary: Summary) -> dict[str, Markup]:
     daily = pygal.Line(
-        _config(
+        chart_config(
             title="Funnel per day",
             x_label_rotation=30,
             show_minor_x_labels=False,
@@ -291,14 +243,14 @@ def _charts(days: list[FunnelDay], summary: Summary) -> dict[str, Markup]:
         daily.add(label, [getattr(day.counts, name) for day in days])
     rejections = summary.rejections
     reasons = sorted(set(rejections.rejected) | set(rejections.reversed))
-    reasons_chart = pygal.HorizontalBar(_config(title="Rejections and reversals by reason"))
+    reasons_chart = pygal.HorizontalBar(chart_config(title="Rejections and reversals by reason"))
     reasons_chart.x_labels = reasons
     reasons_chart.add("rejected", [rejections.rejected.get(reason, 0) for reason in reasons])
     reasons_chart.add("reversed", [rejections.reversed.get(reason, 0) for reason in reasons])
-    depth = pygal.Bar(_config(title="Standing referrals by chain depth", show_legend=False, height=280))
+    depth = pygal.Bar(chart_config(title="Standing referrals by chain depth", show_legend=False, height=280))
     depth.x_labels = [str(level) for level in summary.chain_depth.distribution]
     depth.add("referrals", list(summary.chain_depth.distribution.values()))
-    return {"daily": _svg(daily), "reasons": _svg(reasons_chart), "depth": _svg(depth)}
+    return {"daily": inline_svg(daily), "reasons": inline_svg(reasons_chart), "depth": inline_svg(depth)}
 
 
 def render_page(days: list[FunnelDay], summary: Summary, leaders: list[AdvocateStats], limit: int) -> str:

@@ -5,29 +5,27 @@ Days are UTC calendar days. A period is inclusive of both its first and its last
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+from wom_chassis.reports import DurationStats, Period, duration_stats
 
 __all__ = [
     "CHAIN_DEPTH_DEFINITION",
     "CYCLE_TIME_DEFINITION",
     "K_FACTOR_DEFINITION",
-    "MAX_PERIOD_DAYS",
     "QUALIFIED_STATUSES",
     "AdvocateStats",
     "ChainDepth",
     "ClickCount",
     "CycleTimes",
-    "DurationStats",
     "FunnelCounts",
     "FunnelDay",
     "FunnelRates",
     "KFactor",
-    "Period",
     "ReferralFacts",
     "ReferredOrder",
     "RefundFacts",
@@ -35,20 +33,16 @@ __all__ = [
     "chain_depth",
     "cycle_times",
     "daily_funnel",
-    "default_period",
-    "duration_stats",
     "funnel_rates",
     "k_factor",
     "leaderboard",
     "money_text",
-    "period_problem",
     "ranked_counts",
     "ratio",
     "referred_revenue",
     "total_revenue",
 ]
 
-MAX_PERIOD_DAYS = 366
 QUALIFIED_STATUSES = ("qualified", "reversed")  # a reversed referral did qualify first
 
 K_FACTOR_DEFINITION = (
@@ -66,51 +60,6 @@ CHAIN_DEPTH_DEFINITION = (
     "depth of a standing referral = 1 + depth of the advocate's own standing referral; an advocate "
     "nobody referred is a root (depth 0); customers in a referral loop get the loop's length"
 )
-
-
-@dataclass(frozen=True)
-class Period:
-    """UTC calendar days from `first` to `last`, both included."""
-
-    first: date
-    last: date
-
-    @property
-    def days(self) -> int:
-        """How many days the period has."""
-        return (self.last - self.first).days + 1
-
-    @property
-    def start(self) -> datetime:
-        """The first moment of the period."""
-        return datetime.combine(self.first, time.min, tzinfo=UTC)
-
-    @property
-    def end(self) -> datetime:
-        """The first moment after the period."""
-        return datetime.combine(self.last + timedelta(days=1), time.min, tzinfo=UTC)
-
-    def dates(self) -> list[date]:
-        """Every day of the period, in order."""
-        return [self.first + timedelta(days=offset) for offset in range(self.days)]
-
-    def contains(self, moment: datetime | None) -> bool:
-        """True when `moment` falls on a day of the period."""
-        return moment is not None and self.start <= moment < self.end
-
-
-def default_period(today: date, days: int = 30) -> Period:
-    """The last `days` days, today included."""
-    return Period(today - timedelta(days=days - 1), today)
-
-
-def period_problem(first: date, last: date, max_days: int = MAX_PERIOD_DAYS) -> str | None:
-    """Why `first`..`last` is not a period that can be reported on, or None when it is."""
-    if first > last:
-        return f"'from' ({first}) is after 'to' ({last})"
-    if (last - first).days + 1 > max_days:
-        return f"the period from {first} to {last} is longer than {max_days} days"
-    return None
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -250,23 +199,6 @@ def k_factor(*, customers: int, invitations: int, signups: int, qualified: int) 
     c = ratio(signups, invitations)
     k = None if i is None or c is None else i * c
     return KFactor(customers, invitations, signups, qualified, i, c, k, ratio(qualified, customers))
-
-
-@dataclass(frozen=True)
-class DurationStats:
-    """How many durations, and their median and mean in hours (None when there are none)."""
-
-    count: int
-    median_hours: float | None
-    mean_hours: float | None
-
-
-def duration_stats(durations: Iterable[timedelta]) -> DurationStats:
-    """Median and mean in hours; a negative duration (events out of order) counts as 0."""
-    hours = [max(duration, timedelta(0)) / timedelta(hours=1) for duration in durations]
-    if not hours:
-        return DurationStats(0, None, None)
-    return DurationStats(len(hours), statistics.median(hours), statistics.fmean(hours))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""HTTP endpoints of the delivery log: what support teams were sent about a case, and the
+deliveries that are pending, delivered or dead (behind the service's API token)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from wom_chassis import IdPath, Service, guarded_router
+
+from feedback.deliveries import Delivery
+from feedback.models import Case
+
+__all__ = ["DeliveryView", "build_deliveries_api"]
+
+
+class DeliveryView(BaseModel):
+    """One delivery as the log shows it: where it went, what it carried, how it went."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    case_id: str
+    queue: str
+    channel: str
+    what: str
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    last_status_code: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, Any]
+
+
+def build_deliveries_api(service: Service) -> APIRouter:
+    """The delivery log's endpoints, guarded by the service's API token."""
+    router = guarded_router(service.settings.api_token)
+
+    @router.get("/cases/{case_id}/deliveries", tags=["deliveries"])
+    async def case_deliveries(case_id: IdPath) -> list[DeliveryView]:
+        """Every delivery about one case, oldest first."""
+        async with service.db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(Delivery)
+                    .where(Delivery.case_id == case_id)
+                    .order_by(Delivery.created_at, Delivery.channel)
+                )
+            ).all()
+            if not rows and await session.get(Case, case_id) is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+        return [DeliveryView.model_validate(row) for row in rows]
+
+    @router.get("/deliveries", tags=["deliveries"])
+    async def deliveries(
+        status_: Annotated[Literal["pending", "delivered", "dead"] | None, Query(alias="status")] = None,
+        queue: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[DeliveryView]:
+        """The delivery log, newest first: `?status=dead` lists what support teams never got."""
+        query = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id).limit(limit)
+        if status_ is not None:
+            query = query.where(Delivery.status == status_)
+        if queue is not None:
+            query = query.where(Delivery.queue == queue)
+        async with service.db.session() as session:
+            rows = (await session.scalars(query)).all()
+        return [DeliveryView.model_validate(row) for row in rows]
+
+    return router
