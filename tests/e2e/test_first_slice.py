@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -62,8 +63,18 @@ async def test_registration_and_order_give_a_grant_and_a_mail(
     assert [(e["order_id"], e["amount"], e["unit"], e["status"]) for e in ledger] == [
         (order_id, "129", "points", "pending")
     ]
-    sent = outreach.get(f"/customers/{customer}/messages")["messages"]
-    assert [(m["kind"], m["status"], m["recipient"]) for m in sent] == [("reward_granted", "sent", address)]
+
+    def history() -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = outreach.get(f"/customers/{customer}/messages")["messages"]
+        return messages
+
+    # the order topic and the rewards topic are consumed independently: wait for both
+    sent = await eventually(lambda: len(found := history()) == 3 and found, timeout=30)
+    assert sorted((m["kind"], m["status"], m["recipient"] or "") for m in sent) == [
+        ("check_in", "queued", ""),  # scheduled `check_in_days` after the order
+        ("purchase_thank_you", "sent", address),
+        ("welcome", "queued", ""),  # waits `welcome_delay_minutes` for the referral code
+    ]
 
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"{rewards.url}/metrics")).text

@@ -6,11 +6,11 @@ import json
 import time
 from typing import Any
 
-from feedback.intake import signature_of
 from feedback.models import Case
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
 from wom_chassis import Service
+from wom_chassis.signatures import signature
 from wom_chassis.testing import emitted, publish_event
 from wom_contracts import CaseOpenedV1, ResponseSubmittedV1
 
@@ -33,7 +33,7 @@ def client(service: Service, **headers: str) -> AsyncClient:
 
 def signed(body: bytes, *, secret: str = INTAKE_SECRET, age: int = 0) -> dict[str, str]:
     timestamp = str(int(time.time()) - age)
-    return {"X-Wom-Timestamp": timestamp, "X-Wom-Signature": signature_of(secret, timestamp, body)}
+    return {"X-Wom-Timestamp": timestamp, "X-Wom-Signature": signature(secret, timestamp, body)}
 
 
 async def test_an_answer_posted_with_the_token_runs_the_kafka_path(feedback: Service) -> None:

@@ -1,16 +1,29 @@
+"""Fixtures of the outreach service tests: the service on the in-memory broker with a real
+database (SQLite, and PostgreSQL when configured) and a real SMTP server."""
+
+from __future__ import annotations
+
 import email
 import email.policy
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from outreach.app import create_app
+from outreach.rules import DEFAULT_RULES_FILE
 from outreach.settings import OutreachSettings
 from wom_chassis import Service
 from wom_chassis.testing import database_backends, empty_database_url, in_memory_service
+
+TOKEN = "secret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class Inbox:
@@ -19,7 +32,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
@@ -36,17 +49,47 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.stop()
 
 
+OutreachFactory = Callable[..., AbstractAsyncContextManager[Service]]
+
+
 @pytest.fixture(params=database_backends())
-async def outreach(
-    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
-) -> AsyncIterator[Service]:
-    url = await empty_database_url(request.param, tmp_path)
-    settings = OutreachSettings(
-        database_url=url,
-        api_token="secret-token",
-        smtp_port=smtp[1],
-        delivery_max_attempts=2,
-        delivery_retry_seconds=0.01,
-    )
-    async with in_memory_service(create_app(settings)) as service:
+def make_outreach(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]) -> OutreachFactory:
+    """Build an outreach service whose rules are the shipped ones with top-level `rules` replaced;
+    `fresh=False` keeps the database of the previous one (a restart)."""
+
+    @asynccontextmanager
+    async def make(
+        rules: dict[str, Any] | None = None, *, fresh: bool = True, **settings: Any
+    ) -> AsyncIterator[Service]:
+        rules_file = tmp_path / "rules.yaml"
+        shipped = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
+        # quiet hours that never cover the test run, unless a test sets its own
+        hour = (datetime.now(UTC).hour + 6) % 24
+        calm = {"start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00", "default_timezone": "UTC"}
+        rules_file.write_text(
+            yaml.safe_dump({**shipped, "quiet_hours": calm, **(rules or {})}, allow_unicode=True)
+        )
+        url = await empty_database_url(request.param, tmp_path) if fresh else make.url  # type: ignore[attr-defined]
+        make.url = url  # type: ignore[attr-defined]
+        app = create_app(
+            OutreachSettings(
+                **{"smtp_port": smtp[1], **settings},
+                database_url=url,
+                api_token=TOKEN,
+                outreach_rules_file=rules_file,
+                outreach_public_url="https://mail.example.com",
+                outreach_secret_key="test-key",
+                delivery_max_attempts=2,
+                delivery_retry_seconds=0.01,
+            )
+        )
+        async with in_memory_service(app) as service:
+            yield service
+
+    return make
+
+
+@pytest.fixture
+async def outreach(make_outreach: OutreachFactory) -> AsyncIterator[Service]:
+    async with make_outreach() as service:
         yield service

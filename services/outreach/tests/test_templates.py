@@ -1,15 +1,9 @@
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
+from outreach.kinds import sample_context
 from outreach.templates import Templates, locale_chain
 
-CONTEXT = {
-    "first_name": "Anna",
-    "points": 42,
-    "order_id": "o-1",
-    "hold_until": "2026-11-16",
-    "points_available": 0,
-    "points_pending": 42,
-}
+CONTEXT = {**sample_context("purchase_thank_you"), "order_id": "o-1"}
 
 
 def test_locale_chain_falls_back_to_language_then_default() -> None:
@@ -21,15 +15,15 @@ def test_locale_chain_falls_back_to_language_then_default() -> None:
 @pytest.mark.parametrize(
     ("locale", "used", "word"),
     [
-        ("en", "en", "Thank you"),
+        ("en", "en", "thank you"),
         ("ro-MD", "ro", "Mulțumim"),
         ("ru", "ru", "Спасибо"),
         ("sv-FI", "sv", "Tack"),
-        ("de-AT", "en", "Thank you"),
+        ("de-AT", "en", "thank you"),
     ],
 )
-def test_reward_granted_renders_in_the_customers_language(locale: str, used: str, word: str) -> None:
-    rendered = Templates().render("reward_granted", locale, CONTEXT)
+def test_the_thank_you_renders_in_the_customers_language(locale: str, used: str, word: str) -> None:
+    rendered = Templates().render("purchase_thank_you", locale, CONTEXT)
     assert rendered.locale == used
     assert word in rendered.subject and "Anna" in rendered.subject
     assert "42" in rendered.text and "o-1" in rendered.text
@@ -37,14 +31,14 @@ def test_reward_granted_renders_in_the_customers_language(locale: str, used: str
 
 
 def test_html_is_escaped_and_text_is_not() -> None:
-    rendered = Templates().render("reward_granted", "en", {**CONTEXT, "first_name": "<b>Bo & Co</b>"})
+    rendered = Templates().render("purchase_thank_you", "en", {**CONTEXT, "first_name": "<b>Bo & Co</b>"})
     assert "&lt;b&gt;Bo &amp; Co&lt;/b&gt;" in rendered.html
     assert "<b>Bo & Co</b>" in rendered.text
 
 
 def test_missing_data_is_an_error_not_a_blank(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UndefinedError):
-        Templates().render("reward_granted", "en", {"first_name": "Anna"})
+        Templates().render("purchase_thank_you", "en", {"first_name": "Anna"})
 
 
 def test_templates_run_in_a_sandbox(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,8 +9,6 @@ sends, then records each outcome in its own short transaction.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import time
@@ -28,6 +26,7 @@ from wom_chassis.deadletters import DeadLetter, dead_letter_record
 from wom_chassis.mail import send_mail
 from wom_chassis.metrics import DEAD_LETTERS
 from wom_chassis.publishing import publish_records
+from wom_chassis.signatures import signature
 
 from feedback.models import Base
 from feedback.rules import EscalationRules, Rules
@@ -105,12 +104,6 @@ class _Outcome:
 def console_path(case_id: str) -> str:
     """Where the support console shows the case."""
     return f"/console/cases/{case_id}"
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The `X-Wom-Signature` header: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 def backoff(attempts: int, rules: EscalationRules) -> timedelta:

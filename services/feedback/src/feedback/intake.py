@@ -4,24 +4,20 @@ HTTP and from Kafka run one code path."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import BaseModel, ValidationError
 from wom_chassis import Service, get_logger
 from wom_chassis.auth import bearer_token_guard
+from wom_chassis.signatures import signature_is_valid
 from wom_contracts import ResponseSubmittedV1
 
 from feedback.settings import FeedbackSettings
 
-__all__ = ["SIGNATURE_TOLERANCE_SECONDS", "build_intake", "signature_of"]
+__all__ = ["build_intake"]
 
-SIGNATURE_TOLERANCE_SECONDS = 300
-"""How old a signed request may be (replays of older ones are refused)."""
 log = get_logger(__name__)
 
 
@@ -32,19 +28,9 @@ class Accepted(BaseModel):
     event_id: str
 
 
-def signature_of(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as survey tools send it."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
 def _signed(settings: FeedbackSettings, signature: str, timestamp: str | None, body: bytes) -> bool:
     secret = settings.feedback_intake_hmac_secret
-    if secret is None or timestamp is None or not timestamp.isdigit():
-        return False
-    if abs(time.time() - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
-        return False
-    return hmac.compare_digest(signature, signature_of(secret.get_secret_value(), timestamp, body))
+    return secret is not None and signature_is_valid(secret.get_secret_value(), timestamp, signature, body)
 
 
 def _problems(error: ValidationError) -> list[dict[str, Any]]:

@@ -1,48 +1,99 @@
-"""HTTP endpoints of the outreach service."""
+"""HTTP endpoints of the outreach service: a customer's contact and message history, and the
+preview of any message kind in any locale with sample data."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
 from sqlalchemy import select
-from wom_chassis import Database, IdPath, ServiceSettings, guarded_router
+from wom_chassis import IdPath, Service, guarded_router
 
-from outreach.models import Message
+from outreach.kinds import KINDS, sample_context
+from outreach.models import Contact, Message
+from outreach.templates import Templates
 
 __all__ = ["build_api"]
 
+Locale = Annotated[str, Query(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 
-def build_api(settings: ServiceSettings, db: Database) -> APIRouter:
-    """What was sent to a customer, behind the service's bearer token."""
-    api = guarded_router(settings.api_token)
+
+class MessageView(BaseModel):
+    id: str
+    kind: str
+    message_class: str
+    channel: str
+    status: str
+    reason: str | None
+    recipient: str | None
+    locale: str | None
+    subject: str | None
+    attempts: int
+    last_error: str | None
+    due_at: datetime | None
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class History(BaseModel):
+    """What outreach sent, scheduled or suppressed for a customer, oldest first."""
+
+    customer_id: str
+    contact: dict[str, Any] | None
+    messages: list[MessageView]
+
+
+class Preview(BaseModel):
+    kind: str
+    message_class: str
+    locale: str
+    subject: str
+    text: str
+    html: str
+
+
+def build_api(service: Service, templates: Templates) -> APIRouter:
+    """History and preview, behind the service's API token."""
+    api = guarded_router(service.settings.api_token)
 
     @api.get("/customers/{customer_id}/messages", tags=["messages"])
-    async def list_messages(customer_id: IdPath) -> dict[str, Any]:
-        async with db.session() as session:
+    async def history(customer_id: IdPath) -> History:
+        async with service.db.session() as session:
+            contact = await session.get(Contact, customer_id)
             messages = (
                 await session.scalars(
                     select(Message).where(Message.customer_id == customer_id).order_by(Message.created_at)
                 )
             ).all()
-        return {
-            "customer_id": customer_id,
-            "messages": [
-                {
-                    "id": m.id,
-                    "kind": m.kind,
-                    "channel": m.channel,
-                    "status": m.status,
-                    "recipient": m.recipient,
-                    "locale": m.locale,
-                    "subject": m.subject,
-                    "attempts": m.attempts,
-                    "last_error": m.last_error,
-                    "created_at": m.created_at,
-                    "sent_at": m.sent_at,
-                }
-                for m in messages
-            ],
-        }
+        profile = None
+        if contact is not None:
+            profile = {column.name: getattr(contact, column.name) for column in Contact.__table__.columns} | {
+                "stage": contact.stage
+            }
+        return History(
+            customer_id=customer_id,
+            contact=profile,
+            messages=[MessageView.model_validate(m, from_attributes=True) for m in messages],
+        )
+
+    @api.get("/preview/{kind}", tags=["templates"])
+    async def preview(kind: str, locale: Locale = "en") -> Preview:
+        """Render `kind` in `locale` (with its fallbacks) with sample data."""
+        if kind not in KINDS:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no message kind {kind!r}; kinds: {', '.join(sorted(KINDS))}"
+            )
+        rendered = templates.render(kind, locale, sample_context(kind))
+        return Preview(
+            kind=kind,
+            message_class=KINDS[kind].message_class,
+            locale=rendered.locale,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+        )
 
     return api

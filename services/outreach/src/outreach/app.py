@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
-from wom_chassis import Service, create_service, service_cli
+from wom_chassis import Service, UnitOfWork, create_service, every, get_logger, service_cli, utcnow
 
 from outreach.api import build_api
-from outreach.delivery import Mailer, run_delivery
+from outreach.delivery import Delivery
 from outreach.handlers import build_handlers
-from outreach.settings import OutreachSettings
+from outreach.jobs import plan_yearly
+from outreach.models import Contact
+from outreach.rules import load_rules
+from outreach.settings import DEV_SECRET_KEY, OutreachSettings
 from outreach.templates import Templates
+from outreach.unsubscribe import build_unsubscribe_api
 
-__all__ = ["MIGRATIONS", "create_app", "main"]
+__all__ = ["MIGRATIONS", "create_app", "main", "unsubscribe_contact"]
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+log = get_logger(__name__)
+
+
+async def unsubscribe_contact(uow: UnitOfWork, customer_id: str) -> bool:
+    """No more marketing for this customer (until they opt in again); False when unknown."""
+    contact = await uow.session.get(Contact, customer_id)
+    if contact is None:
+        return False
+    contact.marketing_consent, contact.unsubscribed_at, contact.updated_at = False, utcnow(), utcnow()
+    log.info("contact_unsubscribed")
+    return True
 
 
 def create_app(settings: OutreachSettings | None = None) -> Service:
     """Build one outreach service from its settings (read from the environment by default)."""
     settings = settings or OutreachSettings()
+    rules = load_rules(settings.outreach_rules_file)
     templates = Templates(default_locale=settings.default_locale)
-    mailer = Mailer(settings)
-
-    async def deliver(service: Service) -> None:
-        await run_delivery(service.db, mailer, templates, settings, service.relay.wake)
-
-    service = create_service(settings, build_handlers(), migrations=MIGRATIONS, background=[deliver])
-    service.http.include_router(build_api(settings, service.db))
+    jobs = [
+        Delivery(rules, settings, templates).run,
+        every(
+            settings.schedule_every_seconds,
+            partial(plan_yearly, rules=rules, settings=settings),
+            name="yearly",
+        ),
+    ]
+    service = create_service(
+        settings, build_handlers(rules, settings), migrations=MIGRATIONS, background=jobs
+    )
+    if settings.outreach_secret_key.get_secret_value() == DEV_SECRET_KEY:
+        log.warning("outreach_secret_key_is_the_development_default", setting="OUTREACH_SECRET_KEY")
+    service.http.include_router(build_api(service, templates))
+    service.http.include_router(build_unsubscribe_api(service, settings, unsubscribe_contact))
     return service
 
 

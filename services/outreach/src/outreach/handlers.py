@@ -1,108 +1,244 @@
-"""Handlers of the outreach service: keep the contact projection, queue messages."""
+"""Handlers of the outreach service: keep the contact projection, queue the loop's messages."""
 
 from __future__ import annotations
 
-import uuid
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
-from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, RewardGrantedV1
+from wom_chassis.privacy import erased_among, remember_erased
+from wom_contracts import (
+    Balance,
+    CaseOpenedV1,
+    CaseResolvedV1,
+    CodeIssuedV1,
+    CustomerErasedV1,
+    CustomerRegisteredV1,
+    Money,
+    OrderCompletedV1,
+    PointsExpiringV1,
+    PromoterIdentifiedV1,
+    RewardGrantedV1,
+    RewardReleasedV1,
+    RewardRevokedV1,
+    TierChangedV1,
+)
 
-from outreach.models import Contact, Message
+from outreach.channels import channels_for
+from outreach.messaging import queue_message
+from outreach.models import Contact, ErasedCustomer, Message
+from outreach.rules import Rules
+from outreach.settings import OutreachSettings
 
-__all__ = [
-    "build_handlers",
-    "on_customer_erased",
-    "on_customer_registered",
-    "on_reward_granted",
-    "queue_message",
-]
+__all__ = ["Loop", "build_handlers", "money_text"]
 
 log = get_logger(__name__)
+KEY_CLIENT = "key_client"
+REWARD_MESSAGES = {"earn": "purchase_thank_you", "referral_advocate": "referral_success",
+                   "referral_friend": "referral_welcome_reward"}  # fmt: skip
 
 
-async def on_customer_registered(event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
-    """Create or refresh the contact, then release messages that were waiting for it."""
-    now = utcnow()
-    contact = await uow.session.get(Contact, event.customer_id)
-    if contact is None:
-        contact = Contact(customer_id=event.customer_id, registered_at=event.registered_at)
-        uow.session.add(contact)
-    contact.email = str(event.email)
-    contact.first_name = event.first_name
-    contact.last_name = event.last_name
-    contact.locale = event.locale
-    contact.timezone = event.timezone
-    contact.marketing_consent = event.marketing_consent
-    contact.updated_at = now
-    await uow.session.execute(
-        update(Message)
-        .where(Message.customer_id == event.customer_id, Message.status == "waiting")
-        .values(status="queued", next_attempt_at=now)
-    )
+def money_text(money: Money | None) -> str | None:
+    """`15.00 EUR`, as templates show an amount."""
+    return None if money is None else f"{money.amount.quantize(Decimal('0.01'))} {money.currency}"
 
 
-async def on_reward_granted(event: RewardGrantedV1, uow: UnitOfWork) -> None:
-    """Thank the customer for what they earned (a transactional message)."""
-    if event.points is None:
-        return
-    hold_until = event.hold_until.date().isoformat() if event.hold_until else None
-    await queue_message(
-        uow,
-        event.customer_id,
-        "reward_granted",
-        {
-            "points": event.points,
-            "order_id": event.order_id,
-            "hold_until": hold_until,
-            "points_available": event.balance.points_available,
-            "points_pending": event.balance.points_pending,
-        },
-    )
+class Loop:
+    """The handlers, bound to the rules and settings they need."""
 
+    def __init__(self, rules: Rules, settings: OutreachSettings) -> None:
+        self.rules = rules
+        self.settings = settings
 
-async def queue_message(uow: UnitOfWork, customer_id: str, kind: str, data: dict[str, Any]) -> None:
-    """Queue one email of `kind`, once per causing event; it waits while the contact is unknown."""
-    known = await uow.session.scalar(select(Contact.customer_id).where(Contact.customer_id == customer_id))
-    now = utcnow()
-    uow.session.add(
-        Message(
-            id=uuid.uuid4().hex,
-            customer_id=customer_id,
-            kind=kind,
-            channel="email",
-            cause_event_id=uow.event_id,
-            status="queued" if known else "waiting",
-            data=data,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
+    async def _contact(self, uow: UnitOfWork, customer_id: str) -> Contact | None:
+        """The customer's contact, created empty when unknown; None for an erased customer."""
+        if await erased_among(uow.session, ErasedCustomer, [customer_id]):
+            log.info("event_for_erased_customer_ignored")
+            return None
+        contact = await uow.session.get(Contact, customer_id)
+        if contact is None:
+            contact = Contact(
+                customer_id=customer_id, locale=self.settings.default_locale, updated_at=utcnow()
+            )
+            uow.session.add(contact)
+        return contact
+
+    async def queue(
+        self, uow: UnitOfWork, customer_id: str, kind: str, data: dict[str, Any], **extra: Any
+    ) -> None:
+        """Queue `kind` on its channels."""
+        await queue_message(uow, customer_id, kind, data, channels=channels_for(kind, self.settings), **extra)
+
+    def _balances(self, contact: Contact, balance: Balance) -> None:
+        contact.points_available, contact.points_pending = balance.points_available, balance.points_pending
+        contact.updated_at = utcnow()
+
+    async def on_customer_registered(self, event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
+        """Learn the contact, release messages that waited for it, welcome them."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        contact.email, contact.first_name, contact.last_name = (
+            str(event.email),
+            event.first_name,
+            event.last_name,
         )
-    )
-    if not known:
-        log.info("message_waits_for_contact", kind=kind)
+        contact.locale, contact.timezone, contact.birthday = event.locale, event.timezone, event.birthday
+        contact.registered_at = event.registered_at
+        # an unsubscribe stands until the customer opts in again after it
+        unsubscribed = contact.unsubscribed_at is not None and contact.unsubscribed_at >= event.registered_at
+        contact.marketing_consent = event.marketing_consent and not unsubscribed
+        contact.updated_at = utcnow()
+        await uow.session.execute(
+            update(Message)
+            .where(Message.customer_id == event.customer_id, Message.status == "waiting")
+            .values(status="queued")
+        )
+        due = utcnow() + timedelta(minutes=self.rules.welcome_delay_minutes)
+        await self.queue(
+            uow, event.customer_id, "welcome", {}, due_at=due, cause=f"welcome:{event.customer_id}"
+        )
+
+    async def on_code_issued(self, event: CodeIssuedV1, uow: UnitOfWork) -> None:
+        """Remember the customer's referral code and share link."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is not None:
+            contact.referral_code, contact.share_url = event.code, str(event.share_url)
+            contact.updated_at = utcnow()
+
+    async def on_order_completed(self, event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        """Count the order; check in with a survey invitation some days later."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        contact.order_count += 1
+        contact.last_order_at = max(filter(None, (contact.last_order_at, event.completed_at)))
+        contact.updated_at = utcnow()
+        survey_url = self.rules.survey_url.format(customer_id=event.customer_id, order_id=event.order_id)
+        data = {"order_id": event.order_id, "order_date": event.completed_at.date().isoformat(),
+                "survey_url": survey_url}  # fmt: skip
+        due = event.completed_at + timedelta(days=self.rules.check_in_days)
+        await self.queue(
+            uow, event.customer_id, "check_in", data, due_at=due, cause=f"check_in:{event.order_id}"
+        )
+
+    async def on_reward_granted(self, event: RewardGrantedV1, uow: UnitOfWork) -> None:
+        """Thank for a purchase, tell an advocate of their friend's purchase, welcome a friend."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        self._balances(contact, event.balance)
+        kind = REWARD_MESSAGES.get(event.kind)
+        if kind is None:
+            return  # compensation and birthday gifts are told by the case follow-up and the birthday note
+        hold_until = event.hold_until.date().isoformat() if event.hold_until else None
+        data: dict[str, Any] = {"hold_until": hold_until}
+        if kind == "purchase_thank_you":
+            data |= {"order_id": event.order_id, "points": event.points or 0}
+        else:  # named in the customer's language when the message is rendered
+            data |= {
+                "points": event.points,
+                "credit": money_text(event.credit),
+                "coupon_code": event.coupon_code,
+            }
+        await self.queue(uow, event.customer_id, kind, data)
+
+    async def on_reward_released(self, event: RewardReleasedV1, uow: UnitOfWork) -> None:
+        """Tell the customer a reward can be used now."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        self._balances(contact, event.balance)
+        data = {"reward_kind": event.kind, "points": event.points, "credit": money_text(event.credit)}
+        await self.queue(uow, event.customer_id, "reward_released", data)
+
+    async def on_reward_revoked(self, event: RewardRevokedV1, uow: UnitOfWork) -> None:
+        """Explain a clawback or a reversal with its reason."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        self._balances(contact, event.balance)
+        data = {"points": event.points, "credit": money_text(event.credit), "reason": event.reason}
+        await self.queue(uow, event.customer_id, "reward_revoked", data)
+
+    async def on_points_expiring(self, event: PointsExpiringV1, uow: UnitOfWork) -> None:
+        """Warn before points expire."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        self._balances(contact, event.balance)
+        data = {"points": event.points, "expires_at": event.expires_at.date().isoformat()}
+        await self.queue(uow, event.customer_id, "points_expiring", data)
+
+    async def on_tier_changed(self, event: TierChangedV1, uow: UnitOfWork) -> None:
+        """Welcome a new key client with their offer; tell other tier changes plainly."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        contact.tier, contact.updated_at = event.tier, utcnow()
+        if event.tier == KEY_CLIENT:
+            await self.queue(uow, event.customer_id, "key_client_welcome", {"offer": None})
+            return
+        order = ("member", "repeat_buyer", KEY_CLIENT)
+        previous = event.previous_tier or "member"
+        upgrade = (
+            order.index(event.tier) > order.index(previous) if {event.tier, previous} <= set(order) else True
+        )
+        data = {"previous_tier": previous, "new_tier": event.tier, "upgrade": upgrade}
+        await self.queue(uow, event.customer_id, "tier_changed", data)
+
+    async def on_promoter_identified(self, event: PromoterIdentifiedV1, uow: UnitOfWork) -> None:
+        """A delighted customer: a friendly invitation to share their own link."""
+        if await self._contact(uow, event.customer_id) is not None:
+            await self.queue(uow, event.customer_id, "referral_ask", {})
+
+    async def on_case_opened(self, event: CaseOpenedV1, uow: UnitOfWork) -> None:
+        """Apologise, and hold referral asks while the case is open."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        contact.open_case_id, contact.updated_at = event.case_id, utcnow()
+        await self.queue(
+            uow, event.customer_id, "apology", {"case_id": event.case_id, "key_client": event.key_client}
+        )
+
+    async def on_case_resolved(self, event: CaseResolvedV1, uow: UnitOfWork) -> None:
+        """Follow up on the resolved case, naming any compensation."""
+        contact = await self._contact(uow, event.customer_id)
+        if contact is None:
+            return
+        if contact.open_case_id == event.case_id:
+            contact.open_case_id = None
+        contact.updated_at = utcnow()
+        data = {"case_id": event.case_id, "resolution": event.resolution,
+                "compensation": money_text(event.compensation)}  # fmt: skip
+        await self.queue(uow, event.customer_id, "case_follow_up", data)
+
+    async def on_customer_erased(self, event: CustomerErasedV1, uow: UnitOfWork) -> None:
+        """Delete the contact, their history and their schedule; nothing is sent afterwards."""
+        session = uow.session
+        await session.execute(delete(Message).where(Message.customer_id == event.customer_id))
+        await session.execute(delete(Contact).where(Contact.customer_id == event.customer_id))
+        await remember_erased(session, ErasedCustomer, event.customer_id)
+        log.info("customer_erased")
 
 
-async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
-    """Forget the contact; keep only an anonymous trace of past messages, send nothing more."""
-    await uow.session.execute(delete(Contact).where(Contact.customer_id == event.customer_id))
-    await uow.session.execute(
-        update(Message)
-        .where(Message.customer_id == event.customer_id, Message.status.in_(("waiting", "queued")))
-        .values(status="cancelled", last_error="customer erased")
-    )
-    await uow.session.execute(
-        update(Message)
-        .where(Message.customer_id == event.customer_id)
-        .values(recipient=None, subject=None, data={})
-    )
-
-
-def build_handlers() -> EventHandlers:
-    """The outreach handlers."""
+def build_handlers(rules: Rules, settings: OutreachSettings) -> EventHandlers:
+    """The outreach handlers, bound to their rules."""
+    loop = Loop(rules, settings)
     handlers = EventHandlers()
-    handlers.on(CustomerRegisteredV1)(on_customer_registered)
-    handlers.on(RewardGrantedV1)(on_reward_granted)
-    handlers.on(CustomerErasedV1)(on_customer_erased)
+    handlers.on(CustomerRegisteredV1)(loop.on_customer_registered)
+    handlers.on(CodeIssuedV1)(loop.on_code_issued)
+    handlers.on(OrderCompletedV1)(loop.on_order_completed)
+    handlers.on(RewardGrantedV1)(loop.on_reward_granted)
+    handlers.on(RewardReleasedV1)(loop.on_reward_released)
+    handlers.on(RewardRevokedV1)(loop.on_reward_revoked)
+    handlers.on(PointsExpiringV1)(loop.on_points_expiring)
+    handlers.on(TierChangedV1)(loop.on_tier_changed)
+    handlers.on(PromoterIdentifiedV1)(loop.on_promoter_identified)
+    handlers.on(CaseOpenedV1)(loop.on_case_opened)
+    handlers.on(CaseResolvedV1)(loop.on_case_resolved)
+    handlers.on(CustomerErasedV1)(loop.on_customer_erased)
     return handlers

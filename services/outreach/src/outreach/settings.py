@@ -1,20 +1,48 @@
-"""Settings of the outreach service."""
+"""Settings of the outreach service; the messaging rules live in the rules file."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from wom_chassis import ServiceSettings
 from wom_chassis.mail import MailSettings
 
-__all__ = ["OutreachSettings"]
+from outreach.rules import DEFAULT_RULES_FILE
+
+__all__ = ["DEV_SECRET_KEY", "OutreachSettings"]
+
+DEV_SECRET_KEY = "wom-dev-only-unsubscribe-key"
 
 
 class OutreachSettings(ServiceSettings, MailSettings):
-    """Outreach settings: the SMTP relay and the delivery loop."""
+    """Outreach settings: the SMTP relay, the webhook channel, unsubscribe links, the loops."""
 
     service_name: str = "outreach"
     http_port: int = 8003
+    outreach_rules_file: Path = Field(
+        default=DEFAULT_RULES_FILE, description="the YAML rules file (cap, quiet hours, delays, offers)"
+    )
+    outreach_public_url: str = Field(
+        default="http://127.0.0.1:8003",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the public base URL of this service: unsubscribe links are <it>/unsubscribe/<token>",
+    )
+    outreach_secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET_KEY), description="signs unsubscribe tokens; set a long random secret"
+    )
+    outreach_webhook_url: str | None = Field(
+        default=None,
+        description="an SMS or chat provider's endpoint; messages of the kinds listed go there too",
+    )
+    outreach_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of the webhook channel's signature"
+    )
+    outreach_webhook_kinds: list[str] = Field(default_factory=list, description="kinds also sent by webhook")
     default_locale: str = "en"
     delivery_interval_seconds: float = Field(default=0.5, gt=0)
     delivery_max_attempts: int = Field(default=6, ge=1)
     delivery_retry_seconds: float = Field(default=5.0, gt=0)
+    schedule_every_seconds: float = Field(
+        default=3600.0, gt=0, description="how often birthdays and anniversaries are planned (a day ahead)"
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["Rendered", "Templates", "locale_chain"]
+__all__ = ["TEMPLATE_DIR", "Rendered", "Templates", "locale_chain"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -33,7 +33,11 @@ def locale_chain(locale: str, default: str = "en") -> list[str]:
 
 
 class Templates:
-    """Renders a message kind in a customer's locale, falling back along the locale chain."""
+    """Renders a message kind in a customer's locale, falling back along the locale chain.
+
+    Templates live in `templates/<kind>/<locale>.subject.txt|txt|html`; HTML ones extend
+    `_layout.html`, and marketing ones end with the unsubscribe footer of their language
+    (`_footer/<locale>.html|txt`). Every variable must be given (StrictUndefined)."""
 
     def __init__(self, directory: Path = TEMPLATE_DIR, default_locale: str = "en") -> None:
         self.default_locale = default_locale
@@ -43,6 +47,7 @@ class Templates:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            keep_trailing_newline=True,
         )
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
@@ -50,10 +55,10 @@ class Templates:
         for candidate in locale_chain(locale, self.default_locale):
             try:
                 parts = [
-                    self.env.get_template(f"{kind}/{candidate}.{part}").render(context)
+                    self.env.get_template(f"{kind}/{candidate}.{part}").render({**context, "lang": candidate})
                     for part in ("subject.txt", "txt", "html")
                 ]
             except TemplateNotFound:
                 continue
-            return Rendered(candidate, parts[0].strip(), parts[1], parts[2])
+            return Rendered(candidate, " ".join(parts[0].split()), parts[1], parts[2])
         raise LookupError(f"no template for {kind!r} in {locale!r} or its fallbacks")

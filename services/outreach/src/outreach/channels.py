@@ -1,0 +1,207 @@
+"""The channels a message goes out on: email over SMTP (marketing mail carries a one-click
+unsubscribe, RFC 2369 and RFC 8058) and a signed JSON webhook for an SMS or chat provider.
+
+A channel sends one message or raises; retries, backoff and the outcome events belong to the
+caller (delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import Policy
+from email.utils import make_msgid
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from wom_chassis import get_logger
+from wom_chassis.mail import send_mail
+from wom_chassis.signatures import signature
+
+from outreach.settings import OutreachSettings
+from outreach.templates import Rendered
+
+__all__ = [
+    "WEBHOOK_EVENT",
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "Channel",
+    "ChannelError",
+    "EmailChannel",
+    "MessageClass",
+    "Outgoing",
+    "WebhookChannel",
+    "build_channels",
+    "channels_for",
+    "webhook_body",
+    "webhook_signature",
+]
+
+log = get_logger(__name__)
+
+MessageClass = Literal["transactional", "marketing"]
+WEBHOOK_EVENT = "outreach.message"
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+"""httpx's limit per phase (connect, write, read); the whole POST is bounded at twice that."""
+
+_HEADER_URL = re.compile(r"^https?://[^\s<>\"]+$")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message ready to leave on a channel: rendered, addressed, classified."""
+
+    message_id: str
+    kind: str
+    message_class: MessageClass
+    customer_id: str
+    recipient: str | None
+    """the email address; the webhook channel never sends it"""
+    locale: str
+    rendered: Rendered
+    unsubscribe_url: str | None = None
+    """set for marketing messages: becomes the List-Unsubscribe header of the email"""
+
+
+class ChannelError(RuntimeError):
+    """A message could not be handed over on a channel; the caller retries later."""
+
+
+class Channel(Protocol):
+    """Sends one message, or raises."""
+
+    async def send(self, out: Outgoing) -> None:
+        """Hand `out` over to the channel's provider; raise on failure."""
+
+
+class EmailChannel:
+    """Sends one multipart (text + HTML) email through the configured SMTP relay."""
+
+    def __init__(self, settings: OutreachSettings) -> None:
+        self.settings = settings
+
+    def compose(self, out: Outgoing) -> EmailMessage:
+        """The email for `out`: marketing mail with an unsubscribe URL gets the one-click headers."""
+        if not out.recipient:
+            raise ChannelError(f"message {out.message_id}: the contact has no email address")
+        rendered = out.rendered
+        mail = EmailMessage()
+        mail["From"] = self.settings.mail_from
+        mail["To"] = out.recipient
+        mail["Subject"] = rendered.subject
+        mail["Message-ID"] = make_msgid(idstring=out.message_id, domain="wom.localhost")
+        mail["X-Wom-Message-Id"] = out.message_id
+        if out.message_class == "marketing":
+            if out.unsubscribe_url:
+                mail["List-Unsubscribe"] = _VerbatimHeader("List-Unsubscribe", f"<{_header_url(out)}>")
+                mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            else:
+                log.warning("marketing_mail_without_unsubscribe", message_id=out.message_id, kind=out.kind)
+        mail.set_content(rendered.text)
+        mail.add_alternative(rendered.html, subtype="html")
+        mail["Content-Language"] = rendered.locale  # after the body: set_content drops Content-*
+        return mail
+
+    async def send(self, out: Outgoing) -> None:
+        """Send `out` to its recipient; raise when the relay refuses or cannot be reached."""
+        await send_mail(self.settings, self.compose(out))
+
+
+def _header_url(out: Outgoing) -> str:
+    url = out.unsubscribe_url or ""
+    if not _HEADER_URL.match(url):  # it goes into a header verbatim: no spaces, brackets or newlines
+        raise ChannelError(f"message {out.message_id}: the unsubscribe URL is not a plain http(s) URL")
+    return url
+
+
+class _VerbatimHeader(str):
+    """A header written as given. The standard policy turns a line it cannot fold (a long URL in
+    angle brackets) into RFC 2047 encoded words, which List-Unsubscribe does not allow; a single
+    line up to RFC 5322's 998 characters is valid."""
+
+    name: str
+    max_count = None
+
+    def __new__(cls, name: str, value: str) -> _VerbatimHeader:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        """The header as one line, ended by the policy's line separator."""
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def webhook_body(out: Outgoing) -> bytes:
+    """The webhook's JSON body (compact, keys sorted): no email address, nothing beyond the text."""
+    payload = {
+        "message_id": out.message_id,
+        "kind": out.kind,
+        "class": out.message_class,
+        "customer_id": out.customer_id,
+        "locale": out.rendered.locale,
+        "subject": out.rendered.subject,
+        "text": out.rendered.text,
+    }
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+webhook_signature = signature
+"""The `X-Wom-Signature` header: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`."""
+
+
+class WebhookChannel:
+    """POSTs a message as signed JSON to the configured webhook (an SMS or chat provider's relay)."""
+
+    def __init__(
+        self, settings: OutreachSettings, *, timeout_seconds: float = WEBHOOK_TIMEOUT_SECONDS
+    ) -> None:
+        self.settings = settings
+        self.timeout_seconds = timeout_seconds
+
+    async def send(self, out: Outgoing) -> None:
+        """POST `out`; raise when the webhook is not configured, unreachable, or answers non-2xx."""
+        url = self.settings.outreach_webhook_url
+        secret = self.settings.outreach_webhook_secret
+        if not url:
+            raise ChannelError("OUTREACH_WEBHOOK_URL is not set: the webhook channel has nowhere to post")
+        if secret is None or not secret.get_secret_value():
+            raise ChannelError("OUTREACH_WEBHOOK_SECRET is not set: webhook messages must be signed")
+        body = webhook_body(out)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Wom-Event": WEBHOOK_EVENT,
+            "X-Wom-Delivery": out.message_id,
+            "X-Wom-Timestamp": timestamp,
+            "X-Wom-Signature": webhook_signature(secret.get_secret_value(), timestamp, body),
+        }
+        host = urlsplit(url).netloc  # errors name the host only: the URL's path may hold a token
+        try:
+            async with (
+                asyncio.timeout(2 * self.timeout_seconds),
+                httpx.AsyncClient(timeout=self.timeout_seconds) as client,
+            ):
+                response = await client.post(url, content=body, headers=headers)
+        except (httpx.HTTPError, TimeoutError) as error:
+            raise ChannelError(f"webhook POST to {host} failed: {type(error).__name__}: {error}") from error
+        if not response.is_success:
+            raise ChannelError(f"webhook {host} answered HTTP {response.status_code}: {response.text[:300]}")
+
+
+def channels_for(kind: str, settings: OutreachSettings) -> list[str]:
+    """The channels a message of `kind` goes out on: always email, and the webhook for the kinds
+    listed in `outreach_webhook_kinds` when a webhook URL is configured."""
+    channels = ["email"]
+    if kind in settings.outreach_webhook_kinds and settings.outreach_webhook_url:
+        channels.append("webhook")
+    return channels
+
+
+def build_channels(settings: OutreachSettings) -> dict[str, Channel]:
+    """Every channel by the name `channels_for` uses."""
+    return {"email": EmailChannel(settings), "webhook": WebhookChannel(settings)}

@@ -1,0 +1,1 @@
+"""Pure rules of the outreach service: no I/O, no framework."""

@@ -1,0 +1,87 @@
+"""Queueing messages and suppressing them: every message once per kind, cause and channel, and
+every message not sent announced with its reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
+from wom_contracts import MessageSuppressedV1
+
+from outreach.kinds import kind_of
+from outreach.models import Contact, Message
+
+__all__ = ["queue_message", "suppress"]
+
+log = get_logger(__name__)
+
+
+async def queue_message(
+    uow: UnitOfWork,
+    customer_id: str,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    channels: list[str],
+    due_at: datetime | None = None,
+    cause: str | None = None,
+) -> list[Message]:
+    """Queue `kind` for the customer on each channel, once per cause (the event being handled
+    unless given); it waits while the contact is unknown, and until `due_at` when given."""
+    session = uow.session
+    cause_id = cause or uow.event_id
+    known = await session.scalar(
+        select(Contact.customer_id).where(Contact.customer_id == customer_id, Contact.email.is_not(None))
+    )
+    now = utcnow()
+    queued = []
+    for channel in channels:
+        if await _exists(session, kind, cause_id, channel):
+            log.info("message_already_queued", kind=kind, cause=cause_id, channel=channel)
+            continue
+        message = Message(
+            id=new_id(),
+            customer_id=customer_id,
+            kind=kind,
+            message_class=kind_of(kind).message_class,
+            channel=channel,
+            cause_event_id=cause_id,
+            status="queued" if known else "waiting",
+            data=data,
+            attempts=0,
+            due_at=due_at,
+            next_attempt_at=max(due_at, now) if due_at else now,
+            created_at=now,
+        )
+        session.add(message)
+        queued.append(message)
+    return queued
+
+
+async def _exists(session: AsyncSession, kind: str, cause: str, channel: str) -> bool:
+    found = await session.scalar(
+        select(Message.id).where(
+            Message.kind == kind, Message.cause_event_id == cause, Message.channel == channel
+        )
+    )
+    return found is not None
+
+
+def suppress(uow: UnitOfWork, message: Message, reason: str) -> None:
+    """Do not send `message`, and say why."""
+    message.status, message.reason = "suppressed", reason
+    uow.emit(
+        MessageSuppressedV1(
+            customer_id=message.customer_id,
+            message_id=message.id,
+            kind=message.kind,
+            channel=message.channel,
+            cause_event_id=message.cause_event_id,
+            reason=reason,
+            occurred_at=utcnow(),
+        )
+    )
+    log.info("message_suppressed", message_id=message.id, kind=message.kind, reason=reason)

@@ -1,0 +1,62 @@
+"""Every kind renders in every locale with its sample data, with and without a first name, and
+only marketing kinds carry the unsubscribe link."""
+
+from __future__ import annotations
+
+import pytest
+from outreach.kinds import KINDS, sample_context
+from outreach.templates import Templates
+
+LOCALES = ("en", "ru", "ro", "sv")
+TEMPLATES = Templates()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_renders_in_every_locale(kind: str, locale: str) -> None:
+    for first_name in ("Anna", None):
+        context = {**sample_context(kind), "first_name": first_name}
+        rendered = TEMPLATES.render(kind, locale, context)
+        assert rendered.locale == locale, "no fallback for the four languages"
+        assert rendered.subject and len(rendered.subject) <= 120
+        assert "{{" not in rendered.text + rendered.html and "{%" not in rendered.text + rendered.html
+        assert rendered.html.lstrip().startswith("<!doctype html>") and f'lang="{locale}"' in rendered.html
+        assert ("Anna" in rendered.text) is (first_name is not None)
+        marketing = KINDS[kind].message_class == "marketing"
+        unsubscribe = context["unsubscribe_url"] or "/unsubscribe/"
+        assert (unsubscribe in rendered.text) is marketing
+        assert (unsubscribe in rendered.html) is marketing
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_kind_specific_facts_appear(locale: str) -> None:
+    thank_you = TEMPLATES.render("purchase_thank_you", locale, sample_context("purchase_thank_you"))
+    assert "42" in thank_you.subject + thank_you.text and "o-1042" in thank_you.text
+    follow_up = TEMPLATES.render("case_follow_up", locale, sample_context("case_follow_up"))
+    assert "15.00 EUR" in follow_up.text and "15.00 EUR" in follow_up.html
+    ask = TEMPLATES.render("referral_ask", locale, sample_context("referral_ask"))
+    assert "https://r.example.com/r/ANNA-7K3Q" in ask.text and "https://r.example.com/r/ANNA-7K3Q" in ask.html
+    expiring = TEMPLATES.render("points_expiring", locale, sample_context("points_expiring"))
+    assert "300" in expiring.text
+    check_in = TEMPLATES.render("check_in", locale, sample_context("check_in"))
+    assert "https://survey.example.com/s?o=o-1042" in check_in.text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "order_refunded",
+        "order_partially_refunded",
+        "referral_reversed",
+        "order_fully_refunded",
+        "order_refunded_below_minimum",
+        "points_expired",
+        "something_new",
+    ],
+)
+def test_every_revocation_reason_is_explained(locale: str, reason: str) -> None:
+    rendered = TEMPLATES.render(
+        "reward_revoked", locale, {**sample_context("reward_revoked"), "reason": reason}
+    )
+    assert reason not in rendered.text, "the customer reads a sentence, not a code"

@@ -1,0 +1,326 @@
+"""The loop's messages through the real consume path, the ledger at send time, and delivery to a
+real SMTP server."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from httpx import ASGITransport, AsyncClient
+from outreach.delivery import Delivery
+from outreach.jobs import plan_yearly
+from outreach.models import Contact, Message
+from outreach.rules import load_rules
+from outreach.settings import OutreachSettings
+from outreach.templates import Templates
+from sqlalchemy import select
+from wom_chassis import Service, utcnow
+from wom_chassis.testing import emitted, publish_event
+from wom_contracts import (
+    Balance,
+    CaseOpenedV1,
+    CaseResolvedV1,
+    CodeIssuedV1,
+    CustomerErasedV1,
+    CustomerRegisteredV1,
+    MessageSentV1,
+    MessageSuppressedV1,
+    Money,
+    OrderCompletedV1,
+    PromoterIdentifiedV1,
+    RewardGrantedV1,
+    TierChangedV1,
+)
+
+from .conftest import AUTH, Inbox, OutreachFactory
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def registered(
+    customer: str = "anna", *, locale: str = "ro-MD", consent: bool = True, **extra: Any
+) -> CustomerRegisteredV1:
+    return CustomerRegisteredV1(
+        customer_id=customer, email=f"{customer}@example.com", first_name="Ana", locale=locale,
+        registered_at=NOW - timedelta(days=400), marketing_consent=consent, **extra,
+    )  # fmt: skip
+
+
+def granted(customer: str = "anna", points: int = 42, reward_id: str = "r-1") -> RewardGrantedV1:
+    return RewardGrantedV1(
+        customer_id=customer, reward_id=reward_id, kind="earn", status="pending", points=points,
+        reason="purchase", source_event_id="evt-order", order_id="o-1",
+        hold_until=NOW + timedelta(days=14), balance=Balance(points_available=0, points_pending=points),
+        occurred_at=NOW,
+    )  # fmt: skip
+
+
+def code(customer: str = "anna") -> CodeIssuedV1:
+    return CodeIssuedV1(
+        customer_id=customer, code="ANA-7K3Q", share_url="https://r.example.com/r/ANA-7K3Q", occurred_at=NOW
+    )
+
+
+def promoter(customer: str = "anna", response_id: str = "resp-1") -> PromoterIdentifiedV1:
+    return PromoterIdentifiedV1(
+        customer_id=customer, response_id=response_id, kind="nps", score=10, occurred_at=NOW
+    )
+
+
+def key_client(customer: str = "anna") -> TierChangedV1:
+    return TierChangedV1(
+        customer_id=customer, previous_tier="repeat_buyer", tier="key_client",
+        trailing_revenue=Money(amount=Decimal("900"), currency="EUR"), occurred_at=NOW,
+    )  # fmt: skip
+
+
+async def deliver(service: Service) -> int:
+    settings = service.settings
+    assert isinstance(settings, OutreachSettings)
+    return await Delivery(load_rules(settings.outreach_rules_file), settings, Templates()).deliver_due(
+        service
+    )
+
+
+async def messages(service: Service, kind: str | None = None) -> list[Message]:
+    async with service.db.session() as session:
+        query = select(Message).order_by(Message.created_at)
+        return [m for m in (await session.scalars(query)).all() if kind is None or m.kind == kind]
+
+
+async def test_a_purchase_is_thanked_in_the_customers_language(
+    outreach: Service, smtp: tuple[Inbox, int]
+) -> None:
+    await publish_event(outreach.broker, registered())
+    await publish_event(outreach.broker, granted())
+    assert await deliver(outreach) == 1
+    [mail] = smtp[0].messages
+    assert mail["To"] == "anna@example.com" and mail["Content-Language"] == "ro"
+    assert "42" in mail["Subject"] and "Ana" in mail["Subject"]
+    assert mail["List-Unsubscribe"] is None, "transactional mail has no unsubscribe header"
+    assert {part.get_content_type() for part in mail.iter_parts()} == {"text/plain", "text/html"}
+    [sent] = await emitted(outreach, MessageSentV1)
+    assert (sent.kind, sent.locale, sent.template) == ("purchase_thank_you", "ro", "purchase_thank_you/ro")
+
+
+async def test_a_message_before_the_registration_waits_for_the_contact(
+    outreach: Service, smtp: tuple[Inbox, int]
+) -> None:
+    await publish_event(outreach.broker, granted())
+    assert [m.status for m in await messages(outreach)] == ["waiting"]
+    await publish_event(outreach.broker, registered())
+    await deliver(outreach)
+    assert [m["To"] for m in smtp[0].messages] == ["anna@example.com"]
+
+
+async def test_marketing_needs_consent_and_says_why_not(outreach: Service, smtp: tuple[Inbox, int]) -> None:
+    await publish_event(outreach.broker, registered(consent=False))
+    await publish_event(outreach.broker, code())
+    await publish_event(outreach.broker, promoter())
+    await publish_event(outreach.broker, granted())
+    await deliver(outreach)
+    assert [m["Subject"] for m in smtp[0].messages if "42" in m["Subject"]]  # transactional still goes
+    [suppressed] = await emitted(outreach, MessageSuppressedV1)
+    assert (suppressed.kind, suppressed.reason) == ("referral_ask", "no_marketing_consent")
+
+
+async def test_a_referral_ask_carries_the_link_and_a_one_click_unsubscribe(
+    outreach: Service, smtp: tuple[Inbox, int]
+) -> None:
+    await publish_event(outreach.broker, registered(locale="sv"))
+    await publish_event(outreach.broker, code())
+    await publish_event(outreach.broker, promoter())
+    await deliver(outreach)
+    [mail] = smtp[0].messages
+    assert "https://r.example.com/r/ANA-7K3Q" in mail.get_body(("plain",)).get_content()
+    header = mail["List-Unsubscribe"]
+    assert header.startswith("<https://mail.example.com/unsubscribe/") and mail["List-Unsubscribe-Post"]
+    path = header.strip("<>").removeprefix("https://mail.example.com")
+    async with AsyncClient(transport=ASGITransport(app=outreach.http), base_url="http://test") as http:
+        answer = await http.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    await publish_event(outreach.broker, key_client())
+    await deliver(outreach)
+    assert len(smtp[0].messages) == 1
+    assert [(e.kind, e.reason) for e in await emitted(outreach, MessageSuppressedV1)] == [
+        ("key_client_welcome", "no_marketing_consent")
+    ]
+
+
+async def test_one_frequency_cap_across_marketing_kinds(
+    make_outreach: OutreachFactory, smtp: tuple[Inbox, int]
+) -> None:
+    async with make_outreach({"frequency_cap": {"messages": 1, "days": 7}}) as service:
+        await publish_event(service.broker, registered())
+        await publish_event(service.broker, code())
+        await publish_event(service.broker, key_client())
+        await deliver(service)
+        await publish_event(service.broker, promoter())
+        await deliver(service)
+        assert len(smtp[0].messages) == 1
+        assert [(e.kind, e.reason) for e in await emitted(service, MessageSuppressedV1)] == [
+            ("referral_ask", "frequency_cap")
+        ]
+
+
+async def test_quiet_hours_defer_marketing_to_the_window(
+    make_outreach: OutreachFactory, smtp: tuple[Inbox, int]
+) -> None:
+    hour = datetime.now(UTC).hour
+    quiet = {
+        "start": f"{(hour - 1) % 24:02d}:00",
+        "end": f"{(hour + 2) % 24:02d}:00",
+        "default_timezone": "UTC",
+    }
+    async with make_outreach({"quiet_hours": quiet}) as service:
+        await publish_event(service.broker, registered())
+        await publish_event(service.broker, key_client())
+        await deliver(service)
+        assert smtp[0].messages == [] and await emitted(service, MessageSuppressedV1) == []
+        [waiting] = await messages(service, "key_client_welcome")
+        assert waiting.status == "queued"
+        assert waiting.next_attempt_at.hour == (hour + 2) % 24 and waiting.next_attempt_at > utcnow()
+
+
+async def test_a_case_brings_an_apology_holds_referral_asks_and_a_follow_up_names_the_compensation(
+    outreach: Service, smtp: tuple[Inbox, int]
+) -> None:
+    await publish_event(outreach.broker, registered(locale="ru"))
+    await publish_event(outreach.broker, code())
+    opened = CaseOpenedV1(
+        customer_id="anna", case_id="c-1", response_id="resp-0", priority="P1", queue="key-clients",
+        sla_due_at=NOW + timedelta(hours=4), kind="nps", score=3, key_client=True, occurred_at=NOW,
+    )  # fmt: skip
+    await publish_event(outreach.broker, opened)
+    await publish_event(outreach.broker, promoter())
+    await deliver(outreach)
+    assert [(e.kind, e.reason) for e in await emitted(outreach, MessageSuppressedV1)] == [
+        ("referral_ask", "open_case")
+    ]
+    resolved = CaseResolvedV1(
+        customer_id="anna", case_id="c-1", resolution="refunded",
+        compensation=Money(amount=Decimal("15"), currency="EUR"), occurred_at=NOW,
+    )  # fmt: skip
+    await publish_event(outreach.broker, resolved)
+    await deliver(outreach)
+    kinds = [e.kind for e in await emitted(outreach, MessageSentV1)]
+    assert kinds == ["apology", "case_follow_up"]
+    assert "15.00 EUR" in smtp[0].messages[-1].get_body(("plain",)).get_content()
+
+
+async def test_the_check_in_is_scheduled_survives_a_restart_and_is_sent_once(
+    make_outreach: OutreachFactory, smtp: tuple[Inbox, int]
+) -> None:
+    order = OrderCompletedV1(
+        customer_id="anna", order_id="o-9", total=Money(amount=Decimal("30"), currency="EUR"),
+        completed_at=utcnow() - timedelta(days=7, seconds=-2),
+    )  # fmt: skip
+    async with make_outreach() as service:
+        await publish_event(service.broker, registered(locale="en"))
+        await publish_event(service.broker, order)
+        assert await deliver(service) == 0  # due in two seconds
+        [check_in] = await messages(service, "check_in")
+        assert check_in.data["survey_url"].endswith("customer=anna&order=o-9")
+    async with make_outreach(fresh=False) as service:  # the service restarts on the same database
+        [check_in] = await messages(service, "check_in")
+        while utcnow() < check_in.next_attempt_at:
+            await deliver(service)
+        await deliver(service)
+        await deliver(service)
+        assert [m["Subject"] for m in smtp[0].messages].__len__() == 1
+        assert (await messages(service, "check_in"))[0].status == "sent"
+        # a second order within 30 days: no second survey
+        second = order.model_copy(update={"order_id": "o-10"})
+        await publish_event(service.broker, second)
+        async with service.db.transaction() as session:
+            row = (
+                await session.scalars(select(Message).where(Message.cause_event_id == "check_in:o-10"))
+            ).one()
+            row.next_attempt_at = utcnow()
+        await deliver(service)
+        assert [(e.kind, e.reason) for e in await emitted(service, MessageSuppressedV1)] == [
+            ("check_in", "survey_recently")
+        ]
+
+
+async def test_birthdays_are_planned_once_a_year(outreach: Service) -> None:
+    today = datetime.now(UTC).date()
+    await publish_event(
+        outreach.broker,
+        registered(
+            birthday=date(1990, today.month, min(today.day, 28)) if today.day <= 28 else None, timezone="UTC"
+        ),
+    )
+    settings = outreach.settings
+    assert isinstance(settings, OutreachSettings)
+    rules = load_rules(settings.outreach_rules_file)
+    first = await plan_yearly(outreach, rules=rules, settings=settings)
+    again = await plan_yearly(outreach, rules=rules, settings=settings)
+    assert again == 0 and first >= (1 if today.day <= 28 else 0)
+    assert len(await messages(outreach, "birthday")) == (1 if today.day <= 28 else 0)
+
+
+async def test_erasure_deletes_contact_history_and_schedule(
+    outreach: Service, smtp: tuple[Inbox, int]
+) -> None:
+    await publish_event(outreach.broker, registered())
+    await publish_event(outreach.broker, granted())
+    await deliver(outreach)
+    await publish_event(outreach.broker, granted(reward_id="r-2", points=7))
+    await publish_event(outreach.broker, CustomerErasedV1(customer_id="anna", requested_at=NOW))
+    await publish_event(outreach.broker, granted(reward_id="r-3", points=9))  # too late: ignored
+    await deliver(outreach)
+    assert len(smtp[0].messages) == 1
+    assert await messages(outreach) == []
+    async with outreach.db.session() as session:
+        assert await session.get(Contact, "anna") is None
+
+
+async def test_history_and_preview_need_the_token(outreach: Service) -> None:
+    await publish_event(outreach.broker, registered())
+    await publish_event(outreach.broker, granted())
+    async with AsyncClient(transport=ASGITransport(app=outreach.http), base_url="http://test") as http:
+        assert (await http.get("/customers/anna/messages")).status_code == 401
+        history = (await http.get("/customers/anna/messages", headers=AUTH)).json()
+        preview = await http.get("/preview/referral_ask?locale=ro-MD", headers=AUTH)
+        unknown = await http.get("/preview/nope", headers=AUTH)
+    assert history["contact"]["stage"] == "prospect" and history["contact"]["locale"] == "ro-MD"
+    assert [m["kind"] for m in history["messages"]] == ["welcome", "purchase_thank_you"]
+    assert (
+        preview.status_code == 200
+        and preview.json()["locale"] == "ro"
+        and preview.json()["message_class"] == "marketing"
+    )
+    assert unknown.status_code == 404
+
+
+async def test_one_message_per_kind_and_cause(outreach: Service) -> None:
+    order = OrderCompletedV1(
+        customer_id="anna",
+        order_id="o-5",
+        total=Money(amount=Decimal("30"), currency="EUR"),
+        completed_at=NOW,
+    )
+    await publish_event(outreach.broker, registered())
+    await publish_event(outreach.broker, order)
+    await publish_event(outreach.broker, order)  # the shop published the order twice (two event ids)
+    assert len(await messages(outreach, "check_in")) == 1
+
+
+async def test_an_unreachable_smtp_server_is_retried_then_reported(make_outreach: OutreachFactory) -> None:
+    from outreach.models import Message as Row
+    from wom_contracts import MessageFailedV1
+
+    async with make_outreach(smtp_port=1) as service:  # nothing listens on port 1
+        await publish_event(service.broker, registered())
+        await publish_event(service.broker, granted())
+        for _ in range(20):
+            await deliver(service)
+            [row] = await messages(service, "purchase_thank_you")
+            if row.status == "failed":
+                break
+            async with service.db.transaction() as session:  # skip the backoff wait
+                (await session.get(Row, row.id)).next_attempt_at = utcnow()  # type: ignore[union-attr]
+        [failed] = await emitted(service, MessageFailedV1)
+        assert (failed.kind, failed.attempts) == ("purchase_thank_you", 2) and "Error" in failed.error
