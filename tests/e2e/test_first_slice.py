@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ async def test_registration_and_order_give_a_grant_and_a_mail(
         "email": address,
         "first_name": "Sven",
         "locale": "sv-SE",
-        "registered_at": "2026-11-20T10:00:00Z",
+        "registered_at": datetime.now(UTC).isoformat(),
         "marketing_consent": False,
     }
     order = {

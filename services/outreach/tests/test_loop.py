@@ -43,7 +43,7 @@ def registered(
 ) -> CustomerRegisteredV1:
     return CustomerRegisteredV1(
         customer_id=customer, email=f"{customer}@example.com", first_name="Ana", locale=locale,
-        registered_at=NOW - timedelta(days=400), marketing_consent=consent, **extra,
+        registered_at=NOW, marketing_consent=consent, **extra,
     )  # fmt: skip
 
 
@@ -324,3 +324,17 @@ async def test_an_unreachable_smtp_server_is_retried_then_reported(make_outreach
                 (await session.get(Row, row.id)).next_attempt_at = utcnow()  # type: ignore[union-attr]
         [failed] = await emitted(service, MessageFailedV1)
         assert (failed.kind, failed.attempts) == ("purchase_thank_you", 2) and "Error" in failed.error
+
+
+async def test_a_replay_of_old_events_sends_nothing_stale(outreach: Service, smtp: tuple[Inbox, int]) -> None:
+    old_order = OrderCompletedV1(
+        customer_id="anna", order_id="o-old", total=Money(amount=Decimal("30"), currency="EUR"),
+        completed_at=NOW - timedelta(days=30),
+    )  # fmt: skip
+    await publish_event(outreach.broker, registered())
+    await publish_event(outreach.broker, old_order)  # its check-in was due 23 days ago
+    await deliver(outreach)
+    assert smtp[0].messages == []
+    assert [(e.kind, e.reason) for e in await emitted(outreach, MessageSuppressedV1)] == [
+        ("check_in", "stale")
+    ]

@@ -137,6 +137,9 @@ class Delivery:
                 message.status = "waiting"  # released when the registration arrives
                 return None
             rules = self.rules
+            if message.due_at and utcnow() - message.due_at > timedelta(hours=rules.stale_after_hours):
+                suppress(uow, message, "stale")
+                return None
             admission: Admission = admit(
                 await self._situation(uow, message, contact),
                 cap=rules.frequency_cap,

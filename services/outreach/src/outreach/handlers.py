@@ -96,7 +96,7 @@ class Loop:
             .where(Message.customer_id == event.customer_id, Message.status == "waiting")
             .values(status="queued")
         )
-        due = utcnow() + timedelta(minutes=self.rules.welcome_delay_minutes)
+        due = event.registered_at + timedelta(minutes=self.rules.welcome_delay_minutes)
         await self.queue(
             uow, event.customer_id, "welcome", {}, due_at=due, cause=f"welcome:{event.customer_id}"
         )

@@ -70,6 +70,12 @@ class Rules(_Strict):
         description="the exclusive offer of the key-client welcome, per language (en required)",
     )
     birthday_hour: int = Field(default=9, ge=0, le=23, description="local hour birthday notes go out")
+    stale_after_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="a message not sent this long after its time is dropped as stale (a replay of old "
+        "events, a long outage) instead of arriving out of the blue",
+    )
 
     @model_validator(mode="after")
     def _english_offer(self) -> Self:
