@@ -42,6 +42,10 @@ def demo_env(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
@@ -124,19 +128,23 @@ def run_demo(
             [sys.executable, "-m", "womctl", "up", "--broker-port", str(broker_port),
              "--smtp-port", str(smtp_port), "--mail-dir", str(mail_dir)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us: the simulator stops first, then `up`
         )  # fmt: skip
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
         code = 0
         try:
             _wait_healthy(up, console)
             asyncio.run(_simulate(bootstrap, rate, duration, seed, console))
         except KeyboardInterrupt:
             console.print("stopping…")
-        except RuntimeError as error:
-            console.print(f"[red]{error}[/]")
+        except Exception as error:  # whatever failed, everything is stopped below
+            console.print(f"[red]{type(error).__name__}: {error}[/]")
             code = 1
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
             if up.poll() is None:
-                up.send_signal(signal.SIGINT)  # a Ctrl-C in the terminal has already reached it
+                up.send_signal(signal.SIGINT)
             try:
                 up.wait(timeout=60)
             except subprocess.TimeoutExpired:
