@@ -25,6 +25,9 @@ format: install
 up: install
 	$(UV) run womctl up
 
+demo: install
+	$(UV) run womctl demo
+
 publish-sample: install
 	$(UV) run womctl publish-sample
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -113,5 +114,28 @@ def test_up_runs_everything_and_a_sample_ends_as_a_mail(tmp_path: Path) -> None:
     output = (tmp_path / "up.log").read_text()
     for service in [*SERVICES, "smtp"]:
         assert f"{service} stopped" in output, output[-3000:]
+    with pytest.raises(OSError):  # the embedded broker is gone too
+        socket.create_connection(("127.0.0.1", broker_port), timeout=2).close()
+
+
+@pytest.mark.e2e
+def test_demo_simulates_a_storefront_and_summarises_what_the_services_did(tmp_path: Path) -> None:
+    """Uses the fixed HTTP ports 8001–8004, like `make up`: run it when they are free."""
+    broker_port, smtp_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    demo = subprocess.run(
+        [sys.executable, "-m", "womctl", "demo", "--duration", "60", "--rate", "5", "--broker-port",
+         str(broker_port), "--smtp-port", str(smtp_port), "--mail-dir", str(tmp_path / "mail")],
+        cwd=tmp_path, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=280,
+    )  # fmt: skip
+    screen = demo.stdout
+    assert demo.returncode == 0, screen[-3000:] + demo.stderr[-3000:]
+    granted = re.search(r"(\d+) points granted", screen)
+    sent = re.search(r"(\d+) mails sent", screen)
+    assert granted and int(granted.group(1)) > 0 and sent and int(sent.group(1)) > 0, screen[-3000:]
+    assert "http://127.0.0.1:8004/console" in screen and list((tmp_path / "mail").glob("*.eml"))
+    log = (tmp_path / "var" / "demo.log").read_text()
+    for service in [*SERVICES, "smtp"]:
+        assert f"{service} stopped" in log, log[-3000:]
     with pytest.raises(OSError):  # the embedded broker is gone too
         socket.create_connection(("127.0.0.1", broker_port), timeout=2).close()

@@ -1,4 +1,4 @@
-"""`womctl`: the embedded broker, topics, the SMTP catcher, sample events, dead letters, `up`."""
+"""`womctl`: the embedded broker, topics, the SMTP catcher, sample events, dead letters, `up`, `demo`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from wom_chassis import ServiceSettings
 
 from womctl import deadletters, samples
 from womctl.broker import EmbeddedBroker
+from womctl.demo import run_demo
 from womctl.mail import MailCatcher
 from womctl.topics import DEFAULT_DEFINITION, create_topics
 from womctl.up import SERVICES, run_up
@@ -51,6 +52,21 @@ def up(
         raise typer.BadParameter(f"unknown services {sorted(unknown)}; choose from {sorted(SERVICES)}")
     code = run_up(services=list(only or SERVICES), broker_port=broker_port, smtp_port=smtp_port,
                   mail_dir=mail_dir, console=console)  # fmt: skip
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    rate: Annotated[float, typer.Option(min=0.1, help="storefront steps per second")] = 5,
+    duration: Annotated[float, typer.Option(min=1, help="seconds to run (Ctrl-C stops earlier)")] = 600,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same traffic")] = 7,
+    broker_port: int = 9092,
+    smtp_port: int = 1025,
+    mail_dir: Path = Path("var/mail"),
+) -> None:
+    """Run the platform with a storefront simulator and a live summary (short timings, demo rules)."""
+    code = run_demo(rate=rate, duration=duration, seed=seed, broker_port=broker_port, smtp_port=smtp_port,
+                    mail_dir=mail_dir, console=console)  # fmt: skip
     raise typer.Exit(code)
 
 

@@ -60,7 +60,10 @@ class Loop:
         contact = await uow.session.get(Contact, customer_id)
         if contact is None:
             contact = Contact(
-                customer_id=customer_id, locale=self.settings.default_locale, updated_at=utcnow()
+                customer_id=customer_id,
+                locale=self.settings.default_locale,
+                order_count=0,
+                updated_at=utcnow(),
             )
             uow.session.add(contact)
         return contact
