@@ -338,3 +338,18 @@ async def test_a_replay_of_old_events_sends_nothing_stale(outreach: Service, smt
     assert [(e.kind, e.reason) for e in await emitted(outreach, MessageSuppressedV1)] == [
         ("check_in", "stale")
     ]
+
+
+async def test_an_order_before_the_registration_is_counted(outreach: Service) -> None:
+    order = OrderCompletedV1(
+        customer_id="anna",
+        order_id="o-1",
+        total=Money(amount=Decimal("30"), currency="EUR"),
+        completed_at=NOW,
+    )
+    await publish_event(outreach.broker, order)  # the orders topic overtook the registrations topic
+    await publish_event(outreach.broker, registered())
+    async with outreach.db.session() as session:
+        contact = await session.get(Contact, "anna")
+    assert contact is not None and contact.order_count == 1 and contact.stage == "customer"
+    assert [m.status for m in await messages(outreach, "check_in")] == ["queued"]

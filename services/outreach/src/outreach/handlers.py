@@ -62,7 +62,13 @@ class Loop:
             contact = Contact(
                 customer_id=customer_id,
                 locale=self.settings.default_locale,
+                # column defaults arrive only with the INSERT; a later event of the same batch
+                # reads these attributes before that
+                marketing_consent=False,
                 order_count=0,
+                tier="member",
+                points_available=0,
+                points_pending=0,
                 updated_at=utcnow(),
             )
             uow.session.add(contact)
