@@ -8,7 +8,6 @@ import email.policy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,10 @@ from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from wom_chassis.testing import free_port
 
 API_TOKEN = "e2e-token"
 SERVICE_NAMES = ("referrals", "rewards", "outreach", "feedback")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SmtpInbox:

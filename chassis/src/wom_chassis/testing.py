@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import uvicorn
+import yaml
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
@@ -27,10 +31,13 @@ __all__ = [
     "dead_letters",
     "emitted",
     "empty_database_url",
+    "free_port",
     "fresh_database",
     "in_memory_service",
     "publish_event",
     "record_of",
+    "rules_file",
+    "serving",
 ]
 
 POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
@@ -127,3 +134,51 @@ async def emitted(service: Service, model: type[E] | None = None) -> list[Any]:
 def dead_letters(service: str, reason: str) -> float:
     """How many records `service` has dead-lettered with `reason` in this process."""
     return REGISTRY.get_sample_value("wom_dead_letters_total", {"service": service, "reason": reason}) or 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free port of 127.0.0.1 in this event loop (lifespan
+    off: the test runs whatever the app needs itself); yield its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # it could not start: raise why
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def rules_file(directory: Path, shipped: Path, changes: dict[str, Any] | None = None) -> Path:
+    """A copy of a service's shipped rules file in `directory` with `changes` applied key by key
+    (nested mappings merged, None removes a key)."""
+    rules = _merged(yaml.safe_load(shipped.read_text(encoding="utf-8")), changes or {})
+    path = directory / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    return path

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from feedback.app import create_app
 from feedback.rules import DEFAULT_RULES_FILE
 from feedback.settings import FeedbackSettings
 from wom_chassis import Service
-from wom_chassis.testing import database_backends, empty_database_url, in_memory_service
+from wom_chassis.testing import database_backends, empty_database_url, in_memory_service, rules_file
 
 TOKEN = "secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,19 +24,17 @@ FeedbackFactory = Callable[..., AbstractAsyncContextManager[Service]]
 
 @pytest.fixture(params=database_backends())
 def make_feedback(request: pytest.FixtureRequest, tmp_path: Path) -> FeedbackFactory:
-    """Build a feedback service whose rules are the shipped ones with top-level `rules` replaced."""
+    """Build a feedback service whose rules are the shipped ones with `changes` applied key by key."""
 
     @asynccontextmanager
-    async def make(rules: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
-        rules_file = tmp_path / "rules.yaml"
-        shipped = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
-        rules_file.write_text(yaml.safe_dump({**shipped, **(rules or {})}, allow_unicode=True))
+    async def make(changes: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
+        rules = rules_file(tmp_path, DEFAULT_RULES_FILE, changes)
         url = await empty_database_url(request.param, tmp_path)
         app = create_app(
             FeedbackSettings(
                 database_url=url,
                 api_token=TOKEN,
-                feedback_rules_file=rules_file,
+                feedback_rules_file=rules,
                 feedback_intake_hmac_secret=INTAKE_SECRET,
                 feedback_secret_key="test-secret-key",
                 **settings,

@@ -8,7 +8,6 @@ runs on FastStream's in-memory broker, so what it emits lands in its outbox."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -16,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import uvicorn
 from feedback.app import create_app
 from feedback.console.routes import build_console
 from feedback.models import Case
@@ -24,7 +22,7 @@ from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, new_id, utcnow
-from wom_chassis.testing import emitted, empty_database_url, in_memory_service, publish_event
+from wom_chassis.testing import emitted, empty_database_url, in_memory_service, publish_event, serving
 from wom_contracts import CaseResolvedV1, Money, ResponseSubmittedV1
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,20 +36,8 @@ async def serve(service: Service) -> AsyncIterator[str]:
     """Serve the service's HTTP app on a free port of 127.0.0.1 until the test ends."""
     if not any(getattr(route, "path", "") == "/console/login" for route in service.http.routes):
         service.http.include_router(build_console(service, load_rules()))
-    # lifespan off: the test runs the service itself (in-memory broker, migrated database)
-    config = uvicorn.Config(service.http, host="127.0.0.1", port=0, lifespan="off", log_config=None)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(service.http) as url:  # the test runs the service itself
+        yield url
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@ backoff, logged, dead-lettered after the last attempt) and an email, without per
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import hashlib
 import hmac
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -21,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
@@ -40,7 +37,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from wom_chassis import Service, new_id, utcnow
-from wom_chassis.testing import database_backends, dead_letters, empty_database_url, in_memory_service
+from wom_chassis.testing import (
+    database_backends,
+    dead_letters,
+    empty_database_url,
+    free_port,
+    in_memory_service,
+    serving,
+)
 
 SECRET_ENV = "WOM_TEST_ESCALATION_SECRET"
 SECRET = "s3cret-shared-with-the-support-tool"
@@ -48,12 +52,6 @@ TOKEN = "escalation-test-token"
 COMMENT = "Coletul a ajuns deteriorat si nimeni nu raspunde"
 TEAM = "key-clients@support.example.com"
 ATTEMPTS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes, *, tolerance: float = 300) -> bool:
@@ -94,23 +92,10 @@ class Receiver:
 
 
 @asynccontextmanager
-async def serving(receiver: Receiver) -> AsyncIterator[str]:
-    port = free_port()
+async def receiving(receiver: Receiver) -> AsyncIterator[str]:
     app = Starlette(routes=[Route("/hook", receiver.hook, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "the webhook receiver did not start"
-    try:
-        yield f"http://127.0.0.1:{port}/hook"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(app) as base:
+        yield f"{base}/hook"
 
 
 class Inbox:
@@ -177,7 +162,7 @@ async def escalation(
     receiver, inbox = Receiver(), Inbox()
     inbox.controller.start()
     try:
-        async with serving(receiver) as url:
+        async with receiving(receiver) as url:
             rules_file = tmp_path / "rules.yaml"
             rules_file.write_text(RULES.format(url=url, env=SECRET_ENV, team=TEAM, attempts=ATTEMPTS))
             settings = FeedbackSettings(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -14,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aiosmtpd.controller import Controller
 from outreach.app import create_app
 from outreach.rules import DEFAULT_RULES_FILE
 from outreach.settings import OutreachSettings
 from wom_chassis import Service
-from wom_chassis.testing import database_backends, empty_database_url, in_memory_service
+from wom_chassis.testing import (
+    database_backends,
+    empty_database_url,
+    free_port,
+    in_memory_service,
+    rules_file,
+)
 
 TOKEN = "secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -40,9 +44,7 @@ class Inbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield inbox, port
@@ -54,21 +56,17 @@ OutreachFactory = Callable[..., AbstractAsyncContextManager[Service]]
 
 @pytest.fixture(params=database_backends())
 def make_outreach(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]) -> OutreachFactory:
-    """Build an outreach service whose rules are the shipped ones with top-level `rules` replaced;
+    """Build an outreach service whose rules are the shipped ones with `changes` applied key by key;
     `fresh=False` keeps the database of the previous one (a restart)."""
 
     @asynccontextmanager
     async def make(
-        rules: dict[str, Any] | None = None, *, fresh: bool = True, **settings: Any
+        changes: dict[str, Any] | None = None, *, fresh: bool = True, **settings: Any
     ) -> AsyncIterator[Service]:
-        rules_file = tmp_path / "rules.yaml"
-        shipped = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
         # quiet hours that never cover the test run, unless a test sets its own
         hour = (datetime.now(UTC).hour + 6) % 24
         calm = {"start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00", "default_timezone": "UTC"}
-        rules_file.write_text(
-            yaml.safe_dump({**shipped, "quiet_hours": calm, **(rules or {})}, allow_unicode=True)
-        )
+        rules = rules_file(tmp_path, DEFAULT_RULES_FILE, {"quiet_hours": calm, **(changes or {})})
         url = await empty_database_url(request.param, tmp_path) if fresh else make.url  # type: ignore[attr-defined]
         make.url = url  # type: ignore[attr-defined]
         app = create_app(
@@ -76,7 +74,7 @@ def make_outreach(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[In
                 **{"smtp_port": smtp[1], **settings},
                 database_url=url,
                 api_token=TOKEN,
-                outreach_rules_file=rules_file,
+                outreach_rules_file=rules,
                 outreach_public_url="https://mail.example.com",
                 outreach_secret_key="test-key",
                 delivery_max_attempts=2,

@@ -3,14 +3,12 @@ receiver checks the webhook's signature, and the unsubscribe pages run in a smal
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import email
 import email.policy
 import hashlib
 import hmac
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -20,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from outreach.channels import (
@@ -45,17 +42,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from wom_chassis.testing import free_port, serving
 
 SECRET = "unsubscribe-secret-for-tests"
 HOOK_SECRET = "webhook-secret-shared-with-the-sms-provider"
 EMAIL = "ana.popescu@example.com"
 PUBLIC_URL = "https://outreach.shop.example.com/wom-outreach"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def settings(**overrides: Any) -> OutreachSettings:
@@ -208,23 +200,10 @@ class Receiver:
 
 
 @asynccontextmanager
-async def serving(receiver: Receiver) -> AsyncIterator[str]:
-    port = free_port()
+async def receiving(receiver: Receiver) -> AsyncIterator[str]:
     app = Starlette(routes=[Route("/hook/t0ken", receiver.hook, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "the webhook receiver did not start"
-    try:
-        yield f"http://127.0.0.1:{port}/hook/t0ken"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(app) as base:
+        yield f"{base}/hook/t0ken"
 
 
 def hook_settings(url: str | None, secret: str | None = HOOK_SECRET, **overrides: Any) -> OutreachSettings:
@@ -237,7 +216,7 @@ def hook_settings(url: str | None, secret: str | None = HOOK_SECRET, **overrides
 
 async def test_webhook_is_signed_and_carries_no_email() -> None:
     receiver = Receiver()
-    async with serving(receiver) as url:
+    async with receiving(receiver) as url:
         await WebhookChannel(hook_settings(url)).send(outgoing(unsubscribe="https://u.example/unsubscribe/x"))
 
     [(headers, body, verified)] = receiver.requests
@@ -263,7 +242,7 @@ async def test_webhook_is_signed_and_carries_no_email() -> None:
 
 async def test_webhook_non_2xx_and_misconfiguration_raise() -> None:
     receiver = Receiver(status=503)
-    async with serving(receiver) as url:
+    async with receiving(receiver) as url:
         with pytest.raises(ChannelError, match="HTTP 503"):
             await WebhookChannel(hook_settings(url)).send(outgoing())
         with pytest.raises(ChannelError, match="HTTP 401") as wrong_secret:

@@ -9,28 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rewards.app import create_app
 from rewards.rules import DEFAULT_RULES_FILE
 from rewards.settings import RewardsSettings
 from wom_chassis import Service
-from wom_chassis.testing import database_backends, empty_database_url, in_memory_service
+from wom_chassis.testing import database_backends, empty_database_url, in_memory_service, rules_file
 
 TOKEN = "secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `changes` applied key by key (nested mappings merged, None removes a key)."""
-    result = dict(base)
-    for key, value in changes.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = value
-    return result
 
 
 RewardsFactory = Callable[..., AbstractAsyncContextManager[Service]]
@@ -38,16 +24,14 @@ RewardsFactory = Callable[..., AbstractAsyncContextManager[Service]]
 
 @pytest.fixture(params=database_backends())
 def make_rewards(request: pytest.FixtureRequest, tmp_path: Path) -> RewardsFactory:
-    """Build a rewards service whose rules are the shipped ones with `rules` changes applied."""
+    """Build a rewards service whose rules are the shipped ones with `changes` applied key by key."""
 
     @asynccontextmanager
-    async def make(rules: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
-        rules_file = tmp_path / "rules.yaml"
-        shipped = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
-        rules_file.write_text(yaml.safe_dump(merged(shipped, rules or {})))
+    async def make(changes: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
+        rules = rules_file(tmp_path, DEFAULT_RULES_FILE, changes)
         url = await empty_database_url(request.param, tmp_path)
         app = create_app(
-            RewardsSettings(database_url=url, api_token=TOKEN, rewards_rules_file=rules_file, **settings)
+            RewardsSettings(database_url=url, api_token=TOKEN, rewards_rules_file=rules, **settings)
         )
         async with in_memory_service(app) as service:
             yield service
