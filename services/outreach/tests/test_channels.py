@@ -71,7 +71,7 @@ def outgoing(
     )
     values: dict[str, Any] = {
         "message_id": "msg_01HZX3",
-        "kind": "referral_invite",
+        "kind": "referral_ask",
         "message_class": message_class,
         "customer_id": "cus_42",
         "recipient": EMAIL,
@@ -137,6 +137,7 @@ async def test_marketing_email_has_one_click_unsubscribe_headers(inbox: tuple[Ra
     assert mail["From"] == config.mail_from
     assert mail["Subject"] == "Invită un prieten și primiți amândoi 10 lei"
     assert mail["X-Wom-Message-Id"] == "msg_01HZX3"
+    assert mail["X-Wom-Kind"] == "referral_ask"
     assert "msg_01HZX3" in mail["Message-ID"] and mail["Message-ID"].endswith("@wom.localhost>")
     assert mail.get_content_type() == "multipart/alternative"
     parts = {part.get_content_type(): part.get_content() for part in mail.iter_parts()}
@@ -228,7 +229,7 @@ async def test_webhook_is_signed_and_carries_no_email() -> None:
     payload = json.loads(body)
     assert payload == {
         "message_id": "msg_01HZX3",
-        "kind": "referral_invite",
+        "kind": "referral_ask",
         "class": "marketing",
         "customer_id": "cus_42",
         "locale": "ro",

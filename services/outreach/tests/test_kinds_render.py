@@ -49,6 +49,7 @@ def test_kind_specific_facts_appear(locale: str) -> None:
         "order_refunded",
         "order_partially_refunded",
         "referral_reversed",
+        "welcome_reward_reversed",
         "order_fully_refunded",
         "order_refunded_below_minimum",
         "points_expired",
@@ -60,3 +61,14 @@ def test_every_revocation_reason_is_explained(locale: str, reason: str) -> None:
         "reward_revoked", locale, {**sample_context("reward_revoked"), "reason": reason}
     )
     assert reason not in rendered.text, "the customer reads a sentence, not a code"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_reversed_referral_is_explained_to_each_side_from_their_side(locale: str) -> None:
+    def why(reason: str) -> str:
+        context = {**sample_context("reward_revoked"), "reason": reason}
+        return TEMPLATES.render("reward_revoked", locale, context).text
+
+    reasons = ("referral_reversed", "welcome_reward_reversed", "order_fully_refunded")
+    sentences = {why(reason) for reason in reasons}
+    assert len(sentences) == 3, "the advocate, the friend and a buyer are each told their own reason"

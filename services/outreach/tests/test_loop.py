@@ -30,6 +30,7 @@ from wom_contracts import (
     OrderCompletedV1,
     PromoterIdentifiedV1,
     RewardGrantedV1,
+    RewardRevokedV1,
     TierChangedV1,
 )
 
@@ -102,6 +103,24 @@ async def test_a_purchase_is_thanked_in_the_customers_language(
     assert {part.get_content_type() for part in mail.iter_parts()} == {"text/plain", "text/html"}
     [sent] = await emitted(outreach, MessageSentV1)
     assert (sent.kind, sent.locale, sent.template) == ("purchase_thank_you", "ro", "purchase_thank_you/ro")
+
+
+async def test_a_reversed_referral_is_explained_to_the_advocate_and_the_friend_from_their_side(
+    outreach: Service, smtp: tuple[Inbox, int]
+) -> None:
+    # rewards gives the reason of the friend's order (refunded in full) for both sides' rewards
+    for customer, kind in (("anna", "referral_advocate"), ("ben", "referral_friend")):
+        await publish_event(outreach.broker, registered(customer, locale="en"))
+        revoked = RewardRevokedV1(
+            customer_id=customer, reward_id=f"r-{customer}", kind=kind, points=500,
+            reason="order_fully_refunded", referral_id="ref-1", occurred_at=NOW,
+            balance=Balance(points_available=0, points_pending=0),
+        )  # fmt: skip
+        await publish_event(outreach.broker, revoked)
+    await deliver(outreach)
+    texts = {str(m["To"]): m.get_body(("plain",)).get_content() for m in smtp[0].messages}
+    assert "your friend returned the order" in texts["anna@example.com"]
+    assert "the order you placed with your friend's invitation was returned" in texts["ben@example.com"]
 
 
 async def test_a_message_before_the_registration_waits_for_the_contact(

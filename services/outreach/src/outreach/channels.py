@@ -95,6 +95,7 @@ class EmailChannel:
         mail["Subject"] = rendered.subject
         mail["Message-ID"] = make_msgid(idstring=out.message_id, domain="wom.localhost")
         mail["X-Wom-Message-Id"] = out.message_id
+        mail["X-Wom-Kind"] = out.kind  # lets mail tools (and the end-to-end tests) sort by kind
         if out.message_class == "marketing":
             if out.unsubscribe_url:
                 mail["List-Unsubscribe"] = _VerbatimHeader("List-Unsubscribe", f"<{_header_url(out)}>")

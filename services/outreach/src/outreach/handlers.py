@@ -169,7 +169,8 @@ class Loop:
         if contact is None:
             return
         self._balances(contact, event.balance)
-        data = {"points": event.points, "credit": money_text(event.credit), "reason": event.reason}
+        reason = _revocation_reason(event)
+        data = {"points": event.points, "credit": money_text(event.credit), "reason": reason}
         await self.queue(uow, event.customer_id, "reward_revoked", data)
 
     async def on_points_expiring(self, event: PointsExpiringV1, uow: UnitOfWork) -> None:
@@ -251,3 +252,14 @@ def build_handlers(rules: Rules, settings: OutreachSettings) -> EventHandlers:
     handlers.on(CaseResolvedV1)(loop.on_case_resolved)
     handlers.on(CustomerErasedV1)(loop.on_customer_erased)
     return handlers
+
+
+def _revocation_reason(event: RewardRevokedV1) -> str:
+    """The reason a customer reads: a referral reward taken back because the friend's order was
+    refunded is explained from each side (the event's reason is the order's: fully refunded, or
+    below the minimum), not as if the customer's own order had been refunded."""
+    if event.kind == "referral_advocate" and event.reason != "points_expired":
+        return "referral_reversed"
+    if event.kind == "referral_friend" and event.reason != "points_expired":
+        return "welcome_reward_reversed"
+    return event.reason

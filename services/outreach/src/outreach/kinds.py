@@ -138,7 +138,9 @@ KINDS: dict[str, Kind] = {
             "transactional",
             "rewards.reward.revoked.v1 — a clawback or a reversal, with its reason explained",
             {"points": 25, "credit": None, "reason": "order_partially_refunded"},
-            # reason is one of: order_refunded, order_partially_refunded, referral_reversed,
+            # reason is one of: order_refunded, order_partially_refunded, referral_reversed (the
+            # advocate's reward: the friend's order was refunded), welcome_reward_reversed (the
+            # friend's: their own first order was refunded),
             # order_fully_refunded, order_refunded_below_minimum, points_expired, or another
             # snake_case code (templates then give a general sentence)
         ),

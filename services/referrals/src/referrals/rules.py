@@ -62,7 +62,7 @@ class QualificationRules(_Strict):
     minimum_order: dict[Currency, Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]] = Field(
         default_factory=dict
     )
-    hold_days: int = Field(default=14, ge=0)
+    hold_days: float = Field(default=14, ge=0, allow_inf_nan=False)  # fractions: tests and the demo
 
 
 class EmailRules(_Strict):

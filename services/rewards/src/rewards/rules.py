@@ -57,7 +57,7 @@ class EarningRules(_Strict):
     tier_multipliers: dict[Tier, Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict
     )
-    hold_days: int = Field(default=14, ge=0)
+    hold_days: float = Field(default=14, ge=0, allow_inf_nan=False)  # fractions: tests and the demo
     expiry: ExpiryRules = ExpiryRules()
 
 
