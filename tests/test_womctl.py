@@ -134,6 +134,8 @@ def test_demo_simulates_a_storefront_and_summarises_what_the_services_did(tmp_pa
     sent = re.search(r"(\d+) mails sent", screen)
     assert granted and int(granted.group(1)) > 0 and sent and int(sent.group(1)) > 0, screen[-3000:]
     assert "http://127.0.0.1:8004/console" in screen and list((tmp_path / "mail").glob("*.eml"))
+    agent = re.findall(r"support agent in the console: (.*)", screen)[-1]
+    assert "failed" not in agent, agent  # it signed in and worked cases through the real console
     log = (tmp_path / "var" / "demo.log").read_text()
     for service in [*SERVICES, "smtp"]:
         assert f"{service} stopped" in log, log[-3000:]

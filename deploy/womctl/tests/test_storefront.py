@@ -7,7 +7,14 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from wom_contracts import ContractError, CustomerRegisteredV1, ResponseSubmittedV1, decode
+from wom_contracts import (
+    ContractError,
+    CustomerRegisteredV1,
+    OrderCompletedV1,
+    OrderRefundedV1,
+    ResponseSubmittedV1,
+    decode,
+)
 from womctl.storefront import KINDS, LOCALES, RawRecord, Step, Storefront, to_record
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -73,3 +80,18 @@ def test_a_malformed_record_is_invalid_json_or_a_score_out_of_range() -> None:
     assert isinstance(broken, RawRecord)
     with pytest.raises(ValueError):
         json.loads(broken.value)
+
+
+def test_a_returning_friend_refunds_their_first_order_in_full_soon_after() -> None:
+    steps = run(11)
+    registered = {i.customer_id: i for s in steps for i in s.records if isinstance(i, CustomerRegisteredV1)}
+    first_orders: dict[str, OrderCompletedV1] = {}
+    for order in (i for s in steps for i in s.records if isinstance(i, OrderCompletedV1)):
+        first_orders.setdefault(order.customer_id, order)
+    returns = [s.records[0] for s in steps if s.kind == "friend_returns"]
+    assert returns
+    for refund in returns:
+        assert isinstance(refund, OrderRefundedV1)
+        assert registered[refund.customer_id].referral_code, "only referred friends"
+        first = first_orders[refund.customer_id]
+        assert (refund.order_id, refund.amount) == (first.order_id, first.total)

@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
 from rich.live import Live
 
+from womctl.agent import ConsoleAgent
 from womctl.storefront import Storefront, to_record
 from womctl.summary import TOPICS, Tally, follow, render
 from womctl.up import SERVICES
@@ -70,7 +72,10 @@ def _wait_healthy(up: subprocess.Popen[bytes], console: Console, timeout: float 
 
 async def _simulate(bootstrap: str, rate: float, duration: float, seed: int, console: Console) -> None:
     storefront = Storefront(seed=seed, run=f"demo{uuid.uuid4().hex[:4]}")
-    tally, published = Tally(), Counter[str]()
+    tally, published, worked = Tally(), Counter[str](), Counter[str]()
+    # a support agent gets to most cases 10 to 60 seconds after they open: some in time, some late
+    agent = ConsoleAgent(f"http://127.0.0.1:{dict(SERVICES)['feedback']}", "demo", "demo", seed=seed)
+    to_work: dict[str, float] = {}  # case id → when the agent gets to it
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
     await consumer.start()
@@ -81,15 +86,32 @@ async def _simulate(bootstrap: str, rate: float, duration: float, seed: int, con
                          for partition in consumer.partitions_for_topic(topic) or ()])  # fmt: skip
         await consumer.seek_to_end()  # only what happens from now on
 
+        loop = asyncio.get_running_loop()
+
         def learn(topic: str, value: bytes | None) -> None:
             if topic == "referrals.code.issued.v1" and value:
                 data = json.loads(value)
                 storefront.learn_code(data["customer_id"], data["code"])
+            elif topic == "feedback.case.opened.v1" and value and agent.random.random() < 0.7:
+                to_work[json.loads(value)["case_id"]] = loop.time() + agent.random.uniform(10, 60)
 
-        loop = asyncio.get_running_loop()
+        async def work_cases() -> None:
+            for case_id, due in sorted(to_work.items(), key=lambda item: item[1]):
+                if due > loop.time():
+                    break
+                del to_work[case_id]
+                how = agent.decide()
+                try:
+                    done = await agent.resolve(case_id, how)
+                except (httpx.HTTPError, RuntimeError):
+                    worked["failed"] += 1
+                else:
+                    outcome = "resolved with store credit" if how.amount else "resolved"
+                    worked[outcome if done else "already taken by another agent"] += 1
+
         start = loop.time()
         next_at, end = start, start + duration
-        with Live(render(tally, published), console=console, refresh_per_second=2) as live:
+        with Live(render(tally, published, agent=worked), console=console, refresh_per_second=2) as live:
             while loop.time() < end:
                 while loop.time() >= next_at and next_at < end:
                     step = storefront.step()
@@ -100,9 +122,12 @@ async def _simulate(bootstrap: str, rate: float, duration: float, seed: int, con
                                                      headers=record.headers)  # fmt: skip
                     next_at += 1 / rate
                 await follow(consumer, tally, timeout_ms=250, seen=learn)
+                await work_cases()
                 elapsed = int(loop.time() - start)
-                live.update(render(tally, published, title=f"wom demo — {elapsed}s of {duration:.0f}s"))
+                title = f"wom demo — {elapsed}s of {duration:.0f}s"
+                live.update(render(tally, published, title=title, agent=worked))
     finally:
+        await agent.close()
         await producer.stop()
         await consumer.stop()
 
@@ -150,5 +175,7 @@ def run_demo(
             except subprocess.TimeoutExpired:
                 up.kill()
                 up.wait()
+        if not console.is_terminal:
+            console.line()  # the last screen ends without a line break when not on a terminal
         console.print(f"services, SMTP catcher and broker stopped (log: {log_path})")
         return code

@@ -33,7 +33,7 @@ SOURCE = "womctl/storefront"
 # What the storefront does in one step, with its weight.
 _WEIGHTS: dict[str, float] = {
     "registration": 20, "referred_registration": 9, "first_order": 22, "repeat_order": 12,
-    "partial_refund": 4, "full_refund": 3, "survey": 18, "fraud_referral": 3,
+    "partial_refund": 4, "full_refund": 3, "friend_returns": 2, "survey": 18, "fraud_referral": 3,
     "malformed_json": 1.5, "score_out_of_range": 1.5, "erasure": 1,
 }  # fmt: skip
 KINDS = tuple(_WEIGHTS)
@@ -111,6 +111,7 @@ class _Customer:
     ip_address: str
     orders: list[tuple[str, Decimal, str]] = field(default_factory=list)  # id, total, currency
     refunded: set[str] = field(default_factory=set)
+    referred: bool = False  # signed up with a friend's code
 
 
 def to_record(item: Event | RawRecord) -> RawRecord:
@@ -183,7 +184,7 @@ class Storefront:
             birthday = date(year, today.month, 28 if (today.month, today.day) == (2, 29) else today.day)
         elif rnd.random() < 0.6:
             birthday = date(rnd.randint(1960, 2004), rnd.randint(1, 12), rnd.randint(1, 28))
-        customer = _Customer(customer_id, email, locale, device, ip)
+        customer = _Customer(customer_id, email, locale, device, ip, referred=code is not None)
         self.customers.append(customer)
         return CustomerRegisteredV1(
             customer_id=customer_id, email=email, first_name=first, last_name=last, locale=locale,
@@ -226,8 +227,11 @@ class Storefront:
         buyers = [c for c in self._live() if c.orders]
         return [self._order(self.random.choice(buyers))] if buyers else None
 
-    def _refund(self, full: bool) -> list[Event | RawRecord] | None:
-        candidates = [(c, o) for c in self._live() for o in c.orders if o[0] not in c.refunded]
+    def _refund(
+        self, full: bool, candidates: list[tuple[_Customer, tuple[str, Decimal, str]]] | None = None
+    ) -> list[Event | RawRecord] | None:
+        if candidates is None:
+            candidates = [(c, o) for c in self._live() for o in c.orders if o[0] not in c.refunded]
         if not candidates:
             return None
         customer, (order_id, total, currency) = self.random.choice(candidates)
@@ -248,6 +252,16 @@ class Storefront:
 
     def _full_refund(self) -> list[Event | RawRecord] | None:
         return self._refund(full=True)
+
+    def _friend_returns(self) -> list[Event | RawRecord] | None:
+        """A referred friend sends back the first order soon after (inside the hold, if it is
+        one of the last few): the referral is reversed."""
+        recent = [
+            (c, c.orders[0])
+            for c in self._live()
+            if c.referred and c.orders and c.orders[0][0] not in c.refunded
+        ]
+        return self._refund(full=True, candidates=recent[-3:])
 
     def _response(self, customer: _Customer, score: int, comment: str | None) -> ResponseSubmittedV1:
         return ResponseSubmittedV1(

@@ -19,7 +19,7 @@ DLQ_TOPICS = tuple(f"{service}.dlq" for service in ("referrals", "rewards", "out
 TOPICS = (
     "rewards.reward.granted.v1", "rewards.reward.released.v1", "rewards.reward.revoked.v1",
     "referrals.code.issued.v1", "referrals.referral.attributed.v1",
-    "referrals.referral.qualified.v1", "referrals.referral.rejected.v1",
+    "referrals.referral.qualified.v1", "referrals.referral.rejected.v1", "referrals.referral.reversed.v1",
     "feedback.promoter.identified.v1", "feedback.case.opened.v1", "feedback.case.breached.v1",
     "feedback.case.resolved.v1", "outreach.message.sent.v1", "outreach.message.suppressed.v1",
     "outreach.message.failed.v1", *DLQ_TOPICS,
@@ -44,10 +44,9 @@ class Tally:
     attributed: int = 0
     qualified: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    reversed: int = 0
     promoters: int = 0
-    cases_opened: Counter[str] = field(default_factory=Counter)  # by priority
-    breached: int = 0
-    resolved: int = 0
+    cases: dict[str, tuple[str, str]] = field(default_factory=dict)  # case id → priority, SLA state
     sent: Counter[str] = field(default_factory=Counter)  # by message kind
     suppressed: Counter[str] = field(default_factory=Counter)  # by reason
     failed: int = 0
@@ -87,12 +86,10 @@ class Tally:
                 self.rejected[str(data.get("reason", "?"))] += 1
             case "feedback.promoter.identified.v1":
                 self.promoters += 1
-            case "feedback.case.opened.v1":
-                self.cases_opened[str(data.get("priority", "?"))] += 1
-            case "feedback.case.breached.v1":
-                self.breached += 1
-            case "feedback.case.resolved.v1":
-                self.resolved += 1
+            case "referrals.referral.reversed.v1":
+                self.reversed += 1
+            case "feedback.case.opened.v1" | "feedback.case.breached.v1" | "feedback.case.resolved.v1":
+                self._case(topic.split(".")[2], data)
             case "outreach.message.sent.v1":
                 self.sent[str(data.get("kind", "?"))] += 1
             case "outreach.message.suppressed.v1":
@@ -100,19 +97,49 @@ class Tally:
             case "outreach.message.failed.v1":
                 self.failed += 1
 
+    def _case(self, what: str, data: dict[str, Any]) -> None:
+        # the three topics are read independently, so a case's events may come in any order
+        case_id = str(data.get("case_id", "?"))
+        priority, state = self.cases.get(case_id, (str(data.get("priority", "?")), "within SLA"))
+        if priority == "?":
+            priority = str(data.get("priority", "?"))
+        if what == "breached":
+            state = "resolved late" if state.startswith("resolved") else "breached"
+        elif what == "resolved":
+            state = "resolved late" if state == "breached" else "resolved in time"
+        self.cases[case_id] = (priority, state)
+
+    @property
+    def cases_opened(self) -> Counter[str]:
+        """Cases by priority."""
+        return Counter(priority for priority, _ in self.cases.values())
+
+    def sla_states(self, priority: str) -> Counter[str]:
+        """Cases of `priority` by SLA state: within SLA, breached, resolved in time, resolved late."""
+        return Counter(state for p, state in self.cases.values() if p == priority)
+
 
 def _by(counter: Counter[str]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counter.most_common()) or "—"
 
 
-def render(tally: Tally, published: Counter[str] | None = None, title: str = "wom demo") -> RenderableType:
-    """The summary screen: what the storefront published, what each service did, and where to look."""
+def render(
+    tally: Tally,
+    published: Counter[str] | None = None,
+    title: str = "wom demo",
+    agent: Counter[str] | None = None,
+) -> RenderableType:
+    """The summary screen: what the storefront (and the support agent in the console) did, what
+    each service did, and where to look."""
     table = Table(expand=True, show_lines=True)
     table.add_column("service", style="bold")
     table.add_column("did", justify="right")
     table.add_column("details", ratio=1)
     opened = sum(tally.cases_opened.values())
-    within_sla = max(opened - tally.breached - tally.resolved, 0)
+    by_priority = "; ".join(
+        f"{priority} {n} ({_by(tally.sla_states(priority))})"
+        for priority, n in sorted(tally.cases_opened.items())
+    )
     table.add_row(
         "rewards", f"{tally.points_granted} points granted",
         f"{sum(tally.grants.values())} grants ({_by(tally.grants)}); "
@@ -120,13 +147,12 @@ def render(tally: Tally, published: Counter[str] | None = None, title: str = "wo
     )  # fmt: skip
     table.add_row(
         "referrals", f"{tally.qualified} qualified, {sum(tally.rejected.values())} rejected",
-        f"{tally.codes_issued} codes issued, {tally.attributed} attributed; rejected by reason: "
-        f"{_by(tally.rejected)}",
+        f"{tally.codes_issued} codes issued, {tally.attributed} attributed, {tally.reversed} reversed by a "
+        f"refund inside the hold; rejected by reason: {_by(tally.rejected)}",
     )  # fmt: skip
     table.add_row(
         "feedback", f"{opened} cases opened",
-        f"by priority: {_by(tally.cases_opened)}; SLA: {within_sla} open within, {tally.breached} breached, "
-        f"{tally.resolved} resolved; {tally.promoters} promoters identified",
+        f"by priority and SLA state: {by_priority or '—'}; {tally.promoters} promoters identified",
     )  # fmt: skip
     table.add_row(
         "outreach", f"{sum(tally.sent.values())} mails sent",
@@ -141,6 +167,8 @@ def render(tally: Tally, published: Counter[str] | None = None, title: str = "wo
     parts: list[RenderableType] = []
     if published is not None:
         parts.append(f"[bold]storefront published[/] {sum(published.values())} steps: {_by(published)}")
+    if agent is not None:
+        parts.append(f"[bold]support agent[/] in the console: {_by(agent)}")
     parts.append(table)
     links = Table.grid(padding=(0, 2))
     for name, where, note in LINKS:

@@ -19,7 +19,8 @@ __all__ = ["SERVICES", "run_up"]
 
 SERVICES = {"referrals": 8001, "rewards": 8002, "outreach": 8003, "feedback": 8004}
 DEV_API_TOKEN = "dev-token"
-DEMO_AGENTS_FILE = Path("services/feedback/agents.demo.yaml")  # demo/demo: for local use only
+# demo / demo and olga / olga in the support console: for local use only
+DEMO_AGENTS_FILE = Path(__file__).resolve().parents[4] / "services/feedback/agents.demo.yaml"
 
 
 def _command(name: str) -> str:
@@ -48,7 +49,7 @@ def run_up(
         env.setdefault("SMTP_PORT", str(smtp_port))
         env.setdefault("API_TOKEN", DEV_API_TOKEN)
         if DEMO_AGENTS_FILE.exists():
-            env.setdefault("FEEDBACK_AGENTS_FILE", str(DEMO_AGENTS_FILE.resolve()))
+            env.setdefault("FEEDBACK_AGENTS_FILE", str(DEMO_AGENTS_FILE))
         env["PYTHONUNBUFFERED"] = "1"
         manager = Manager(Printer(sys.stdout))
         manager.add_process(
