@@ -33,10 +33,16 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from playwright import async_api as playwright_api
 from sqlalchemy.engine import make_url
 from wom_chassis.signatures import signature_is_valid
-from wom_chassis.testing import POSTGRES_ENV, database_backends, empty_database_url, free_port, rules_file
+from wom_chassis.testing import (
+    POSTGRES_ENV,
+    chromium_page,
+    database_backends,
+    empty_database_url,
+    free_port,
+    rules_file,
+)
 from wom_contracts.registry import all_topics
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
@@ -51,7 +57,6 @@ CHECK_IN = 8  # seconds from an order to its check-in
 P1_SLA = 8  # seconds to answer a key client
 WEBHOOK_SECRET = "e2e-webhook-secret"
 TRANSACTIONAL = {"welcome", "purchase_thank_you", "check_in", "reward_released", "apology", "case_follow_up"}
-CHROMIUM = "/usr/bin/chromium"
 POSTGRES = bool(os.environ.get(POSTGRES_ENV))
 
 
@@ -440,30 +445,21 @@ async def test_a_key_client_detractor_is_escalated_compensated_in_the_console_an
 
 async def _resolve_in_console(base: str, case_id: str, *, compensation: str) -> None:
     """An agent signs in to the console, claims the case and resolves it with store credit."""
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(10_000)
-            await page.goto(f"{base}/console/login")
-            await page.fill("#login", "demo")
-            await page.fill("#password", "demo")
-            await page.click("button[type=submit]:has-text('Log in')")
-            await page.wait_for_url(f"{base}/console")
-            await page.locator(f"tr[data-case-id='{case_id}'] a").click()
-            await page.click("#claim")
-            await page.wait_for_selector("#status:has-text('claimed by demo')")
-            await page.select_option("#resolution", "refunded")
-            await page.fill("#note", "Called her back; refunded the delivery.")
-            await page.fill("#amount", compensation)
-            await page.fill("#currency", "EUR")
-            await page.click("#resolve")
-            await page.wait_for_selector("#status:has-text('resolved')")
-        finally:
-            await browser.close()
+    async with chromium_page(timeout_ms=10_000) as page:
+        await page.goto(f"{base}/console/login")
+        await page.fill("#login", "demo")
+        await page.fill("#password", "demo")
+        await page.click("button[type=submit]:has-text('Log in')")
+        await page.wait_for_url(f"{base}/console")
+        await page.locator(f"tr[data-case-id='{case_id}'] a").click()
+        await page.click("#claim")
+        await page.wait_for_selector("#status:has-text('claimed by demo')")
+        await page.select_option("#resolution", "refunded")
+        await page.fill("#note", "Called her back; refunded the delivery.")
+        await page.fill("#amount", compensation)
+        await page.fill("#currency", "EUR")
+        await page.click("#resolve")
+        await page.wait_for_selector("#status:has-text('resolved')")
 
 
 async def test_a_refund_inside_the_hold_reverses_the_referral_and_both_are_told_why(world: World) -> None:

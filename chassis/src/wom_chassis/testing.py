@@ -25,8 +25,10 @@ from wom_chassis.service import Service
 from wom_chassis.tables import OutboxRecord
 
 __all__ = [
+    "CHROMIUM",
     "POSTGRES_ENV",
     "FakeRecord",
+    "chromium_page",
     "database_backends",
     "dead_letters",
     "emitted",
@@ -182,3 +184,25 @@ def rules_file(directory: Path, shipped: Path, changes: dict[str, Any] | None = 
     path = directory / "rules.yaml"
     path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
     return path
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium: browser tests drive it with Playwright (`playwright install` downloads nothing here)."""
+
+
+@asynccontextmanager
+async def chromium_page(timeout_ms: float = 5000) -> AsyncIterator[Any]:
+    """A page of a fresh headless Chromium, closed afterwards (a playwright `Page`)."""
+    from playwright.async_api import async_playwright  # a dev dependency, needed by browser tests only
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(timeout_ms)
+            yield page
+        finally:
+            await browser.close()

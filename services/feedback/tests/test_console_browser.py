@@ -22,14 +22,21 @@ from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, new_id, utcnow
-from wom_chassis.testing import emitted, empty_database_url, in_memory_service, publish_event, serving
+from wom_chassis.testing import (
+    CHROMIUM,
+    chromium_page,
+    emitted,
+    empty_database_url,
+    in_memory_service,
+    publish_event,
+    serving,
+)
 from wom_contracts import CaseResolvedV1, Money, ResponseSubmittedV1
 
-CHROMIUM = "/usr/bin/chromium"
 DEMO_AGENTS = Path(__file__).parents[1] / "agents.demo.yaml"
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM}")
-playwright_api = pytest.importorskip("playwright.async_api")
+pytest.importorskip("playwright.async_api")
 
 
 async def serve(service: Service) -> AsyncIterator[str]:
@@ -76,52 +83,43 @@ async def test_an_agent_claims_and_resolves_a_case_with_compensation_in_chromium
     service, base = console
     case_id = await detractor_answers(service, "cust-42", "The vase arrived broken.")
     problems: list[str] = []
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    async with chromium_page() as page:
+        # a CSP violation (a script or style without the nonce) shows up as a console error
+        page.on("console", lambda message: problems.extend([message.text] * (message.type == "error")))
+        page.on("pageerror", lambda error: problems.append(str(error)))
+
+        await page.goto(f"{base}/console")
+        assert page.url == f"{base}/console/login"
+        await page.fill("#login", "demo")
+        await page.fill("#password", "demo")
+        await page.click("button[type=submit]:has-text('Log in')")
+        await page.wait_for_url(f"{base}/console")
+
+        row = page.locator(f"tr[data-case-id='{case_id}']")
+        assert await row.locator("td").nth(2).inner_text() == "cust-42"
+        assert await page.locator("#nps-chart svg").count() == 2  # NPS and cases per day, drawn inline
+        countdown = row.locator(".countdown")
+        first = await countdown.inner_text()
+        assert re.fullmatch(r"(\d+d )?\d+h \d\dm \d\ds", first), first
+        await page.wait_for_function(
+            "([el, text]) => el.textContent !== text", arg=[await countdown.element_handle(), first]
         )
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(5000)
-            # a CSP violation (a script or style without the nonce) shows up as a console error
-            page.on("console", lambda message: problems.extend([message.text] * (message.type == "error")))
-            page.on("pageerror", lambda error: problems.append(str(error)))
+        assert await countdown.inner_text() != first
 
-            await page.goto(f"{base}/console")
-            assert page.url == f"{base}/console/login"
-            await page.fill("#login", "demo")
-            await page.fill("#password", "demo")
-            await page.click("button[type=submit]:has-text('Log in')")
-            await page.wait_for_url(f"{base}/console")
+        await row.locator("a").click()
+        await page.wait_for_url(f"{base}/console/cases/{case_id}")
+        assert "The vase arrived broken." in await page.locator(".answer").inner_text()
+        await page.click("#claim")
+        await page.wait_for_selector("#status:has-text('claimed by demo')")
 
-            row = page.locator(f"tr[data-case-id='{case_id}']")
-            assert await row.locator("td").nth(2).inner_text() == "cust-42"
-            assert await page.locator("#nps-chart svg").count() == 2  # NPS and cases per day, drawn inline
-            countdown = row.locator(".countdown")
-            first = await countdown.inner_text()
-            assert re.fullmatch(r"(\d+d )?\d+h \d\dm \d\ds", first), first
-            await page.wait_for_function(
-                "([el, text]) => el.textContent !== text", arg=[await countdown.element_handle(), first]
-            )
-            assert await countdown.inner_text() != first
-
-            await row.locator("a").click()
-            await page.wait_for_url(f"{base}/console/cases/{case_id}")
-            assert "The vase arrived broken." in await page.locator(".answer").inner_text()
-            await page.click("#claim")
-            await page.wait_for_selector("#status:has-text('claimed by demo')")
-
-            await page.select_option("#resolution", "refunded")
-            await page.fill("#note", "Refunded the vase; sorry.")
-            await page.fill("#amount", "15.00")
-            await page.fill("#currency", "EUR")
-            await page.click("#resolve")
-            await page.wait_for_selector("#status:has-text('resolved')")
-            assert await page.locator("#compensation").inner_text() == "15.00 EUR"
-            assert "refunded by demo" in await page.locator("#resolution").inner_text()
-        finally:
-            await browser.close()
+        await page.select_option("#resolution", "refunded")
+        await page.fill("#note", "Refunded the vase; sorry.")
+        await page.fill("#amount", "15.00")
+        await page.fill("#currency", "EUR")
+        await page.click("#resolve")
+        await page.wait_for_selector("#status:has-text('resolved')")
+        assert await page.locator("#compensation").inner_text() == "15.00 EUR"
+        assert "refunded by demo" in await page.locator("#resolution").inner_text()
     assert problems == []
     [event] = await emitted(service, CaseResolvedV1)
     assert event.case_id == case_id and event.resolved_by == "demo"
