@@ -127,6 +127,8 @@ async def _simulate(bootstrap: str, rate: float, duration: float, seed: int, con
                 title = f"wom demo — {elapsed}s of {duration:.0f}s"
                 live.update(render(tally, published, title=title, agent=worked))
     finally:
+        if not console.is_terminal:
+            console.line()  # the last screen ends without a line break when not on a terminal
         await agent.close()
         await producer.stop()
         await consumer.stop()
@@ -175,7 +177,5 @@ def run_demo(
             except subprocess.TimeoutExpired:
                 up.kill()
                 up.wait()
-        if not console.is_terminal:
-            console.line()  # the last screen ends without a line break when not on a terminal
         console.print(f"services, SMTP catcher and broker stopped (log: {log_path})")
         return code
