@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -11,15 +11,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 from wom_chassis.testing import database_backends, empty_database_url
 
-from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess, SmtpInbox, free_port
-
-
-@pytest.fixture
-def smtp_inbox() -> Iterator[SmtpInbox]:
-    inbox = SmtpInbox()
-    inbox.controller.start()
-    yield inbox
-    inbox.controller.stop()
+from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess, free_port
 
 
 @pytest.fixture(params=database_backends())

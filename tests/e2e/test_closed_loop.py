@@ -7,19 +7,20 @@ Chromium. They look only at public outcomes: outbound events, mail received, web
 HTTP APIs. The rules files shorten the waits: holds of HOLD seconds, a check-in CHECK_IN seconds
 after an order, a P1 SLA of P1_SLA seconds; every job runs every second.
 
-The services start once for the module, on PostgreSQL when it is configured (SQLite otherwise):
-each scenario has customers of its own. Nine regulars with 500 EUR each make the key-client line
-(the top 20 % by revenue) a real one, so an ordinary order does not make a key client.
+The services start once per database backend (SQLite, and PostgreSQL when it is configured), each
+time on a broker of their own; each scenario has customers of its own. Nine regulars with 500 EUR
+each make the key-client line (the top 20 % by revenue) a real one, so an ordinary order does not
+make a key client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import Message
@@ -36,7 +37,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.engine import make_url
 from wom_chassis.signatures import signature_is_valid
 from wom_chassis.testing import (
-    POSTGRES_ENV,
     chromium_page,
     database_backends,
     empty_database_url,
@@ -57,7 +57,6 @@ CHECK_IN = 8  # seconds from an order to its check-in
 P1_SLA = 8  # seconds to answer a key client
 WEBHOOK_SECRET = "e2e-webhook-secret"
 TRANSACTIONAL = {"welcome", "purchase_thank_you", "check_in", "reward_released", "apology", "case_follow_up"}
-POSTGRES = bool(os.environ.get(POSTGRES_ENV))
 
 
 def _days(seconds: float) -> float:
@@ -99,13 +98,22 @@ class _WebhookHandler(BaseHTTPRequestHandler):
         pass
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """One record a service published: its topic, its JSON data and its headers."""
+
+    topic: str
+    data: dict[str, Any]
+    headers: dict[str, bytes]
+
+
 @dataclass
 class Recorder:
     """Every record of the outbound topics from the start, decoded, as it arrives."""
 
     bootstrap: str
     topics: list[str]
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    records: list[Outbound] = field(default_factory=list)
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
@@ -118,18 +126,23 @@ class Recorder:
             await consumer.seek_to_beginning()
             while True:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
-                    self.events.extend((r.topic, json.loads(r.value)) for r in records)
+                    self.records.extend(
+                        Outbound(r.topic, json.loads(r.value), dict(r.headers)) for r in records
+                    )
         finally:
             await consumer.stop()
 
-    def of(self, event_type: str, customer: str, **fields: Any) -> list[dict[str, Any]]:
+    def outbound(self, event_type: str, customer: str, **fields: Any) -> list[Outbound]:
         return [
-            data
-            for topic, data in self.events
-            if topic == event_type
-            and data.get("customer_id") == customer
-            and all(data.get(k) == v for k, v in fields.items())
+            record
+            for record in self.records
+            if record.topic == event_type
+            and record.data.get("customer_id") == customer
+            and all(record.data.get(k) == v for k, v in fields.items())
         ]
+
+    def of(self, event_type: str, customer: str, **fields: Any) -> list[dict[str, Any]]:
+        return [record.data for record in self.outbound(event_type, customer, **fields)]
 
     async def one(self, event_type: str, customer: str, timeout: float = 30, **fields: Any) -> dict[str, Any]:
         found = await eventually(lambda: self.of(event_type, customer, **fields), timeout=timeout)
@@ -255,13 +268,6 @@ async def _database_urls(backend: str, directory: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[str]:
-    with EmbeddedBroker() as embedded:
-        asyncio.run(create_topics(embedded.bootstrap))
-        yield embedded.bootstrap
-
-
-@pytest.fixture(scope="module")
 def webhooks() -> Iterator[Webhooks]:
     server = Webhooks()
     Thread(target=server.serve_forever, daemon=True).start()
@@ -269,16 +275,24 @@ def webhooks() -> Iterator[Webhooks]:
     server.shutdown()
 
 
-# once, on PostgreSQL when it is configured (as in CI and production), else on SQLite
-@pytest_asyncio.fixture(
-    scope="module", loop_scope="module", params=[database_backends()[1 if POSTGRES else 0]]
-)
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=database_backends())
 async def world(
-    request: pytest.FixtureRequest, broker: str, webhooks: Webhooks, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, webhooks: Webhooks, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    """The platform on a broker of its own, on SQLite, then on PostgreSQL when it is configured."""
+    with EmbeddedBroker() as embedded:
+        await create_topics(embedded.bootstrap)
+        async with _platform(embedded.bootstrap, request.param, webhooks, tmp_path_factory) as world:
+            yield world
+
+
+@asynccontextmanager
+async def _platform(
+    broker: str, backend: str, webhooks: Webhooks, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
     directory = tmp_path_factory.mktemp("closed-loop")
     rules = _rules(directory, webhooks.url)
-    urls = await _database_urls(request.param, directory)
+    urls = await _database_urls(backend, directory)
     inbox = SmtpInbox()
     inbox.controller.start()
     ports = {name: free_port() for name in SERVICE_NAMES}
@@ -342,6 +356,15 @@ async def test_a_purchase_earns_points_a_thank_you_and_later_a_check_in_with_the
 
     granted = await world.recorder.one("rewards.reward.granted.v1", maya, kind="earn")
     assert (granted["points"], granted["status"], granted["order_id"]) == (42, "pending", order_id)
+    [record] = world.recorder.outbound("rewards.reward.granted.v1", maya, kind="earn")
+    assert (record.headers["ce_type"], record.headers["ce_source"]) == (
+        b"rewards.reward.granted.v1",
+        b"wom/rewards",
+    )
+    ledger = (await world.get("rewards", f"/customers/{maya}/ledger")).json()["entries"]
+    assert [(e["order_id"], e["amount"], e["unit"], e["status"]) for e in ledger] == [
+        (order_id, "42", "points", "pending")
+    ]
     thank_you = await world.mail(address, "purchase_thank_you")
     assert "42" in thank_you["Subject"] and "Maya" in thank_you["Subject"]
 
@@ -355,6 +378,14 @@ async def test_a_purchase_earns_points_a_thank_you_and_later_a_check_in_with_the
     welcome = await world.mail(address, "welcome")
     assert welcome["List-Unsubscribe"] is None
     messages = (await world.get("outreach", f"/customers/{maya}/messages")).json()["messages"]
+    outreach, rewards = world.services["outreach"].url, world.services["rewards"].url
+    async with httpx.AsyncClient() as anonymous:
+        assert (await anonymous.get(f"{outreach}/customers/{maya}/messages")).status_code == 401
+        metrics = (await anonymous.get(f"{rewards}/metrics")).text
+        health = (await anonymous.get(f"{outreach}/health")).json()
+    consumed = 'event_type="commerce.order.completed.v1",outcome="processed",service="rewards"'
+    assert f"wom_events_consumed_total{{{consumed}}}" in metrics
+    assert health["status"] == "ok" and health["checks"]["broker"] == "ok"
     statuses = {m["kind"]: m["status"] for m in messages}
     kinds = ("welcome", "purchase_thank_you", "check_in", "birthday")
     assert [statuses.get(kind) for kind in kinds] == ["sent"] * 4, statuses
