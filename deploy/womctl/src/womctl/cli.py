@@ -77,9 +77,9 @@ def _timeout() -> float:
 
 def _on_cluster(work: Coroutine[Any, Any, T]) -> T:
     """Run a broker command: one line and exit code 2 when the cluster cannot be reached."""
-    aiokafka = logging.getLogger("aiokafka")  # its errors are summed up in one line here
-    aiokafka.propagate = False
-    aiokafka.addHandler(logging.NullHandler())
+    aiokafka, quiet = logging.getLogger("aiokafka"), logging.NullHandler()
+    aiokafka.addHandler(quiet)  # its errors are summed up in one line here, not logged on the way
+    propagate, aiokafka.propagate = aiokafka.propagate, False
     try:
         return asyncio.run(work)
     except ClusterUnreachable as error:
@@ -88,6 +88,9 @@ def _on_cluster(work: Coroutine[Any, Any, T]) -> T:
         raise _fail(str(error)) from None
     except KafkaError as error:
         raise _fail(f"Kafka refused: {error}") from None
+    finally:
+        aiokafka.removeHandler(quiet)
+        aiokafka.propagate = propagate
 
 
 def _wait_for_signal() -> None:

@@ -101,11 +101,13 @@ class TopicState:
     config: dict[str, str]
 
 
-async def read_cluster(admin: AIOKafkaAdminClient) -> dict[str, TopicState]:
-    """Every topic of the cluster but the internal ones, with partitions, replicas and configs."""
+async def read_cluster(admin: AIOKafkaAdminClient, only: set[str] | None = None) -> dict[str, TopicState]:
+    """Every topic of the cluster (or those of `only` it has) but the internal ones, with
+    partitions, replicas and configs."""
     described = [
         topic for topic in await admin.describe_topics()
         if not topic["is_internal"] and not topic["topic"].startswith("__")
+        and (only is None or topic["topic"] in only)
     ]  # fmt: skip
     configs = await describe_topic_configs(admin, [topic["topic"] for topic in described])
     return {
@@ -228,7 +230,8 @@ async def apply_topics(
     """Create missing topics, add partitions and set configs so that the cluster matches the file."""
     spec = load_definition(definition)
     async with admin_client(options, timeout) as admin:
-        plan = plan_changes(spec, await read_cluster(admin), replication_factor=replication_factor)
+        cluster = await read_cluster(admin, only=set(spec.topics))
+        plan = plan_changes(spec, cluster, replication_factor=replication_factor)
         report = ApplyReport(notes=list(plan.notes))
         for topic in await _create(admin, plan.create):
             report.done.append(f"{topic.name}: created, {_describe(topic)}")
