@@ -307,6 +307,9 @@ def dlq_replay(
         missing = wanted - {(letter.partition, letter.offset) for letter in letters}
         if missing:
             raise _fail(f"{service}.dlq has no record at {', '.join(f'{p}:{o}' for p, o in sorted(missing))}")
+    nowhere = [f"{x.partition}:{x.offset}" for x in letters if "source.topic" not in x.info]
+    if nowhere:  # not written by the chassis: no dlq.source.topic to send it back to
+        raise _fail(f"{service}.dlq records without dlq.source.topic, not replayed: {', '.join(nowhere)}")
     count = _on_cluster(deadletters.replay(service, letters, _client_options(), timeout=_timeout()))
     console.print(f"replayed {count} dead letters of {service}, for {service} only")
 
