@@ -53,7 +53,7 @@ async def test_mail_catcher_keeps_each_mail_as_an_eml_file(tmp_path: Path) -> No
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
 
 
-async def test_dead_letters_are_listed_and_replayed_to_their_source(kafka_bootstrap: str) -> None:
+async def test_dead_letters_are_replayed_to_their_source_for_their_service(kafka_bootstrap: str) -> None:
     key = f"dlq-{uuid.uuid4().hex[:8]}".encode()
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False)
     await producer.start()
@@ -66,7 +66,7 @@ async def test_dead_letters_are_listed_and_replayed_to_their_source(kafka_bootst
     options = {"bootstrap_servers": kafka_bootstrap}
     letters = [x for x in await deadletters.read_dead_letters("feedback", options) if x.key == key]
     assert [(x.info["reason"], x.info["source.offset"]) for x in letters] == [("invalid_envelope", "17")]
-    assert await deadletters.replay(letters, options) == 1
+    assert await deadletters.replay("feedback", letters, options) == 1
 
     consumer = AIOKafkaConsumer("feedback.response.submitted.v1", bootstrap_servers=kafka_bootstrap,
                                 group_id=uuid.uuid4().hex, auto_offset_reset="earliest")  # fmt: skip
@@ -79,7 +79,10 @@ async def test_dead_letters_are_listed_and_replayed_to_their_source(kafka_bootst
 
         [record] = await eventually(replayed, timeout=15)
         assert record.value == b"{broken"
-        assert dict(record.headers) == {"ce_type": b"feedback.response.submitted.v1"}
+        # the original headers, and the service it is replayed for: the other services skip it
+        assert list(record.headers) == [
+            ("ce_type", b"feedback.response.submitted.v1"), ("dlq.replay.for", b"feedback")
+        ]  # fmt: skip
     finally:
         await consumer.stop()
 

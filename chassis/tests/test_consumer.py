@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork
+from wom_chassis.deadletters import REPLAY_FOR_HEADER
 from wom_chassis.tables import InboxRecord, OutboxRecord
 from wom_chassis.testing import FakeRecord, record_of
 from wom_contracts import Money, OrderCompletedV1
@@ -246,3 +247,43 @@ async def test_a_run_of_events_reads_what_earlier_runs_of_the_batch_wrote(db, si
     await proc.process(records)
     # run 1 preloads 0; the erasures see 2, then 3 (flushed after each); run 3 preloads 4
     assert seen == [0, 0, 2, 3, 4]
+
+
+def replayed(record: FakeRecord, service: str, offset: int) -> FakeRecord:
+    """`record` as `womctl dlq replay` publishes it again: same bytes and ce_id, for one service."""
+    return FakeRecord(
+        topic=record.topic, value=record.value, key=record.key, offset=offset,
+        headers=[*record.headers, (REPLAY_FOR_HEADER, service.encode())],
+    )  # fmt: skip
+
+
+async def test_a_replayed_dead_letter_is_processed_by_its_service_only(db, sink) -> None:
+    echo = Echo()
+    echo.fail_orders["o-1"] = 3  # fails every attempt of the first delivery, then works
+    first = record_of(order(1), event_id="evt-r", offset=0)
+    proc = processor(db, sink, echo, "record")
+    await proc.process([first])
+    assert sink.headers(0)["dlq.reason"] == "handler_failed" and await emitted_orders(db) == []
+
+    await proc.process([replayed(first, "other-service", offset=1)])  # another service's replay
+    assert await emitted_orders(db) == [] and len(sink.records) == 1  # skipped, not dead-lettered
+    await proc.process([replayed(first, "test", offset=2)])  # this service's replay
+    assert await emitted_orders(db) == ["o-1"]
+    await proc.process([replayed(first, "test", offset=3)])  # replayed twice: the same ce_id
+    assert await emitted_orders(db) == ["o-1"]
+    assert await count(db, InboxRecord.event_id) == 1
+
+
+async def test_a_replay_of_an_event_already_processed_is_a_duplicate(db, sink) -> None:
+    first = record_of(order(2), event_id="evt-d", offset=0)
+    proc = processor(db, sink, Echo())
+    await proc.process([first, replayed(first, "test", offset=1)])
+    assert await emitted_orders(db) == ["o-2"]
+    assert sink.records == []
+
+
+async def test_a_replayed_dead_letter_that_fails_again_loses_its_replay_header(db, sink) -> None:
+    """A dead letter's original headers never carry `dlq.*`, so a later replay names its service anew."""
+    bad = FakeRecord(topic="commerce.order.completed.v1", value=b"{oops", offset=0, headers=[("ce_id", b"x")])
+    await processor(db, sink, Echo()).process([replayed(bad, "test", offset=1)])
+    assert "dlq.replay.for" not in sink.headers(0) and sink.headers(0)["dlq.reason"] == "invalid_envelope"

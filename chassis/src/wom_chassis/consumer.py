@@ -20,7 +20,7 @@ from wom_contracts import ContractError, DecodedEvent, Event, decode
 
 from wom_chassis.columns import utcnow
 from wom_chassis.database import Database
-from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record
+from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record, replayed_for
 from wom_chassis.logs import event_log_context, get_logger
 from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, EVENTS_CONSUMED, RETRIES
 from wom_chassis.publishing import publish_records
@@ -130,6 +130,11 @@ class EventProcessor:
         items: list[_Item] = []
         dead: list[DeadLetter] = []
         for record in records:
+            target = replayed_for(record)
+            if target is not None and target != self.service:
+                # another service's dead letter, replayed for it alone; the offset still moves on
+                EVENTS_CONSUMED.labels(self.service, _type_of(record), "replay_for_other").inc()
+                continue
             decoded = self._decode(record)
             if isinstance(decoded, DeadLetter):
                 dead.append(decoded)

@@ -9,9 +9,18 @@ from typing import Any, Protocol
 from wom_chassis.columns import utcnow
 from wom_chassis.publishing import OutgoingRecord
 
-__all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "SourceRecord", "dead_letter_record"]
+__all__ = [
+    "DLQ_HEADER_PREFIX",
+    "REPLAY_FOR_HEADER",
+    "DeadLetter",
+    "SourceRecord",
+    "dead_letter_record",
+    "replayed_for",
+]
 
 DLQ_HEADER_PREFIX = "dlq."
+# A dead letter replayed to its source topic names the one service it is for: the others skip it.
+REPLAY_FOR_HEADER = "dlq.replay.for"
 
 
 class SourceRecord(Protocol):
@@ -55,3 +64,11 @@ def dead_letter_record(letter: DeadLetter, *, service: str, topic: str) -> Outgo
         value=record.value if record.value is not None else b"",
         headers=[*original, *((DLQ_HEADER_PREFIX + k, v.encode()) for k, v in extra.items())],
     )
+
+
+def replayed_for(record: SourceRecord) -> str | None:
+    """The service a replayed dead letter is meant for; None for an ordinary record."""
+    for name, value in record.headers:
+        if name == REPLAY_FOR_HEADER and value is not None:
+            return value.decode("utf-8", "replace")
+    return None

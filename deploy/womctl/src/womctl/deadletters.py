@@ -1,16 +1,23 @@
-"""Listing and replaying a service's dead letters."""
+"""Listing, showing and replaying a service's dead letters."""
 
 from __future__ import annotations
 
+import json
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from wom_chassis.deadletters import DLQ_HEADER_PREFIX
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import OffsetOutOfRangeError
+from wom_chassis.deadletters import DLQ_HEADER_PREFIX, REPLAY_FOR_HEADER
 
-__all__ = ["DeadLetterRecord", "read_dead_letters", "replay"]
+from womctl.cluster import DEFAULT_TIMEOUT, consumer, producer
+
+__all__ = ["DeadLetterRecord", "NoSuchTopic", "read_dead_letter", "read_dead_letters", "render", "replay"]
+
+
+class NoSuchTopic(LookupError):
+    """The cluster has no such topic."""
 
 
 @dataclass(frozen=True)
@@ -29,50 +36,115 @@ class DeadLetterRecord:
         """The headers the record had before it was dead-lettered."""
         return [(k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIX)]
 
+    @classmethod
+    def of(cls, record: Any) -> DeadLetterRecord:
+        """Split a consumed record's `dlq.*` headers out."""
+        headers = [(k, v or b"") for k, v in record.headers]
+        info = {
+            k[len(DLQ_HEADER_PREFIX) :]: v.decode("utf-8", "replace")
+            for k, v in headers
+            if k.startswith(DLQ_HEADER_PREFIX)
+        }
+        return cls(record.partition, record.offset, record.key, record.value or b"", headers, info)
+
+
+async def _assign_all(reader: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    await reader.topics()  # the cluster's metadata
+    partitions = reader.partitions_for_topic(topic)
+    if not partitions:
+        raise NoSuchTopic(f"the cluster has no topic {topic}")
+    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+    reader.assign(assigned)
+    return assigned
+
 
 async def read_dead_letters(
-    service: str, client_options: dict[str, Any], idle_seconds: float = 2.0
+    service: str, client_options: dict[str, Any], idle_seconds: float = 2.0, timeout: float = DEFAULT_TIMEOUT
 ) -> list[DeadLetterRecord]:
     """Every record of the service's dead-letter topic, read from the beginning until idle."""
-    consumer = AIOKafkaConsumer(
-        f"{service}.dlq", group_id=f"womctl-dlq-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest", enable_auto_commit=False, **client_options,
-    )  # fmt: skip
-    await consumer.start()
     letters: list[DeadLetterRecord] = []
-    try:
+    async with consumer(client_options, timeout, auto_offset_reset="earliest") as reader:
+        await reader.seek_to_beginning(*await _assign_all(reader, f"{service}.dlq"))
         idle_since = time.monotonic()
         # end offsets of some brokers are approximate: stop when nothing more arrives
         while time.monotonic() - idle_since < idle_seconds:
-            batch = await consumer.getmany(timeout_ms=300)
+            batch = await reader.getmany(timeout_ms=300)
             for records in batch.values():
                 idle_since = time.monotonic()
-                for r in records:
-                    headers = list(r.headers)
-                    info = {
-                        k[len(DLQ_HEADER_PREFIX) :]: v.decode("utf-8", "replace")
-                        for k, v in headers
-                        if k.startswith(DLQ_HEADER_PREFIX)
-                    }
-                    letters.append(
-                        DeadLetterRecord(r.partition, r.offset, r.key, r.value or b"", headers, info)
-                    )
-    finally:
-        await consumer.stop()
+                letters += [DeadLetterRecord.of(record) for record in records]
     return sorted(
         letters, key=lambda letter: (letter.info.get("failed_at", ""), letter.partition, letter.offset)
     )
 
 
-async def replay(letters: list[DeadLetterRecord], client_options: dict[str, Any]) -> int:
-    """Publish each letter's original record again to its source topic; return how many."""
-    producer = AIOKafkaProducer(enable_idempotence=False, acks="all", **client_options)
-    await producer.start()
-    try:
+async def read_dead_letter(
+    service: str,
+    partition: int,
+    offset: int,
+    client_options: dict[str, Any],
+    idle_seconds: float = 2.0,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> DeadLetterRecord | None:
+    """The one dead letter at `partition:offset` of the service's dead-letter topic, if there is one."""
+    async with consumer(client_options, timeout, auto_offset_reset="none") as reader:
+        where = TopicPartition(f"{service}.dlq", partition)
+        if where not in await _assign_all(reader, where.topic):
+            return None
+        reader.seek(where, offset)
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < idle_seconds:  # end offsets may be approximate
+            try:
+                batch = await reader.getmany(where, timeout_ms=300)
+            except OffsetOutOfRangeError:  # before the first retained record, or past the end
+                return None
+            for record in batch.get(where, []):
+                if record.offset >= offset:  # a later one: that offset holds no record any more
+                    return DeadLetterRecord.of(record) if record.offset == offset else None
+    return None
+
+
+async def replay(
+    service: str,
+    letters: list[DeadLetterRecord],
+    client_options: dict[str, Any],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> int:
+    """Publish each of `service`'s letters again to its source topic, for that service alone (the
+    `dlq.replay.for` header; the other services' consumers skip it); return how many.
+
+    The record keeps its `ce_id`, so the service's inbox makes a second replay a no-op."""
+    async with producer(client_options, timeout) as sender:
         for letter in letters:
-            await producer.send_and_wait(
-                letter.info["source.topic"], letter.value, key=letter.key, headers=letter.original_headers
-            )
-    finally:
-        await producer.stop()
+            headers = [*letter.original_headers, (REPLAY_FOR_HEADER, service.encode())]
+            topic = letter.info["source.topic"]
+            await sender.send_and_wait(topic, letter.value, key=letter.key, headers=headers)
     return len(letters)
+
+
+_INFO_ORDER = ["reason", "error", "service", "failed_at", "attempts", "source.topic", "source.partition",
+               "source.offset"]  # fmt: skip
+
+
+def render(service: str, letter: DeadLetterRecord) -> str:
+    """One dead letter in full, as plain text: why and where from, the original headers, the payload."""
+    info = letter.info
+    lines = [f"{service}.dlq {letter.partition}:{letter.offset}"]
+    for name in [*_INFO_ORDER, *sorted(set(info) - set(_INFO_ORDER))]:
+        if name in info:
+            lines.append(f"{name + ':':<18}{info[name]}")
+    key = letter.key.decode("utf-8", "replace") if letter.key is not None else "(none)"
+    lines += [f"{'key:':<18}{key}", "headers:"]
+    lines += [f"  {name}: {value.decode('utf-8', 'replace')}" for name, value in letter.original_headers]
+    lines += [f"payload ({len(letter.value)} bytes):", _payload_text(letter.value)]
+    return "\n".join(lines)
+
+
+def _payload_text(value: bytes) -> str:
+    try:
+        return json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+    except ValueError:  # not JSON (often why it is here): show it as it is
+        pass
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return repr(value)

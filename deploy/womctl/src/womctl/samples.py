@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from wom_contracts import CustomerRegisteredV1, Event, Money, OrderCompletedV1, OrderItem, encode
+
+from womctl.cluster import DEFAULT_TIMEOUT, producer
 
 __all__ = ["publish", "sample_customer_and_order"]
 
@@ -35,13 +36,14 @@ def sample_customer_and_order(customer_id: str | None = None, order_id: str | No
     ]  # fmt: skip
 
 
-async def publish(events: list[Event], client_options: dict[str, Any], source: str = "womctl/sample") -> None:
+async def publish(
+    events: list[Event],
+    client_options: dict[str, Any],
+    source: str = "womctl/sample",
+    timeout: float = DEFAULT_TIMEOUT,
+) -> None:
     """Publish `events` in order with CloudEvents binary-mode headers."""
-    producer = AIOKafkaProducer(enable_idempotence=False, acks="all", **client_options)
-    await producer.start()
-    try:
+    async with producer(client_options, timeout) as sender:
         for event in events:
             record = encode(event, source=source)
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
-    finally:
-        await producer.stop()
+            await sender.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
