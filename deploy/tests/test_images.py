@@ -28,6 +28,7 @@ SERVICE_DOCKERFILE = ROOT / "deploy/Dockerfile"
 WOMCTL_DOCKERFILE = ROOT / "deploy/womctl/Dockerfile"
 SERVICES = ("referrals", "rewards", "outreach", "feedback")
 WORKDIR = "/app"
+REHEARSABLE = {"uv", "python", "ln", "test", "mkdir"}  # RUN programs the rehearsal may run
 
 
 @dataclass
@@ -312,6 +313,9 @@ def rehearse(dockerfile: Path, service: str | None, root: Path) -> tuple[Path, P
                 _copy_into(ROOT / source, target, rules)
         elif keyword == "RUN":
             command = re.sub(r"^(?:--mount=\S+\s+)+", "", args).replace("/opt/venv", str(venv))
+            programs = {part.split()[0] for part in command.split("&&")}
+            # a RUN runs on this machine here: only what is known to touch nothing outside tmp_path
+            assert programs <= REHEARSABLE, f"teach the rehearsal about {sorted(programs - REHEARSABLE)}"
             result = subprocess.run(["sh", "-c", command], cwd=app, env=env, capture_output=True, text=True)
             assert result.returncode == 0, f"RUN {args}\n{result.stdout}\n{result.stderr}"
     kept = image_paths(dockerfile, service)[1]
