@@ -93,9 +93,10 @@ def environment(container: Doc, maps: dict[str, dict[str, str]]) -> dict[str, st
     for entry in container.get("env", []):
         if "value" in entry:
             env[entry["name"]] = REFERENCE.sub(lambda m: env.get(m[1], m[0]), entry["value"])
-        else:
-            ref = entry["valueFrom"]["secretKeyRef"]
+        elif ref := entry["valueFrom"].get("secretKeyRef"):
             env[entry["name"]] = f"<secret:{ref['name']}/{ref['key']}>"
+        else:  # fieldRef, configMapKeyRef, resourceFieldRef: known only in the cluster
+            env[entry["name"]] = f"<{next(iter(entry['valueFrom']))}>"
     return env
 
 
