@@ -364,7 +364,7 @@ def test_each_service_starts_after_its_topics_database_and_mail(compose: dict[st
 
 def test_the_topics_job_runs_once_after_kafka(compose: dict[str, Any]) -> None:
     topics = compose["services"]["topics"]
-    assert topics["command"] == ["topics"]
+    assert topics["command"] == ["topics", "apply"]
     assert topics["depends_on"] == {"kafka": {"condition": "service_healthy"}}
     assert topics.get("restart", "no") == "no"
     bootstrap = environment_of(topics)["KAFKA_BOOTSTRAP_SERVERS"]
