@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from wom_chassis.logs import configure_logging, event_log_context, get_logger
+
+
+@pytest.fixture(autouse=True)
+def log_to_stderr_after_the_test() -> Iterator[None]:
+    """Set up before capsys, so torn down after it: later tests must not log to its closed stream."""
+    yield
+    configure_logging("test")
 
 
 def test_log_lines_inside_an_event_context_name_the_event(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,14 @@ from wom_chassis.columns import utcnow
 from wom_chassis.database import Database
 from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record
 from wom_chassis.logs import event_log_context, get_logger
-from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, EVENTS_CONSUMED, RETRIES
+from wom_chassis.metrics import (
+    BATCH_SECONDS,
+    DEAD_LETTERS,
+    EVENTS_CONSUMED,
+    HANDLER_FAILURES,
+    HANDLER_SECONDS,
+    RETRIES,
+)
 from wom_chassis.publishing import publish_records
 from wom_chassis.tables import InboxRecord
 from wom_chassis.unit_of_work import EventRejected, UnitOfWork
@@ -233,13 +240,9 @@ class EventProcessor:
                 if preload is not None:
                     work.preloaded = await preload(session, [item.decoded.event for item in run])
                 for item in run:
-                    envelope = item.decoded.envelope
-                    work.envelope = envelope
-                    with event_log_context(envelope.id, envelope.type, envelope.subject):
-                        await handler(item.decoded.event, work)
-                    if preload is None:
-                        await work.flush()  # the next event of the run reads the database
-                    outcomes[envelope.type, "processed"] += 1
+                    # without a preload the next event of the run reads the database: flush
+                    await self._handle(item, handler, work, flush=preload is None)
+                    outcomes[item.decoded.envelope.type, "processed"] += 1
                 work.preloaded = None
             await work.flush()
             if fresh:
@@ -262,6 +265,23 @@ class EventProcessor:
             EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc(count)
         if work.outbox and self.on_committed is not None:
             self.on_committed(work.outbox)
+
+    async def _handle(self, item: _Item, handler: Handler, work: UnitOfWork, *, flush: bool) -> None:
+        """One event through its handler, timed."""
+        envelope = item.decoded.envelope
+        work.envelope = envelope
+        started = time.perf_counter()
+        with event_log_context(envelope.id, envelope.type, envelope.subject):
+            try:
+                await handler(item.decoded.event, work)
+                if flush:
+                    await work.flush()
+            except EventRejected:
+                raise
+            except Exception:
+                HANDLER_FAILURES.labels(self.service, envelope.type).inc()
+                raise
+        HANDLER_SECONDS.labels(self.service, envelope.type).observe(time.perf_counter() - started)
 
     async def _fresh(
         self, session: AsyncSession, items: list[_Item], outcomes: Counter[tuple[str, str]]

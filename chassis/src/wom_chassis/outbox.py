@@ -22,7 +22,7 @@ from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING, OUTBOX_PU
 from wom_chassis.publishing import OutgoingRecord, RecordProducer, publish_records
 from wom_chassis.tables import OutboxRecord
 
-__all__ = ["OutboxRelay", "add_to_outbox", "oldest_unsent_age", "outbox_row"]
+__all__ = ["OutboxRelay", "add_to_outbox", "oldest_unsent_age", "outbox_row", "unsent_backlog"]
 
 log = get_logger(__name__)
 
@@ -57,6 +57,19 @@ async def oldest_unsent_age(session: AsyncSession, now: datetime | None = None) 
     if oldest is None:
         return 0.0
     return max(0.0, ((now or utcnow()) - oldest).total_seconds())
+
+
+async def unsent_backlog(session: AsyncSession, now: datetime | None = None) -> tuple[int, float]:
+    """How many outbox rows wait to be published, and the age in seconds of the oldest (0, 0.0
+    when none waits); one query over the unsent-rows index."""
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(OutboxRecord.created_at)).where(OutboxRecord.sent_at.is_(None))
+        )
+    ).one()
+    if oldest is None:
+        return 0, 0.0
+    return int(count), max(0.0, ((now or utcnow()) - oldest).total_seconds())
 
 
 class OutboxRelay:
