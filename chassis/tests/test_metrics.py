@@ -1,9 +1,12 @@
-"""Metrics: consumer lag from the consumer's own positions, handler latency and failures, names."""
+"""Metrics: consumer lag from the consumer's own positions, handler latency and failures, and the
+Grafana dashboard charts only metrics that exist."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiokafka import TopicPartition
 from prometheus_client import REGISTRY
@@ -12,6 +15,8 @@ from wom_chassis.lag import ConsumerLag
 from wom_chassis.metrics import ALL_METRICS
 from wom_chassis.testing import record_of
 from wom_contracts import CustomerErasedV1
+
+DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "wom.json"
 
 
 class FakeConsumer:
@@ -78,6 +83,40 @@ async def test_handler_time_and_failures_are_counted_per_event_type(db: Database
     assert REGISTRY.get_sample_value("wom_handler_failures_total", labels) == 2  # two attempts
     outcome = {**labels, "outcome": "dead_lettered"}
     assert REGISTRY.get_sample_value("wom_events_consumed_total", outcome) == 1
+
+
+def _sample_names() -> set[str]:
+    """Every series name the metrics module exposes (counters' _total, histograms' _bucket...)."""
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    names = set()
+    for metric in ALL_METRICS:
+        for family in metric.describe():
+            names.update(family.name + suffix for suffix in suffixes[family.type])
+    return names
+
+
+def _queries(node: object, keys: tuple[str, ...] = ("expr",)) -> list[str]:
+    """The PromQL strings under `keys` anywhere in a dashboard."""
+    if isinstance(node, dict):
+        found = [node[key] for key in keys if isinstance(node.get(key), str)]
+        return found + [q for value in node.values() for q in _queries(value, keys)]
+    if isinstance(node, list):
+        return [q for value in node for q in _queries(value, keys)]
+    return []
+
+
+def test_the_dashboard_charts_only_metrics_that_exist() -> None:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    queries = _queries(dashboard)
+    everything = _queries(dashboard, ("expr", "query", "definition"))  # panels and variables
+    used = {name for query in everything for name in re.findall(r"\bwom_[a-z0-9_]+", query)}
+    assert queries and used
+    assert used <= _sample_names(), f"unknown metrics: {sorted(used - _sample_names())}"
+    titles = {panel["title"] for panel in dashboard["panels"]}
+    for needed in ("Throughput", "Handler failures", "Dead letters", "Handler latency p95",
+                   "Outbox backlog", "Oldest unsent outbox row", "Consumer lag"):  # fmt: skip
+        assert needed in titles
+    assert all('service=~"$service"' in query for query in queries)  # every panel follows the picker
 
 
 def test_every_metric_has_the_service_label_and_conventional_names() -> None:
