@@ -32,6 +32,7 @@ from wom_chassis.metrics import (
 )
 from wom_chassis.publishing import publish_records
 from wom_chassis.tables import InboxRecord
+from wom_chassis.tracing import consume_span
 from wom_chassis.unit_of_work import EventRejected, UnitOfWork
 
 __all__ = ["EventHandlers", "EventProcessor", "Handler", "commit_offsets"]
@@ -267,11 +268,21 @@ class EventProcessor:
             self.on_committed(work.outbox)
 
     async def _handle(self, item: _Item, handler: Handler, work: UnitOfWork, *, flush: bool) -> None:
-        """One event through its handler, timed."""
-        envelope = item.decoded.envelope
+        """One event through its handler, in a span continuing the record's trace, timed."""
+        envelope, record = item.decoded.envelope, item.record
         work.envelope = envelope
         started = time.perf_counter()
-        with event_log_context(envelope.id, envelope.type, envelope.subject):
+        with (
+            event_log_context(envelope.id, envelope.type, envelope.subject),
+            consume_span(
+                record.headers,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                event_id=envelope.id,
+                event_type=envelope.type,
+            ),
+        ):
             try:
                 await handler(item.decoded.event, work)
                 if flush:

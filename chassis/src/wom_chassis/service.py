@@ -31,6 +31,7 @@ from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
 from wom_chassis.outbox import OutboxRelay, oldest_unsent_age, unsent_backlog
 from wom_chassis.publishing import RecordProducer
 from wom_chassis.settings import ServiceSettings
+from wom_chassis.tracing import configure_tracing
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 
 __all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
@@ -130,6 +131,7 @@ def create_service(
 ) -> Service:
     """Wire a service: broker, consumer, database, outbox relay and HTTP app (routes go on `.http`)."""
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
     db = Database(settings.database_url, [migrations])
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,

@@ -15,6 +15,10 @@ import pytest
 import uvicorn
 import yaml
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -40,6 +44,7 @@ __all__ = [
     "record_of",
     "rules_file",
     "serving",
+    "span_recorder",
 ]
 
 POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
@@ -136,6 +141,24 @@ async def emitted(service: Service, model: type[E] | None = None) -> list[Any]:
 def dead_letters(service: str, reason: str) -> float:
     """How many records `service` has dead-lettered with `reason` in this process."""
     return REGISTRY.get_sample_value("wom_dead_letters_total", {"service": service, "reason": reason}) or 0
+
+
+_SPANS: InMemorySpanExporter | None = None
+
+
+def span_recorder() -> InMemorySpanExporter:
+    """A recording tracer provider for the process with an in-memory exporter attached (once),
+    emptied: the spans ended from now on are in `.get_finished_spans()`."""
+    global _SPANS
+    if _SPANS is None:
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            provider = TracerProvider()
+            trace.set_tracer_provider(provider)
+        _SPANS = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(_SPANS))
+    _SPANS.clear()
+    return _SPANS
 
 
 def free_port() -> int:
