@@ -277,3 +277,8 @@ async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
     assert str(inbox.messages[0]["traceparent"]) == TRACEPARENT
     fresh = outbound.headers(1)["traceparent"]
     assert parts(fresh)[0] != TRACE_ID and str(inbox.messages[1]["traceparent"]) == fresh
+
+    alone = EmailMessage()
+    alone["To"] = "ada@example.com"
+    await send_mail(settings, alone)  # outside any trace: one of its own
+    assert parts(str(inbox.messages[2]["traceparent"]))[0] not in (TRACE_ID, parts(fresh)[0])

@@ -197,7 +197,7 @@ def mail_span(host: str, port: int) -> Iterator[dict[str, str]]:
         kind=SpanKind.CLIENT,
         attributes={"server.address": host, "server.port": port, "network.protocol.name": "smtp"},
     )
-    with _current(span):
+    with _current(span) as current:
         carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(current))
         yield carrier
