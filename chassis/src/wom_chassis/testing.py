@@ -86,11 +86,17 @@ async def fresh_database(backend: str, tmp_path: Path, migrations: Sequence[Path
 
 
 async def publish_event(
-    broker: KafkaBroker, event: Event, *, event_id: str | None = None, structured: bool = False
+    broker: KafkaBroker,
+    event: Event,
+    *,
+    event_id: str | None = None,
+    structured: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> str:
-    """Publish `event` as an upstream system would (CloudEvents binary mode); return its id."""
+    """Publish `event` as an upstream system would (CloudEvents binary mode), with `headers` added
+    (a `traceparent`, say); return its id."""
     record = encode(event, source="tests", event_id=event_id, structured=structured)
-    headers = {name: value.decode() for name, value in record.headers}
+    headers = {**{name: value.decode() for name, value in record.headers}, **(headers or {})}
     await broker.publish(record.value, topic=record.topic, key=record.key, headers=headers)
     return headers["ce_id"]
 
