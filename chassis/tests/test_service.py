@@ -42,4 +42,6 @@ async def test_health_turns_unhealthy_when_the_outbox_is_stuck(tmp_path: Path) -
             response = await c.get("/health")
             assert response.status_code == 503 and response.json()["status"] == "unhealthy"
             metrics = (await c.get("/metrics")).text
-            assert "wom_outbox_oldest_pending_seconds" in metrics
+            assert 'wom_outbox_pending{service="probe"} 1.0' in metrics  # read at scrape time
+            oldest = 'wom_outbox_oldest_pending_seconds{service="probe"} '
+            assert float(metrics.split(oldest)[1].split()[0]) >= 299

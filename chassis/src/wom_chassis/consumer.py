@@ -22,9 +22,17 @@ from wom_chassis.columns import utcnow
 from wom_chassis.database import Database
 from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record, replayed_for
 from wom_chassis.logs import event_log_context, get_logger
-from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, EVENTS_CONSUMED, RETRIES
+from wom_chassis.metrics import (
+    BATCH_SECONDS,
+    DEAD_LETTERS,
+    EVENTS_CONSUMED,
+    HANDLER_FAILURES,
+    HANDLER_SECONDS,
+    RETRIES,
+)
 from wom_chassis.publishing import publish_records
 from wom_chassis.tables import InboxRecord
+from wom_chassis.tracing import consume_span
 from wom_chassis.unit_of_work import EventRejected, UnitOfWork
 
 __all__ = ["EventHandlers", "EventProcessor", "Handler", "commit_offsets"]
@@ -238,13 +246,9 @@ class EventProcessor:
                 if preload is not None:
                     work.preloaded = await preload(session, [item.decoded.event for item in run])
                 for item in run:
-                    envelope = item.decoded.envelope
-                    work.envelope = envelope
-                    with event_log_context(envelope.id, envelope.type, envelope.subject):
-                        await handler(item.decoded.event, work)
-                    if preload is None:
-                        await work.flush()  # the next event of the run reads the database
-                    outcomes[envelope.type, "processed"] += 1
+                    # without a preload the next event of the run reads the database: flush
+                    await self._handle(item, handler, work, flush=preload is None)
+                    outcomes[item.decoded.envelope.type, "processed"] += 1
                 work.preloaded = None
             await work.flush()
             if fresh:
@@ -267,6 +271,33 @@ class EventProcessor:
             EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc(count)
         if work.outbox and self.on_committed is not None:
             self.on_committed(work.outbox)
+
+    async def _handle(self, item: _Item, handler: Handler, work: UnitOfWork, *, flush: bool) -> None:
+        """One event through its handler, in a span continuing the record's trace, timed."""
+        envelope, record = item.decoded.envelope, item.record
+        work.envelope = envelope
+        started = time.perf_counter()
+        with (
+            event_log_context(envelope.id, envelope.type, envelope.subject),
+            consume_span(
+                record.headers,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                event_id=envelope.id,
+                event_type=envelope.type,
+            ),
+        ):
+            try:
+                await handler(item.decoded.event, work)
+                if flush:
+                    await work.flush()
+            except EventRejected:
+                raise
+            except Exception:
+                HANDLER_FAILURES.labels(self.service, envelope.type).inc()
+                raise
+        HANDLER_SECONDS.labels(self.service, envelope.type).observe(time.perf_counter() - started)
 
     async def _fresh(
         self, session: AsyncSession, items: list[_Item], outcomes: Counter[tuple[str, str]]

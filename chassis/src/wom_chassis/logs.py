@@ -1,4 +1,5 @@
-"""Structured JSON logs; every line inside a handler carries the event it is about."""
+"""Structured JSON logs; every line inside a handler carries the event it is about, and every line
+inside a trace its trace and span ids."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 __all__ = ["configure_logging", "event_log_context", "get_logger"]
 
@@ -19,6 +21,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_event,
+        _add_trace,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -74,4 +77,12 @@ def _add_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any])
         event_dict.setdefault("event_id", event[0])
         event_dict.setdefault("event_type", event[1])
         event_dict.setdefault("subject", event[2])
+    return event_dict
+
+
+def _add_trace(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", f"{context.trace_id:032x}")
+        event_dict.setdefault("span_id", f"{context.span_id:016x}")
     return event_dict

@@ -8,6 +8,8 @@ import aiosmtplib
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
+from wom_chassis.tracing import mail_span
+
 __all__ = ["MailSettings", "send_mail"]
 
 
@@ -24,16 +26,21 @@ class MailSettings(BaseSettings):
 
 
 async def send_mail(settings: MailSettings, mail: EmailMessage) -> None:
-    """Send `mail` through the configured relay (`From` is filled in when missing)."""
+    """Send `mail` through the configured relay (`From` is filled in when missing), in a span of
+    the current trace whose `traceparent` the mail carries as a header."""
     if mail["From"] is None:
         mail["From"] = settings.mail_from
     password = settings.smtp_password
-    await aiosmtplib.send(
-        mail,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=password.get_secret_value() if password else None,
-        start_tls=settings.smtp_starttls,
-        timeout=settings.smtp_timeout_seconds,
-    )
+    with mail_span(settings.smtp_host, settings.smtp_port) as trace_headers:
+        for name, value in trace_headers.items():
+            del mail[name]  # a retried mail carries the trace of this attempt only
+            mail[name] = value
+        await aiosmtplib.send(
+            mail,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )

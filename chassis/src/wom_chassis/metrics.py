@@ -1,13 +1,22 @@
-"""Prometheus metrics every service exposes on /metrics."""
+"""Prometheus metrics every service exposes on /metrics.
+
+Named by Prometheus' conventions: `wom_` prefix, snake_case, counters end in `_total`, times are
+in seconds, every series carries the `service` label. `deploy/grafana/wom.json` charts them (a test
+keeps the dashboard to the names defined here).
+"""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "ALL_METRICS",
     "BATCH_SECONDS",
+    "CONSUMER_LAG",
     "DEAD_LETTERS",
     "EVENTS_CONSUMED",
+    "HANDLER_FAILURES",
+    "HANDLER_SECONDS",
     "JOB_RUNS",
     "JOB_SECONDS",
     "OUTBOX_OLDEST_SECONDS",
@@ -18,14 +27,30 @@ __all__ = [
 
 EVENTS_CONSUMED = Counter(
     "wom_events_consumed_total",
-    "Records consumed, by outcome (processed, duplicate, dead_lettered)",
+    "Records consumed, each counted once by its outcome (processed, duplicate, dead_lettered)",
     ["service", "event_type", "outcome"],
+)
+HANDLER_FAILURES = Counter(
+    "wom_handler_failures_total",
+    "Handler attempts that raised (each retry counts; a rejected event is a dead letter instead)",
+    ["service", "event_type"],
 )
 DEAD_LETTERS = Counter(
     "wom_dead_letters_total", "Records sent to the dead-letter topic", ["service", "reason"]
 )
 RETRIES = Counter("wom_handler_retries_total", "Retried transactions", ["service"])
+HANDLER_SECONDS = Histogram(
+    "wom_handler_duration_seconds",
+    "Time one event spends in its handler (and the flush of what it wrote)",
+    ["service", "event_type"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 BATCH_SECONDS = Histogram("wom_consume_batch_seconds", "Time to process one fetched batch", ["service"])
+CONSUMER_LAG = Gauge(
+    "wom_consumer_lag",
+    "Records of a partition not yet handed to the consumer (end offset of the last fetch minus position)",
+    ["service", "topic", "partition"],
+)
 OUTBOX_PUBLISHED = Counter("wom_outbox_published_total", "Outbox rows published", ["service", "event_type"])
 OUTBOX_PENDING = Gauge("wom_outbox_pending", "Unsent outbox rows", ["service"])
 OUTBOX_OLDEST_SECONDS = Gauge(
@@ -33,3 +58,19 @@ OUTBOX_OLDEST_SECONDS = Gauge(
 )
 JOB_RUNS = Counter("wom_job_runs_total", "Runs of scheduled jobs, by outcome", ["service", "job", "outcome"])
 JOB_SECONDS = Histogram("wom_job_seconds", "Time one run of a scheduled job takes", ["service", "job"])
+
+ALL_METRICS: tuple[Counter | Gauge | Histogram, ...] = (
+    EVENTS_CONSUMED,
+    HANDLER_FAILURES,
+    DEAD_LETTERS,
+    RETRIES,
+    HANDLER_SECONDS,
+    BATCH_SECONDS,
+    CONSUMER_LAG,
+    OUTBOX_PUBLISHED,
+    OUTBOX_PENDING,
+    OUTBOX_OLDEST_SECONDS,
+    JOB_RUNS,
+    JOB_SECONDS,
+)
+"""Every metric above: what /metrics exposes and what dashboards may chart."""

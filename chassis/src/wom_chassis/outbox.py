@@ -21,14 +21,16 @@ from wom_chassis.logs import get_logger
 from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from wom_chassis.publishing import OutgoingRecord, RecordProducer, publish_records
 from wom_chassis.tables import OutboxRecord
+from wom_chassis.tracing import TraceContext, end_publish_spans, publish_span, trace_headers
 
-__all__ = ["OutboxRelay", "add_to_outbox", "oldest_unsent_age", "outbox_row"]
+__all__ = ["OutboxRelay", "add_to_outbox", "oldest_unsent_age", "outbox_row", "unsent_backlog"]
 
 log = get_logger(__name__)
 
 
-def outbox_row(event: Event, *, source: str) -> dict[str, Any]:
-    """`event` encoded as a CloudEvent, as an outbox row ready to insert."""
+def outbox_row(event: Event, *, source: str, trace: TraceContext = (None, None)) -> dict[str, Any]:
+    """`event` encoded as a CloudEvent, as an outbox row ready to insert; `trace` is the
+    `traceparent` and `tracestate` of the work that emitted it."""
     record = encode(event, source=source)
     headers = [[name, value.decode()] for name, value in record.headers]
     return {
@@ -39,6 +41,8 @@ def outbox_row(event: Event, *, source: str) -> dict[str, Any]:
         "value": record.value,
         "headers": headers,
         "created_at": utcnow(),
+        "traceparent": trace[0],
+        "tracestate": trace[1],
     }
 
 
@@ -57,6 +61,19 @@ async def oldest_unsent_age(session: AsyncSession, now: datetime | None = None) 
     if oldest is None:
         return 0.0
     return max(0.0, ((now or utcnow()) - oldest).total_seconds())
+
+
+async def unsent_backlog(session: AsyncSession, now: datetime | None = None) -> tuple[int, float]:
+    """How many outbox rows wait to be published, and the age in seconds of the oldest (0, 0.0
+    when none waits); one query over the unsent-rows index."""
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(OutboxRecord.created_at)).where(OutboxRecord.sent_at.is_(None))
+        )
+    ).one()
+    if oldest is None:
+        return 0, 0.0
+    return int(count), max(0.0, ((now or utcnow()) - oldest).total_seconds())
 
 
 class OutboxRelay:
@@ -179,7 +196,8 @@ class OutboxRelay:
                 rows = (
                     await session.execute(
                         select(table.c.id, table.c.event_id, table.c.event_type, table.c.topic,
-                               table.c.key, table.c.value, table.c.headers)
+                               table.c.key, table.c.value, table.c.headers, table.c.traceparent,
+                               table.c.tracestate)
                         .where(table.c.sent_at.is_(None))
                         .order_by(table.c.id)
                         .limit(self.batch_size)
@@ -211,19 +229,36 @@ class OutboxRelay:
         self._handed.clear()
 
     async def _publish(self, rows: Sequence[dict[str, Any]]) -> None:
+        # one PRODUCER span per record, child of the work that emitted it: its traceparent header
+        # carries the trace on to every consumer
+        spans = [
+            publish_span(
+                topic=row["topic"],
+                event_id=row["event_id"],
+                event_type=row["event_type"],
+                traceparent=row.get("traceparent"),
+                tracestate=row.get("tracestate"),
+            )
+            for row in rows
+        ]
         records = [
             OutgoingRecord(
                 topic=row["topic"],
                 key=row["key"],
                 value=row["value"],
-                headers=[(name, value.encode()) for name, value in row["headers"]],
+                headers=[*((name, value.encode()) for name, value in row["headers"]), *trace_headers(span)],
             )
-            for row in rows
+            for row, span in zip(rows, spans, strict=True)
         ]
-        if self.producer is not None:
-            await self.producer.send(records)
-        else:  # FastStream's in-memory test broker
-            await publish_records(self.broker, records)
+        try:
+            if self.producer is not None:
+                await self.producer.send(records)
+            else:  # FastStream's in-memory test broker
+                await publish_records(self.broker, records)
+        except BaseException as error:
+            end_publish_spans(spans, error)
+            raise
+        end_publish_spans(spans)
         for event_type, count in Counter(row["event_type"] for row in rows).items():
             OUTBOX_PUBLISHED.labels(self.service, event_type).inc(count)
 

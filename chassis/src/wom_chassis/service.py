@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 import uvicorn
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
@@ -24,11 +25,13 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
+from wom_chassis.lag import ConsumerLag
 from wom_chassis.logs import configure_logging, get_logger
-from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS
-from wom_chassis.outbox import OutboxRelay, oldest_unsent_age
+from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
+from wom_chassis.outbox import OutboxRelay, oldest_unsent_age, unsent_backlog
 from wom_chassis.publishing import RecordProducer
 from wom_chassis.settings import ServiceSettings
+from wom_chassis.tracing import configure_tracing
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 
 __all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
@@ -98,7 +101,7 @@ class Service:
             checks["broker"] = f"error: {error!r}"
         try:
             async with self.db.session() as session:
-                age = await oldest_unsent_age(session)
+                age = await oldest_unsent_age(session)  # no count: probes come often
             checks["database"] = "ok"
             checks["outbox_oldest_unsent_seconds"] = round(age, 3)
             OUTBOX_OLDEST_SECONDS.labels(self.settings.service_name).set(age)
@@ -108,6 +111,15 @@ class Service:
             checks["database"] = f"error: {error!r}"
         healthy = all(checks.get(name) == "ok" for name in ("broker", "database", "outbox"))
         return healthy, checks
+
+    async def outbox_backlog(self) -> tuple[int, float]:
+        """Unsent outbox rows and the age of the oldest, also set as the backlog gauges (read at
+        each scrape: the count walks the unsent rows' index)."""
+        async with self.db.session() as session:
+            pending, age = await unsent_backlog(session)
+        OUTBOX_PENDING.labels(self.settings.service_name).set(pending)
+        OUTBOX_OLDEST_SECONDS.labels(self.settings.service_name).set(age)
+        return pending, age
 
 
 def create_service(
@@ -119,6 +131,7 @@ def create_service(
 ) -> Service:
     """Wire a service: broker, consumer, database, outbox relay and HTTP app (routes go on `.http`)."""
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
     db = Database(settings.database_url, [migrations])
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -173,6 +186,7 @@ def _consumer_router(
     settings: ServiceSettings, handlers: EventHandlers, processor: EventProcessor
 ) -> KafkaRouter:
     router = KafkaRouter()
+    lag = ConsumerLag(settings.service_name)
 
     @router.subscriber(
         *handlers.topics,
@@ -196,6 +210,8 @@ def _consumer_router(
             await asyncio.sleep(settings.retry_max_seconds)
             return
         await commit_offsets(message.consumer, records)
+        if isinstance(message.consumer, AIOKafkaConsumer):  # the in-memory test broker has no offsets
+            await lag.observe(message.consumer)
 
     return router
 
@@ -223,6 +239,10 @@ def _http_app(service: Service) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:
+        try:  # the backlog is read at scrape time: one indexed query every scrape interval
+            await asyncio.wait_for(service.outbox_backlog(), timeout=5)
+        except Exception as error:  # an unreachable database must not hide the other metrics
+            log.warning("outbox_backlog_unreadable", error=repr(error))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -46,6 +46,9 @@ class ServiceSettings(BaseSettings):
     )
     consume_mode: Literal["batch", "record"] = "batch"
     shutdown_grace_seconds: float = Field(default=30.0, gt=0)
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP collector base URL; spans are exported only when set"
+    )
 
     @model_validator(mode="after")
     def _defaults_from_service_name(self) -> ServiceSettings:

@@ -49,3 +49,7 @@ class OutboxRecord(ChassisBase):
     headers: Mapped[list[list[str]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # the W3C trace context of the unit of work that emitted the row: the relay publishes the
+    # record as a child of it, so the trace runs on from the inbound event
+    traceparent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tracestate: Mapped[str | None] = mapped_column(String(512), nullable=True)

@@ -15,6 +15,10 @@ import pytest
 import uvicorn
 import yaml
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -40,6 +44,7 @@ __all__ = [
     "record_of",
     "rules_file",
     "serving",
+    "span_recorder",
 ]
 
 POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
@@ -81,11 +86,17 @@ async def fresh_database(backend: str, tmp_path: Path, migrations: Sequence[Path
 
 
 async def publish_event(
-    broker: KafkaBroker, event: Event, *, event_id: str | None = None, structured: bool = False
+    broker: KafkaBroker,
+    event: Event,
+    *,
+    event_id: str | None = None,
+    structured: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> str:
-    """Publish `event` as an upstream system would (CloudEvents binary mode); return its id."""
+    """Publish `event` as an upstream system would (CloudEvents binary mode), with `headers` added
+    (a `traceparent`, say); return its id."""
     record = encode(event, source="tests", event_id=event_id, structured=structured)
-    headers = {name: value.decode() for name, value in record.headers}
+    headers = {**{name: value.decode() for name, value in record.headers}, **(headers or {})}
     await broker.publish(record.value, topic=record.topic, key=record.key, headers=headers)
     return headers["ce_id"]
 
@@ -136,6 +147,24 @@ async def emitted(service: Service, model: type[E] | None = None) -> list[Any]:
 def dead_letters(service: str, reason: str) -> float:
     """How many records `service` has dead-lettered with `reason` in this process."""
     return REGISTRY.get_sample_value("wom_dead_letters_total", {"service": service, "reason": reason}) or 0
+
+
+_SPANS: InMemorySpanExporter | None = None
+
+
+def span_recorder() -> InMemorySpanExporter:
+    """A recording tracer provider for the process with an in-memory exporter attached (once),
+    emptied: the spans ended from now on are in `.get_finished_spans()`."""
+    global _SPANS
+    if _SPANS is None:
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            provider = TracerProvider()
+            trace.set_tracer_provider(provider)
+        _SPANS = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(_SPANS))
+    _SPANS.clear()
+    return _SPANS
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from wom_contracts import Envelope, Event
 
 from wom_chassis.database import Database
 from wom_chassis.outbox import add_to_outbox, outbox_row
+from wom_chassis.tracing import TraceContext, current_trace_context
 
 __all__ = ["EventRejected", "UnitOfWork", "unit_of_work"]
 
@@ -68,9 +69,16 @@ class UnitOfWork:
         self.inserts.setdefault(model, []).append(values)
         return values
 
+    @property
+    def trace_context(self) -> TraceContext:
+        """The `traceparent` and `tracestate` of the work in hand (the event being handled, when
+        there is one): store them with what is done later on its behalf (`continue_trace`)."""
+        return current_trace_context()
+
     def emit(self, event: Event) -> str:
-        """Write `event` to the outbox in this transaction; return its event id."""
-        row = outbox_row(event, source=self.source)
+        """Write `event` to the outbox in this transaction; return its event id. The row keeps
+        the current trace context: the published record continues the trace."""
+        row = outbox_row(event, source=self.source, trace=current_trace_context())
         self.outbox.append(row)
         return str(row["event_id"])
 

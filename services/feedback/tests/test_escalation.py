@@ -45,6 +45,7 @@ from wom_chassis.testing import (
     in_memory_service,
     serving,
 )
+from wom_chassis.tracing import continue_trace
 
 SECRET_ENV = "WOM_TEST_ESCALATION_SECRET"
 SECRET = "s3cret-shared-with-the-support-tool"
@@ -303,6 +304,16 @@ async def test_the_team_gets_an_email_with_the_case_facts(escalation: Harness) -
     assert case_id in text and "ana" in text and "damaged" in text and "key client" in text
     assert f"/console/cases/{case_id}" in text
     assert COMMENT not in text and "deteriorat" not in text
+
+
+async def test_the_team_mail_continues_the_trace_that_opened_the_case(escalation: Harness) -> None:
+    h = escalation
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with continue_trace("handle detractor answer", f"00-{trace_id}-00f067aa0ba902b7-01"):
+        await open_case(h)  # as the handler of the answer does, inside the event's span
+    await h.deliver(later(1))
+    [mail] = [m for m in h.inbox.messages if m["To"] == TEAM]
+    assert str(mail["traceparent"]).split("-")[1] == trace_id
 
 
 async def test_the_payload_carries_no_comment_and_only_the_queues_channels(escalation: Harness) -> None:

@@ -16,6 +16,7 @@ from outreach.settings import OutreachSettings
 from outreach.templates import Templates
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
+from wom_chassis.tables import OutboxRecord
 from wom_chassis.testing import emitted, publish_event
 from wom_contracts import (
     Balance,
@@ -372,3 +373,21 @@ async def test_an_order_before_the_registration_is_counted(outreach: Service) ->
         contact = await session.get(Contact, "anna")
     assert contact is not None and contact.order_count == 1 and contact.stage == "customer"
     assert [m.status for m in await messages(outreach, "check_in")] == ["queued"]
+
+
+async def test_a_mail_sent_later_continues_the_trace_of_the_event_that_queued_it(
+    outreach: Service, smtp: tuple[Inbox, int]
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    await publish_event(outreach.broker, registered())
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    await publish_event(outreach.broker, granted(), headers={"traceparent": traceparent})
+    [message] = await messages(outreach, "purchase_thank_you")
+    assert message.traceparent is not None and trace_id in message.traceparent
+    assert await deliver(outreach) == 1
+    [mail] = smtp[0].messages
+    assert str(mail["traceparent"]).split("-")[1] == trace_id
+    async with outreach.db.session() as session:  # the outcome event goes out in the same trace
+        sent = select(OutboxRecord).where(OutboxRecord.event_type == MessageSentV1.event_type)
+        [row] = (await session.scalars(sent)).all()
+    assert row.traceparent is not None and row.traceparent.split("-")[1] == trace_id

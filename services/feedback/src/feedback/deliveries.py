@@ -27,6 +27,7 @@ from wom_chassis.mail import send_mail
 from wom_chassis.metrics import DEAD_LETTERS
 from wom_chassis.publishing import publish_records
 from wom_chassis.signatures import signature
+from wom_chassis.tracing import continue_trace
 
 from feedback.models import Base
 from feedback.rules import EscalationRules, Rules
@@ -77,6 +78,9 @@ class Delivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # the trace of the work that scheduled the delivery: every attempt continues it
+    traceparent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tracestate: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class _Claimed:
     payload: dict[str, Any]
     attempts: int
     last_error: str | None
+    traceparent: str | None
+    tracestate: str | None
 
 
 @dataclass(frozen=True)
@@ -251,6 +257,8 @@ async def _claim(service: Service, now: datetime, lease: timedelta) -> list[_Cla
                     payload=dict(row.payload),
                     attempts=row.attempts,
                     last_error=row.last_error,
+                    traceparent=row.traceparent,
+                    tracestate=row.tracestate,
                 )
             )
         return claimed
@@ -267,7 +275,8 @@ async def _handle(
 ) -> None:
     limit = rules.escalation.webhook_attempts
     if claimed.attempts < limit:
-        outcome = await _attempt(client, claimed, rules, settings)
+        with continue_trace("deliver escalation", claimed.traceparent, claimed.tracestate):
+            outcome = await _attempt(client, claimed, rules, settings)
         attempts = claimed.attempts + 1
     else:  # out of attempts earlier, but its dead letter could not be published then
         outcome, attempts = _Outcome(False, error=claimed.last_error), claimed.attempts

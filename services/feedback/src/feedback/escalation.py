@@ -54,6 +54,7 @@ async def schedule_escalation(
     now = utcnow()
     occurred_at = case.opened_at if what == "opened" else (case.breached_at or now)
     payload = escalation_payload(case, what, occurred_at)
+    traceparent, tracestate = uow.trace_context
     targets = []
     if queue.webhook is not None:
         targets.append(("webhook", str(queue.webhook.url)))
@@ -73,6 +74,8 @@ async def schedule_escalation(
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
+                traceparent=traceparent,
+                tracestate=tracestate,
             )
         )
     log.info("escalation_scheduled", case_id=case.case_id, what=what, channels=[c for c, _ in targets])

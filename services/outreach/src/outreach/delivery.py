@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from wom_chassis import Service, UnitOfWork, get_logger, utcnow
+from wom_chassis.tracing import continue_trace
 from wom_contracts import MessageFailedV1, MessageSentV1
 
 from outreach.channels import EmailChannel, Outgoing, WebhookChannel
@@ -80,18 +81,20 @@ class Delivery:
         }
 
     async def deliver_due(self, service: Service, limit: int = 50) -> int:
-        """Try every message that is due now; how many were tried."""
+        """Try every message that is due now, each in the trace of the event that queued it; how
+        many were tried."""
         async with service.db.session() as session:
             due = (
-                await session.scalars(
-                    select(Message.id)
+                await session.execute(
+                    select(Message.id, Message.traceparent, Message.tracestate)
                     .where(Message.status == "queued", Message.next_attempt_at <= utcnow())
                     .order_by(Message.next_attempt_at, Message.created_at)
                     .limit(limit)
                 )
             ).all()
-        for message_id in due:
-            await self._deliver_one(service, message_id)
+        for message_id, traceparent, tracestate in due:
+            with continue_trace("deliver message", traceparent, tracestate):
+                await self._deliver_one(service, message_id)
         return len(due)
 
     async def _situation(self, uow: UnitOfWork, message: Message, contact: Contact) -> Situation:

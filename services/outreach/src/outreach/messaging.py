@@ -37,6 +37,7 @@ async def queue_message(
         select(Contact.customer_id).where(Contact.customer_id == customer_id, Contact.email.is_not(None))
     )
     now = utcnow()
+    traceparent, tracestate = uow.trace_context
     queued = []
     for channel in channels:
         if await _exists(session, kind, cause_id, channel):
@@ -55,6 +56,8 @@ async def queue_message(
             due_at=due_at,
             next_attempt_at=max(due_at, now) if due_at else now,
             created_at=now,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
         session.add(message)
         queued.append(message)

@@ -83,6 +83,9 @@ class Message(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # the trace of the event that queued the message: its delivery, however late, continues it
+    traceparent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tracestate: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class ErasedCustomer(Base):

@@ -1,0 +1,203 @@
+"""Traces: the W3C trace context travels in Kafka headers, in outbox rows and in mail, so one trace
+runs from an inbound event through every event and mail it causes.
+
+Spans are recorded and exported over OTLP only when an endpoint is configured. Without one the
+OpenTelemetry API stays a no-op that passes the inbound context on unchanged, and work that starts
+a trace gets fresh ids here: the trace id still travels, at next to no cost per event.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+__all__ = [
+    "TRACEPARENT",
+    "TRACESTATE",
+    "TraceContext",
+    "configure_tracing",
+    "consume_span",
+    "continue_trace",
+    "current_trace_context",
+    "end_publish_spans",
+    "mail_span",
+    "publish_span",
+    "trace_headers",
+]
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+TraceContext = tuple[str | None, str | None]
+"""A W3C `traceparent` and `tracestate` as stored with what outlives the span (outbox rows)."""
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_TRACER = trace.get_tracer("wom_chassis")
+
+
+def configure_tracing(service: str, otlp_endpoint: str | None = None) -> None:
+    """With `otlp_endpoint` (the collector's base URL), record spans and export them over
+    OTLP/HTTP (sampling as OTEL_TRACES_SAMPLER says); without, leave the no-op API in place."""
+    if otlp_endpoint and not isinstance(trace.get_tracer_provider(), TracerProvider):
+        # imported only when used: the exporter pulls in requests and protobuf
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: f"wom-{service}"}))
+        endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        trace.set_tracer_provider(provider)
+
+
+def _parent(carrier: dict[str, str]) -> Context:
+    # an empty context, not None: no inbound trace means a new trace, whatever span is current
+    return _PROPAGATOR.extract(carrier) if TRACEPARENT in carrier else Context()
+
+
+def _started(span: Span) -> Span:
+    """`span`, or when the no-op API could not start a trace (no parent), fresh ids to carry on."""
+    if span.get_span_context().is_valid:
+        return span
+    return NonRecordingSpan(
+        SpanContext(
+            trace_id=random.getrandbits(128) or 1,
+            span_id=random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),  # as the SDK's default sampler decides
+        )
+    )
+
+
+@contextmanager
+def _current(span: Span) -> Iterator[Span]:
+    with trace.use_span(_started(span), end_on_exit=True) as current:
+        yield current
+
+
+def _headers_carrier(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    for name, value in headers:
+        if value is not None and name in (TRACEPARENT, TRACESTATE):
+            carrier[name] = value.decode("latin-1")
+    return carrier
+
+
+@contextmanager
+def consume_span(
+    headers: Sequence[tuple[str, bytes | None]],
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    event_id: str,
+    event_type: str,
+) -> Iterator[Span]:
+    """A CONSUMER span around handling one event, child of the trace in the record's headers (a
+    new trace when it has none); what the handler emits or mails inside it belongs to it."""
+    attributes: dict[str, Any] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": topic,
+        "messaging.destination.partition.id": str(partition),
+        "messaging.kafka.offset": offset,
+        "messaging.message.id": event_id,
+        "cloudevents.event_id": event_id,
+        "cloudevents.event_type": event_type,
+    }
+    span = _TRACER.start_span(
+        f"process {topic}", _parent(_headers_carrier(headers)), SpanKind.CONSUMER, attributes
+    )
+    with _current(span) as current:
+        yield current
+
+
+def current_trace_context() -> TraceContext:
+    """The `traceparent` and `tracestate` of the current span; (None, None) outside any trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None, None
+    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    return traceparent, context.trace_state.to_header() or None
+
+
+@contextmanager
+def continue_trace(name: str, traceparent: str | None, tracestate: str | None = None) -> Iterator[Span]:
+    """An INTERNAL span, child of a stored trace context (a new trace when there is none): work
+    done later on behalf of an event (a queued message sent) joins that event's trace."""
+    carrier = {TRACEPARENT: traceparent} if traceparent else {}
+    if traceparent and tracestate:
+        carrier[TRACESTATE] = tracestate
+    with _current(_TRACER.start_span(name, _parent(carrier))) as span:
+        yield span
+
+
+def publish_span(
+    *, topic: str, event_id: str, event_type: str, traceparent: str | None, tracestate: str | None
+) -> Span:
+    """A PRODUCER span for one outbox row, child of the unit of work that emitted it; end it with
+    `end_publish_spans` once the broker has acknowledged the record."""
+    carrier = {TRACEPARENT: traceparent} if traceparent else {}
+    if traceparent and tracestate:
+        carrier[TRACESTATE] = tracestate
+    return _started(
+        _TRACER.start_span(
+            f"publish {topic}",
+            context=_parent(carrier),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": topic,
+                "messaging.message.id": event_id,
+                "cloudevents.event_id": event_id,
+                "cloudevents.event_type": event_type,
+            },
+        )
+    )
+
+
+def trace_headers(span: Span) -> list[tuple[str, bytes]]:
+    """The `traceparent` (and `tracestate`) headers that make `span` the parent of the consumer."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+    return [(name, value.encode("latin-1")) for name, value in carrier.items()]
+
+
+def end_publish_spans(spans: Sequence[Span], error: BaseException | None = None) -> None:
+    """End the spans of a batch of published records, marked failed when the batch was not sent."""
+    for span in spans:
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.end()
+
+
+@contextmanager
+def mail_span(host: str, port: int) -> Iterator[dict[str, str]]:
+    """A CLIENT span around handing one mail to the SMTP relay, in the current trace (a new one
+    outside any); yields the trace headers the mail carries."""
+    span = _TRACER.start_span(
+        "send mail",
+        kind=SpanKind.CLIENT,
+        attributes={"server.address": host, "server.port": port, "network.protocol.name": "smtp"},
+    )
+    with _current(span) as current:
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(current))
+        yield carrier

@@ -1,0 +1,284 @@
+"""Traces run from an inbound record's `traceparent` through the outbox to the published record,
+and into mail; a record without one starts a new trace."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.message import EmailMessage, Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NoOpTracer, SpanKind
+from sqlalchemy import insert, select
+from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork, tracing, unit_of_work
+from wom_chassis.mail import MailSettings, send_mail
+from wom_chassis.outbox import OutboxRelay, outbox_row
+from wom_chassis.tables import OutboxRecord
+from wom_chassis.testing import free_port, record_of, span_recorder
+from wom_chassis.tracing import continue_trace
+from wom_contracts import Money, OrderCompletedV1
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+UPSTREAM_SPAN = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{UPSTREAM_SPAN}-01"
+TOPIC = OrderCompletedV1.event_type
+
+
+def order(n: int) -> OrderCompletedV1:
+    return OrderCompletedV1(
+        order_id=f"o-{n}",
+        customer_id="c-1",
+        total=Money(amount=Decimal("10.00"), currency="EUR"),
+        completed_at=datetime(2026, 11, 1, 12, tzinfo=UTC),
+    )
+
+
+def parts(traceparent: str) -> tuple[str, str]:
+    """The trace id and parent span id of a traceparent."""
+    version, trace_id, span_id, _flags = traceparent.split("-")
+    assert version == "00"
+    return trace_id, span_id
+
+
+class Outbound:
+    """The in-memory broker, keeping the records published to the orders topic."""
+
+    def __init__(self) -> None:
+        self.broker = KafkaBroker("localhost:9092")
+        self.records: list[Any] = []
+
+        @self.broker.subscriber(TOPIC, decoder=self._raw)
+        async def keep(message: KafkaMessage) -> None:
+            self.records.append(message.raw_message)
+
+    @staticmethod
+    async def _raw(message):  # type: ignore[no-untyped-def]
+        return message.raw_message.value
+
+    def headers(self, index: int) -> dict[str, str]:
+        return {k: v.decode() for k, v in self.records[index].headers}
+
+
+@pytest.fixture
+async def outbound() -> AsyncIterator[Outbound]:
+    sink = Outbound()
+    async with TestKafkaBroker(sink.broker):
+        yield sink
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return span_recorder()
+
+
+class Inbox:
+    """An SMTP server's handler that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, MailSettings]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, MailSettings(smtp_port=port)
+    controller.stop()
+
+
+def processor(db: Database, broker: KafkaBroker, handlers: EventHandlers) -> EventProcessor:
+    return EventProcessor(
+        db=db, broker=broker, handlers=handlers, service="test", source="wom/test",
+        dead_letter_topic="test.dlq", max_attempts=1,
+    )  # fmt: skip
+
+
+def echo() -> EventHandlers:
+    handlers = EventHandlers()
+
+    @handlers.on(OrderCompletedV1)
+    async def re_emit(event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        uow.emit(event)
+
+    return handlers
+
+
+def traced(n: int, traceparent: str | None = TRACEPARENT, **kwargs: Any) -> Any:
+    record = record_of(order(n), offset=n, **kwargs)
+    if traceparent:
+        record.headers.append(("traceparent", traceparent.encode()))
+    return record
+
+
+@pytest.mark.parametrize("mode", ["batch", "record"])
+async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
+    db: Database, outbound: Outbound, spans: InMemorySpanExporter, mode: str
+) -> None:
+    work = processor(db, outbound.broker, echo())
+    work.mode = mode  # type: ignore[assignment]
+    records = [traced(1), traced(2, traceparent=None)]
+    await work.process(records)
+    async with db.session() as session:
+        stored = (await session.scalars(select(OutboxRecord.traceparent).order_by(OutboxRecord.id))).all()
+    assert stored[0] is not None and parts(stored[0])[0] == TRACE_ID
+    assert stored[1] is not None and parts(stored[1])[0] != TRACE_ID  # one trace per event, even in a batch
+
+    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    headers = outbound.headers(0)
+    trace_id, producer_id = parts(headers["traceparent"])
+    assert trace_id == TRACE_ID
+    assert headers["ce_type"] == TOPIC and headers["content-type"] == "application/json"  # binary mode kept
+
+    finished = {(s.kind, s.context.trace_id): s for s in spans.get_finished_spans()}
+    consumer = finished[SpanKind.CONSUMER, int(TRACE_ID, 16)]
+    producer = finished[SpanKind.PRODUCER, int(TRACE_ID, 16)]
+    assert consumer.parent is not None and consumer.parent.span_id == int(UPSTREAM_SPAN, 16)
+    assert consumer.parent.is_remote
+    assert producer.parent is not None and producer.parent.span_id == consumer.context.span_id
+    assert producer.context.span_id == int(producer_id, 16)  # the next consumer's parent
+    assert consumer.attributes is not None
+    assert consumer.attributes["messaging.system"] == "kafka"
+    assert consumer.attributes["messaging.destination.name"] == TOPIC
+    assert consumer.attributes["messaging.destination.partition.id"] == "0"
+    assert consumer.attributes["messaging.kafka.offset"] == 1
+    assert consumer.attributes["cloudevents.event_type"] == TOPIC
+    assert consumer.attributes["cloudevents.event_id"] == dict(records[0].headers)["ce_id"].decode()
+
+
+async def test_a_record_without_a_traceparent_starts_a_new_trace(
+    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+) -> None:
+    await processor(db, outbound.broker, echo()).process([traced(1, traceparent=None)])
+    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    trace_id, _ = parts(outbound.headers(0)["traceparent"])
+    (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert consumer.parent is None
+    assert trace_id == f"{consumer.context.trace_id:032x}" != TRACE_ID
+
+
+async def test_an_unreadable_traceparent_starts_a_new_trace_and_the_event_is_still_handled(
+    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+) -> None:
+    await processor(db, outbound.broker, echo()).process([traced(1, traceparent="00-nonsense")])
+    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    assert len(outbound.records) == 1
+    (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert consumer.parent is None
+
+
+async def test_a_mail_sent_while_handling_an_event_carries_its_trace(
+    db: Database, outbound: Outbound, spans: InMemorySpanExporter, smtp: tuple[Inbox, MailSettings]
+) -> None:
+    inbox, settings = smtp
+    handlers = EventHandlers()
+
+    @handlers.on(OrderCompletedV1)
+    async def thank(event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        mail = EmailMessage()
+        mail["To"] = "ada@example.com"
+        mail["Subject"] = f"thanks for {event.order_id}"
+        mail.set_content("thanks")
+        await send_mail(settings, mail)
+
+    await processor(db, outbound.broker, handlers).process([traced(1)])
+    (mail,) = inbox.messages
+    trace_id, span_id = parts(str(mail["traceparent"]))
+    assert trace_id == TRACE_ID
+    (sent,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT]
+    (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert sent.context.span_id == int(span_id, 16)
+    assert sent.parent is not None and sent.parent.span_id == consumer.context.span_id
+
+
+async def test_work_done_later_for_an_event_continues_its_stored_trace(
+    db: Database, outbound: Outbound, spans: InMemorySpanExporter, smtp: tuple[Inbox, MailSettings]
+) -> None:
+    """The pattern of a queued message: the handler stores `uow.trace_context`, a job later sends
+    the mail and emits the outcome inside `continue_trace`."""
+    stored: list[tuple[str | None, str | None]] = []
+    handlers = EventHandlers()
+
+    @handlers.on(OrderCompletedV1)
+    async def queue(event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        stored.append(uow.trace_context)
+
+    await processor(db, outbound.broker, handlers).process([traced(1)])
+    inbox, settings = smtp
+    with continue_trace("deliver message", *stored[0]):
+        mail = EmailMessage()
+        mail["To"] = "ada@example.com"
+        mail.set_content("later")
+        await send_mail(settings, mail)
+        async with unit_of_work(db, source="wom/test") as uow:
+            uow.emit(order(9))
+    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    assert parts(str(inbox.messages[0]["traceparent"]))[0] == TRACE_ID
+    assert parts(outbound.headers(0)["traceparent"])[0] == TRACE_ID
+
+
+async def test_a_job_outside_any_trace_publishes_in_a_trace_of_its_own(
+    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+) -> None:
+    async with unit_of_work(db, source="wom/test") as uow:
+        uow.emit(order(1))
+    async with db.session() as session:
+        assert await session.scalar(select(OutboxRecord.traceparent)) is None
+    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    (producer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.PRODUCER]
+    assert producer.parent is None
+    assert parts(outbound.headers(0)["traceparent"])[0] == f"{producer.context.trace_id:032x}"
+
+
+async def test_rows_written_before_the_outbox_kept_trace_context_are_still_published(
+    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+) -> None:
+    await db.downgrade("chassis_0001")
+    row = {k: v for k, v in outbox_row(order(1), source="wom/test").items() if not k.startswith("trace")}
+    async with db.transaction() as session:
+        await session.execute(insert(OutboxRecord.__table__).values(**row))  # the old columns only
+    await db.migrate()
+    assert await OutboxRelay(db, outbound.broker, service="test").publish_pending() == 1
+    assert parts(outbound.headers(0)["traceparent"])[0]  # a trace of its own
+
+
+async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
+    db: Database, outbound: Outbound, smtp: tuple[Inbox, MailSettings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No OTLP endpoint: the API's no-op tracer records nothing, the inbound context travels on
+    unchanged, and a record without one still gets a trace of its own."""
+    monkeypatch.setattr(tracing, "_TRACER", NoOpTracer())
+    inbox, settings = smtp
+    handlers = EventHandlers()
+
+    @handlers.on(OrderCompletedV1)
+    async def thank(event: OrderCompletedV1, uow: UnitOfWork) -> None:
+        uow.emit(event)
+        mail = EmailMessage()
+        mail["To"] = "ada@example.com"
+        mail.set_content("thanks")
+        await send_mail(settings, mail)
+
+    await processor(db, outbound.broker, handlers).process([traced(1), traced(2, traceparent=None)])
+    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    assert outbound.headers(0)["traceparent"] == TRACEPARENT
+    assert str(inbox.messages[0]["traceparent"]) == TRACEPARENT
+    fresh = outbound.headers(1)["traceparent"]
+    assert parts(fresh)[0] != TRACE_ID and str(inbox.messages[1]["traceparent"]) == fresh
+
+    alone = EmailMessage()
+    alone["To"] = "ada@example.com"
+    await send_mail(settings, alone)  # outside any trace: one of its own
+    assert parts(str(inbox.messages[2]["traceparent"]))[0] not in (TRACE_ID, parts(fresh)[0])
