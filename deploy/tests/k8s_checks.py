@@ -18,6 +18,7 @@ from typing import Any, get_args
 import pytest
 import yaml
 from pydantic import SecretStr
+from womctl.topics import load_definition
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -101,9 +102,7 @@ def environment(container: Doc, maps: dict[str, dict[str, str]]) -> dict[str, st
 
 
 def partitions() -> dict[str, int]:
-    spec = yaml.safe_load((ROOT / "deploy" / "topics.yaml").read_text())
-    default = spec["default_partitions"]
-    return {name: (options or {}).get("partitions", default) for name, options in spec["topics"].items()}
+    return load_definition().partitions()
 
 
 def settings_class(service: str) -> type[Any]:
