@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import json
 import os
 import signal
@@ -14,38 +12,16 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from wom_chassis.testing import free_port
 
 API_TOKEN = "e2e-token"
 SERVICE_NAMES = ("referrals", "rewards", "outreach", "feedback")
-
-
-class SmtpInbox:
-    """A real SMTP server on a free port that keeps every mail it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    @property
-    def port(self) -> int:
-        return int(self.controller.port)
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if m["To"] == address]
 
 
 class ServiceProcess:

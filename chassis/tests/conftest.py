@@ -15,14 +15,14 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     await database.dispose()
 
 
-class DeadLetterSink:
-    """An in-memory broker with a subscriber that keeps what reaches the dead-letter topic."""
+class TopicSink:
+    """An in-memory broker with a subscriber that keeps the raw records reaching `topic`."""
 
-    def __init__(self) -> None:
+    def __init__(self, topic: str) -> None:
         self.broker = KafkaBroker("localhost:9092")
         self.records: list = []
 
-        @self.broker.subscriber("test.dlq", decoder=self._raw)
+        @self.broker.subscriber(topic, decoder=self._raw)
         async def keep(message: KafkaMessage) -> None:
             self.records.append(message.raw_message)
 
@@ -35,7 +35,8 @@ class DeadLetterSink:
 
 
 @pytest.fixture
-async def sink() -> AsyncIterator[DeadLetterSink]:
-    sink = DeadLetterSink()
+async def sink() -> AsyncIterator[TopicSink]:
+    """What reaches the dead-letter topic of the tests' service."""
+    sink = TopicSink("test.dlq")
     async with TestKafkaBroker(sink.broker):
         yield sink

@@ -3,18 +3,14 @@ and into mail; a record without one starts a new trace."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NoOpTracer, SpanKind
 from sqlalchemy import insert, select
@@ -22,9 +18,11 @@ from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork, tra
 from wom_chassis.mail import MailSettings, send_mail
 from wom_chassis.outbox import OutboxRelay, outbox_row
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import free_port, record_of, span_recorder
+from wom_chassis.testing import MailInbox, record_of, span_recorder
 from wom_chassis.tracing import continue_trace
 from wom_contracts import Money, OrderCompletedV1
+
+from .conftest import TopicSink
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 UPSTREAM_SPAN = "00f067aa0ba902b7"
@@ -48,28 +46,9 @@ def parts(traceparent: str) -> tuple[str, str]:
     return trace_id, span_id
 
 
-class Outbound:
-    """The in-memory broker, keeping the records published to the orders topic."""
-
-    def __init__(self) -> None:
-        self.broker = KafkaBroker("localhost:9092")
-        self.records: list[Any] = []
-
-        @self.broker.subscriber(TOPIC, decoder=self._raw)
-        async def keep(message: KafkaMessage) -> None:
-            self.records.append(message.raw_message)
-
-    @staticmethod
-    async def _raw(message):  # type: ignore[no-untyped-def]
-        return message.raw_message.value
-
-    def headers(self, index: int) -> dict[str, str]:
-        return {k: v.decode() for k, v in self.records[index].headers}
-
-
 @pytest.fixture
-async def outbound() -> AsyncIterator[Outbound]:
-    sink = Outbound()
+async def outbound() -> AsyncIterator[TopicSink]:
+    sink = TopicSink(TOPIC)
     async with TestKafkaBroker(sink.broker):
         yield sink
 
@@ -79,24 +58,10 @@ def spans() -> InMemorySpanExporter:
     return span_recorder()
 
 
-class Inbox:
-    """An SMTP server's handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, MailSettings]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, MailSettings(smtp_port=port)
-    controller.stop()
+def smtp() -> Iterator[tuple[MailInbox, MailSettings]]:
+    with MailInbox() as inbox:
+        yield inbox, MailSettings(smtp_port=inbox.port)
 
 
 def processor(db: Database, broker: KafkaBroker, handlers: EventHandlers) -> EventProcessor:
@@ -125,7 +90,7 @@ def traced(n: int, traceparent: str | None = TRACEPARENT, **kwargs: Any) -> Any:
 
 @pytest.mark.parametrize("mode", ["batch", "record"])
 async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
-    db: Database, outbound: Outbound, spans: InMemorySpanExporter, mode: str
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter, mode: str
 ) -> None:
     work = processor(db, outbound.broker, echo())
     work.mode = mode  # type: ignore[assignment]
@@ -159,7 +124,7 @@ async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
 
 
 async def test_a_record_without_a_traceparent_starts_a_new_trace(
-    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
 ) -> None:
     await processor(db, outbound.broker, echo()).process([traced(1, traceparent=None)])
     await OutboxRelay(db, outbound.broker, service="test").publish_pending()
@@ -170,7 +135,7 @@ async def test_a_record_without_a_traceparent_starts_a_new_trace(
 
 
 async def test_an_unreadable_traceparent_starts_a_new_trace_and_the_event_is_still_handled(
-    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
 ) -> None:
     await processor(db, outbound.broker, echo()).process([traced(1, traceparent="00-nonsense")])
     await OutboxRelay(db, outbound.broker, service="test").publish_pending()
@@ -180,7 +145,7 @@ async def test_an_unreadable_traceparent_starts_a_new_trace_and_the_event_is_sti
 
 
 async def test_a_mail_sent_while_handling_an_event_carries_its_trace(
-    db: Database, outbound: Outbound, spans: InMemorySpanExporter, smtp: tuple[Inbox, MailSettings]
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter, smtp: tuple[MailInbox, MailSettings]
 ) -> None:
     inbox, settings = smtp
     handlers = EventHandlers()
@@ -204,7 +169,7 @@ async def test_a_mail_sent_while_handling_an_event_carries_its_trace(
 
 
 async def test_work_done_later_for_an_event_continues_its_stored_trace(
-    db: Database, outbound: Outbound, spans: InMemorySpanExporter, smtp: tuple[Inbox, MailSettings]
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter, smtp: tuple[MailInbox, MailSettings]
 ) -> None:
     """The pattern of a queued message: the handler stores `uow.trace_context`, a job later sends
     the mail and emits the outcome inside `continue_trace`."""
@@ -230,7 +195,7 @@ async def test_work_done_later_for_an_event_continues_its_stored_trace(
 
 
 async def test_a_job_outside_any_trace_publishes_in_a_trace_of_its_own(
-    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
 ) -> None:
     async with unit_of_work(db, source="wom/test") as uow:
         uow.emit(order(1))
@@ -243,7 +208,7 @@ async def test_a_job_outside_any_trace_publishes_in_a_trace_of_its_own(
 
 
 async def test_rows_written_before_the_outbox_kept_trace_context_are_still_published(
-    db: Database, outbound: Outbound, spans: InMemorySpanExporter
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
 ) -> None:
     await db.downgrade("chassis_0001")
     row = {k: v for k, v in outbox_row(order(1), source="wom/test").items() if not k.startswith("trace")}
@@ -255,7 +220,7 @@ async def test_rows_written_before_the_outbox_kept_trace_context_are_still_publi
 
 
 async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
-    db: Database, outbound: Outbound, smtp: tuple[Inbox, MailSettings], monkeypatch: pytest.MonkeyPatch
+    db: Database, outbound: TopicSink, smtp: tuple[MailInbox, MailSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No OTLP endpoint: the API's no-op tracer records nothing, the inbound context travels on
     unchanged, and a record without one still gets a trace of its own."""

@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.engine import make_url
 from wom_chassis.signatures import signature_is_valid
 from wom_chassis.testing import (
+    MailInbox,
     chromium_page,
     database_backends,
     empty_database_url,
@@ -47,7 +48,7 @@ from wom_contracts.registry import all_topics
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 
-from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess, SmtpInbox, eventually, publish_as_shop
+from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess, eventually, publish_as_shop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -156,7 +157,7 @@ class World:
     services: dict[str, ServiceProcess]
     shop: AIOKafkaProducer
     recorder: Recorder
-    inbox: SmtpInbox
+    inbox: MailInbox
     webhooks: Webhooks
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
 
@@ -293,7 +294,7 @@ async def _platform(
     directory = tmp_path_factory.mktemp("closed-loop")
     rules = _rules(directory, webhooks.url)
     urls = await _database_urls(backend, directory)
-    inbox = SmtpInbox()
+    inbox = MailInbox()
     inbox.controller.start()
     ports = {name: free_port() for name in SERVICE_NAMES}
     common = {

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import os
 import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +35,7 @@ __all__ = [
     "CHROMIUM",
     "POSTGRES_ENV",
     "FakeRecord",
+    "MailInbox",
     "chromium_page",
     "database_backends",
     "dead_letters",
@@ -235,3 +239,35 @@ async def chromium_page(timeout_ms: float = 5000) -> AsyncIterator[Any]:
             yield page
         finally:
             await browser.close()
+
+
+class MailInbox:
+    """A real SMTP server on a free port of 127.0.0.1 that keeps every mail it receives
+    (`controller.start()` / `controller.stop()`, or `with MailInbox() as inbox`)."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller  # a dev dependency, needed by mail tests only
+
+        self.messages: list[EmailMessage] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(mail, EmailMessage)
+        self.messages.append(mail)
+        return "250 OK"
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """The mails received for `address`."""
+        return [m for m in self.messages if m["To"] == address]
+
+    def __enter__(self) -> MailInbox:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()

@@ -3,8 +3,6 @@ backoff, logged, dead-lettered after the last attempt) and an email, without per
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import hmac
 import json
@@ -13,13 +11,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
 from feedback.app import create_app
@@ -38,10 +34,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from wom_chassis import Service, new_id, utcnow
 from wom_chassis.testing import (
+    MailInbox,
     database_backends,
     dead_letters,
     empty_database_url,
-    free_port,
     in_memory_service,
     serving,
 )
@@ -99,27 +95,13 @@ async def receiving(receiver: Receiver) -> AsyncIterator[str]:
         yield f"{base}/hook"
 
 
-class Inbox:
-    """A real SMTP server on a free port that keeps every mail it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(mail, EmailMessage)
-        self.messages.append(mail)
-        return "250 OK"
-
-
 @dataclass
 class Harness:
     service: Service
     rules: Rules
     settings: FeedbackSettings
     receiver: Receiver
-    inbox: Inbox
+    inbox: MailInbox
 
     async def deliver(self, now: datetime) -> int:
         return await deliver_due(self.service, rules=self.rules, settings=self.settings, now=now)
@@ -160,7 +142,7 @@ async def escalation(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Harness]:
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    receiver, inbox = Receiver(), Inbox()
+    receiver, inbox = Receiver(), MailInbox()
     inbox.controller.start()
     try:
         async with receiving(receiver) as url:

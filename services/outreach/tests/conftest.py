@@ -3,25 +3,21 @@ database (SQLite, and PostgreSQL when configured) and a real SMTP server."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from outreach.app import create_app
 from outreach.rules import DEFAULT_RULES_FILE
 from outreach.settings import OutreachSettings
 from wom_chassis import Service
 from wom_chassis.testing import (
+    MailInbox,
     database_backends,
     empty_database_url,
-    free_port,
     in_memory_service,
     rules_file,
 )
@@ -30,32 +26,19 @@ TOKEN = "secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-class Inbox:
-    """An SMTP server on a free port that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+def smtp() -> Iterator[tuple[MailInbox, int]]:
+    with MailInbox() as inbox:
+        yield inbox, inbox.port
 
 
 OutreachFactory = Callable[..., AbstractAsyncContextManager[Service]]
 
 
 @pytest.fixture(params=database_backends())
-def make_outreach(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]) -> OutreachFactory:
+def make_outreach(
+    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[MailInbox, int]
+) -> OutreachFactory:
     """Build an outreach service whose rules are the shipped ones with `changes` applied key by key;
     `fresh=False` keeps the database of the previous one (a restart)."""
 

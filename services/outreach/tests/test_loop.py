@@ -17,7 +17,7 @@ from outreach.templates import Templates
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import emitted, publish_event
+from wom_chassis.testing import MailInbox, emitted, publish_event
 from wom_contracts import (
     Balance,
     CaseOpenedV1,
@@ -35,7 +35,7 @@ from wom_contracts import (
     TierChangedV1,
 )
 
-from .conftest import AUTH, Inbox, OutreachFactory
+from .conftest import AUTH, OutreachFactory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -92,7 +92,7 @@ async def messages(service: Service, kind: str | None = None) -> list[Message]:
 
 
 async def test_a_purchase_is_thanked_in_the_customers_language(
-    outreach: Service, smtp: tuple[Inbox, int]
+    outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:
     await publish_event(outreach.broker, registered())
     await publish_event(outreach.broker, granted())
@@ -107,7 +107,7 @@ async def test_a_purchase_is_thanked_in_the_customers_language(
 
 
 async def test_a_reversed_referral_is_explained_to_the_advocate_and_the_friend_from_their_side(
-    outreach: Service, smtp: tuple[Inbox, int]
+    outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:
     # rewards gives the reason of the friend's order (refunded in full) for both sides' rewards
     for customer, kind in (("anna", "referral_advocate"), ("ben", "referral_friend")):
@@ -125,7 +125,7 @@ async def test_a_reversed_referral_is_explained_to_the_advocate_and_the_friend_f
 
 
 async def test_a_message_before_the_registration_waits_for_the_contact(
-    outreach: Service, smtp: tuple[Inbox, int]
+    outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:
     await publish_event(outreach.broker, granted())
     assert [m.status for m in await messages(outreach)] == ["waiting"]
@@ -134,7 +134,9 @@ async def test_a_message_before_the_registration_waits_for_the_contact(
     assert [m["To"] for m in smtp[0].messages] == ["anna@example.com"]
 
 
-async def test_marketing_needs_consent_and_says_why_not(outreach: Service, smtp: tuple[Inbox, int]) -> None:
+async def test_marketing_needs_consent_and_says_why_not(
+    outreach: Service, smtp: tuple[MailInbox, int]
+) -> None:
     await publish_event(outreach.broker, registered(consent=False))
     await publish_event(outreach.broker, code())
     await publish_event(outreach.broker, promoter())
@@ -146,7 +148,7 @@ async def test_marketing_needs_consent_and_says_why_not(outreach: Service, smtp:
 
 
 async def test_a_referral_ask_carries_the_link_and_a_one_click_unsubscribe(
-    outreach: Service, smtp: tuple[Inbox, int]
+    outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:
     await publish_event(outreach.broker, registered(locale="sv"))
     await publish_event(outreach.broker, code())
@@ -169,7 +171,7 @@ async def test_a_referral_ask_carries_the_link_and_a_one_click_unsubscribe(
 
 
 async def test_one_frequency_cap_across_marketing_kinds(
-    make_outreach: OutreachFactory, smtp: tuple[Inbox, int]
+    make_outreach: OutreachFactory, smtp: tuple[MailInbox, int]
 ) -> None:
     async with make_outreach({"frequency_cap": {"messages": 1, "days": 7}}) as service:
         await publish_event(service.broker, registered())
@@ -185,7 +187,7 @@ async def test_one_frequency_cap_across_marketing_kinds(
 
 
 async def test_quiet_hours_defer_marketing_to_the_window(
-    make_outreach: OutreachFactory, smtp: tuple[Inbox, int]
+    make_outreach: OutreachFactory, smtp: tuple[MailInbox, int]
 ) -> None:
     hour = datetime.now(UTC).hour
     quiet = {
@@ -204,7 +206,7 @@ async def test_quiet_hours_defer_marketing_to_the_window(
 
 
 async def test_a_case_brings_an_apology_holds_referral_asks_and_a_follow_up_names_the_compensation(
-    outreach: Service, smtp: tuple[Inbox, int]
+    outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:
     await publish_event(outreach.broker, registered(locale="ru"))
     await publish_event(outreach.broker, code())
@@ -230,7 +232,7 @@ async def test_a_case_brings_an_apology_holds_referral_asks_and_a_follow_up_name
 
 
 async def test_the_check_in_is_scheduled_survives_a_restart_and_is_sent_once(
-    make_outreach: OutreachFactory, smtp: tuple[Inbox, int]
+    make_outreach: OutreachFactory, smtp: tuple[MailInbox, int]
 ) -> None:
     order = OrderCompletedV1(
         customer_id="anna", order_id="o-9", total=Money(amount=Decimal("30"), currency="EUR"),
@@ -282,7 +284,7 @@ async def test_birthdays_are_planned_once_a_year(outreach: Service) -> None:
 
 
 async def test_erasure_deletes_contact_history_and_schedule(
-    outreach: Service, smtp: tuple[Inbox, int]
+    outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:
     await publish_event(outreach.broker, registered())
     await publish_event(outreach.broker, granted())
@@ -346,7 +348,9 @@ async def test_an_unreachable_smtp_server_is_retried_then_reported(make_outreach
         assert (failed.kind, failed.attempts) == ("purchase_thank_you", 2) and "Error" in failed.error
 
 
-async def test_a_replay_of_old_events_sends_nothing_stale(outreach: Service, smtp: tuple[Inbox, int]) -> None:
+async def test_a_replay_of_old_events_sends_nothing_stale(
+    outreach: Service, smtp: tuple[MailInbox, int]
+) -> None:
     old_order = OrderCompletedV1(
         customer_id="anna", order_id="o-old", total=Money(amount=Decimal("30"), currency="EUR"),
         completed_at=NOW - timedelta(days=30),
@@ -376,7 +380,7 @@ async def test_an_order_before_the_registration_is_counted(outreach: Service) ->
 
 
 async def test_a_mail_sent_later_continues_the_trace_of_the_event_that_queued_it(
-    outreach: Service, smtp: tuple[Inbox, int]
+    outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     await publish_event(outreach.broker, registered())
