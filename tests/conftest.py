@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
-from wom_chassis.testing import database_backends, empty_database_url
+from wom_chassis.testing import database_backends, empty_database_url, free_port
 
-from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess, free_port
+from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess
 
 
 @pytest.fixture(params=database_backends())
