@@ -106,6 +106,8 @@ class Outbound:
     topic: str
     data: dict[str, Any]
     headers: dict[str, bytes]
+    partition: int = 0
+    offset: int = 0
 
 
 @dataclass
@@ -128,7 +130,8 @@ class Recorder:
             while True:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     self.records.extend(
-                        Outbound(r.topic, json.loads(r.value), dict(r.headers)) for r in records
+                        Outbound(r.topic, json.loads(r.value), dict(r.headers), r.partition, r.offset)
+                        for r in records
                     )
         finally:
             await consumer.stop()
@@ -145,9 +148,29 @@ class Recorder:
     def of(self, event_type: str, customer: str, **fields: Any) -> list[dict[str, Any]]:
         return [record.data for record in self.outbound(event_type, customer, **fields)]
 
-    async def one(self, event_type: str, customer: str, timeout: float = 30, **fields: Any) -> dict[str, Any]:
-        found = await eventually(lambda: self.of(event_type, customer, **fields), timeout=timeout)
+    async def first(self, event_type: str, customer: str, timeout: float = 30, **fields: Any) -> Outbound:
+        found = await eventually(lambda: self.outbound(event_type, customer, **fields), timeout=timeout)
         return found[0]  # type: ignore[no-any-return]
+
+    async def one(self, event_type: str, customer: str, timeout: float = 30, **fields: Any) -> dict[str, Any]:
+        return (await self.first(event_type, customer, timeout, **fields)).data
+
+    async def consumed(self, service: str, record: Outbound, timeout: float = 30) -> None:
+        """Wait until the service's consumer group has committed past the record, as `womctl lag`
+        would show it: events on different topics reach a service in no set order."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=f"wom-{service}", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partition = TopicPartition(record.topic, record.partition)
+
+            async def past() -> bool:
+                return (await consumer.committed(partition) or 0) > record.offset
+
+            await eventually(past, timeout=timeout)
+        finally:
+            await consumer.stop()
 
 
 @dataclass
@@ -441,7 +464,8 @@ async def test_a_key_client_detractor_is_escalated_compensated_in_the_console_an
     ioana = world.customer("ioana")
     address = await world.register(ioana, "Ioana", locale="ro-RO")
     await world.buy(ioana, "5000.00")
-    await world.recorder.one("rewards.tier.changed.v1", ioana, tier="key_client")
+    tier = await world.recorder.first("rewards.tier.changed.v1", ioana, tier="key_client")
+    await world.recorder.consumed("feedback", tier)  # the answer comes from a key client feedback knows
     await world.answer(ioana, 2, "Nimeni nu răspunde la telefon.", locale="ro")
 
     opened = await world.recorder.one("feedback.case.opened.v1", ioana)
