@@ -21,10 +21,21 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["MIGRATIONS_DIR", "Database", "upsert"]
+from wom_chassis.logs import get_logger
+
+__all__ = ["MIGRATIONS_DIR", "Database", "scrub_after_commit", "upsert"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SCRUB = "wom.scrub_after_commit"
+log = get_logger(__name__)
+
+
+def scrub_after_commit(session: AsyncSession) -> None:
+    """Ask that what this transaction deletes leaves no trace in the database's files once it
+    commits (an erasure). On SQLite the write-ahead log still holds earlier versions of the pages
+    until it is checkpointed and truncated; PostgreSQL's dead rows go with (auto)vacuum."""
+    session.info[_SCRUB] = True
 
 
 class Database:
@@ -60,8 +71,19 @@ class Database:
         On SQLite the writers of this process take turns: SQLite admits one writer at a time
         and makes a blocked one sleep and poll, which costs far more than waiting in line here.
         """
-        async with self._writer, self.sessions() as session, session.begin():
-            yield session
+        async with self._writer:
+            async with self.sessions() as session, session.begin():
+                yield session
+            if session.info.get(_SCRUB) and self.is_sqlite:
+                await self._truncate_wal()
+
+    async def _truncate_wal(self) -> None:
+        # secure_delete has zeroed what was deleted in the pages the transaction wrote; the log
+        # still holds the pages as they were before. Copy the log into the database and empty it.
+        async with self.engine.connect() as conn:
+            busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()[0]
+        if busy:  # a reader held on past the busy timeout: the next scrub or checkpoint clears it
+            log.warning("sqlite_wal_not_truncated_after_erasure", database=self.url.database)
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -97,9 +119,12 @@ class Database:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (health, API) work while the consumer writes; the busy timeout
-    # turns a concurrent writer into a wait instead of "database is locked".
+    # turns a concurrent writer into a wait instead of "database is locked". secure_delete
+    # overwrites deleted rows with zeros: without it an erased customer's email stays in the
+    # file's free space until the page happens to be reused.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")

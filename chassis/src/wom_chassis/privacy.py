@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wom_chassis.columns import utcnow
-from wom_chassis.database import upsert
+from wom_chassis.database import scrub_after_commit, upsert
 from wom_chassis.tables import OutboxRecord
 
 __all__ = ["customer_hash", "erased_among", "keyed_hash", "remember_erased"]
@@ -40,8 +40,10 @@ async def erased_among(session: AsyncSession, register: Any, customer_ids: Seque
 
 
 async def remember_erased(session: AsyncSession, register: Any, customer_id: str) -> None:
-    """Put the customer's hash in the `register` table (once), and drop the copies of events
-    about them that were already published (the outbox keeps sent rows for a while)."""
+    """Put the customer's hash in the `register` table (once), drop the copies of events about
+    them that were already published (the outbox keeps sent rows for a while), and have the
+    database files scrubbed of what the transaction deletes once it commits."""
+    scrub_after_commit(session)
     await session.execute(
         delete(OutboxRecord).where(
             OutboxRecord.key == customer_id.encode(), OutboxRecord.sent_at.is_not(None)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from jinja2 import TemplateError
 from pydantic import BaseModel
 from sqlalchemy import select
 from wom_chassis import IdPath, Service, guarded_router
@@ -86,7 +87,13 @@ def build_api(service: Service, templates: Templates) -> APIRouter:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"no message kind {kind!r}; kinds: {', '.join(sorted(KINDS))}"
             )
-        rendered = templates.render(kind, locale, sample_context(kind))
+        try:
+            rendered = templates.render(kind, locale, sample_context(kind))
+        except TemplateError as error:  # the sandbox refused it, or a variable is missing
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"the template of {kind!r} cannot be rendered: {type(error).__name__}: {error}",
+            ) from None
         return Preview(
             kind=kind,
             message_class=KINDS[kind].message_class,
