@@ -20,7 +20,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import Message
@@ -119,15 +119,32 @@ class Recorder:
     topics: list[str]
     records: list[Outbound] = field(default_factory=list)
 
-    async def run(self) -> None:
+    task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Assigned to every partition of the outbound topics, from the beginning, then recording."""
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await consumer.start()
-        try:
-            await consumer.topics()
-            consumer.assign(
-                [TopicPartition(t, p) for t in self.topics for p in consumer.partitions_for_topic(t)]
+
+        async def known() -> list[TopicPartition]:
+            await consumer.topics()  # refreshes the metadata: on a loaded machine it can come late
+            found = {t: consumer.partitions_for_topic(t) for t in self.topics}
+            return (
+                [TopicPartition(t, p) for t, ps in found.items() for p in ps or ()]
+                if all(found.values())
+                else []
             )
+
+        try:
+            consumer.assign(await eventually(known, timeout=60))
             await consumer.seek_to_beginning()
+        except BaseException:
+            await consumer.stop()
+            raise
+        self.task = asyncio.create_task(self._record(consumer))
+
+    async def _record(self, consumer: AIOKafkaConsumer) -> None:
+        try:
             while True:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     self.records.extend(
@@ -137,7 +154,15 @@ class Recorder:
         finally:
             await consumer.stop()
 
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self.task
+
     def outbound(self, event_type: str, customer: str, **fields: Any) -> list[Outbound]:
+        if self.task is not None and self.task.done():
+            raise AssertionError(f"the recorder stopped: {self.task.exception()!r}")
         return [
             record
             for record in self.records
@@ -347,9 +372,9 @@ async def _platform(
     }
     shop = AIOKafkaProducer(bootstrap_servers=broker, enable_idempotence=False, acks="all", linger_ms=5)
     recorder = Recorder(broker, _outbound_topics())
-    recording = asyncio.create_task(recorder.run())
     await shop.start()
     try:
+        await recorder.start()
         for service in services.values():
             service.wait_healthy()
         world = World(services, shop, recorder, inbox, webhooks)
@@ -357,7 +382,7 @@ async def _platform(
             await world.buy(world.customer(f"regular{regular}"), "500.00")
         yield world
     finally:
-        recording.cancel()
+        await recorder.stop()
         await shop.stop()
         for service in services.values():
             service.stop()
