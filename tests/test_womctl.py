@@ -128,7 +128,7 @@ def test_demo_simulates_a_storefront_and_summarises_what_the_services_did(tmp_pa
     broker_port, smtp_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     demo = subprocess.run(
-        [sys.executable, "-m", "womctl", "demo", "--duration", "60", "--rate", "5", "--broker-port",
+        [sys.executable, "-m", "womctl", "demo", "--duration", "30", "--rate", "5", "--broker-port",
          str(broker_port), "--smtp-port", str(smtp_port), "--mail-dir", str(tmp_path / "mail")],
         cwd=tmp_path, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=280,
     )  # fmt: skip
