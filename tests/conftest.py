@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy.engine import make_url
-from wom_chassis.testing import database_backends, empty_database_url, free_port
+from wom_chassis.testing import database_backends, free_port
 
-from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess
+from tests.support import API_TOKEN, ServiceProcess, service_database_urls
 
 
 @pytest.fixture(params=database_backends())
@@ -20,13 +19,7 @@ async def run_service(
 ) -> AsyncIterator[Callable[..., ServiceProcess]]:
     """Start services as real processes, each with an empty database of its own (SQLite, and
     PostgreSQL `wom_<service>` when WOM_TEST_POSTGRES_URL is set)."""
-    urls = {}
-    for name in SERVICE_NAMES:
-        if request.param == "sqlite":
-            urls[name] = f"sqlite+aiosqlite:///{tmp_path / name}.db"
-        else:
-            url = make_url(request.param).set(database=f"wom_{name}")
-            urls[name] = await empty_database_url(url.render_as_string(hide_password=False), tmp_path)
+    urls = await service_database_urls(request.param, tmp_path)
     started: list[ServiceProcess] = []
 
     def run(name: str, **extra: str) -> ServiceProcess:

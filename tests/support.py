@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from wom_chassis.testing import empty_database_url
 
 API_TOKEN = "e2e-token"
 SERVICE_NAMES = ("referrals", "rewards", "outreach", "feedback")
@@ -132,6 +134,19 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def service_database_urls(backend: str, directory: Path) -> dict[str, str]:
+    """An empty database for each service: SQLite files in `directory`, or on PostgreSQL
+    (`backend` is its URL) the databases `wom_<service>`, emptied."""
+    if backend == "sqlite":
+        return {name: f"sqlite+aiosqlite:///{directory / name}.db" for name in SERVICE_NAMES}
+    return {
+        name: await empty_database_url(
+            make_url(backend).set(database=f"wom_{name}").render_as_string(hide_password=False), directory
+        )
+        for name in SERVICE_NAMES
+    }
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 15, every: float = 0.2) -> Any:

@@ -40,7 +40,6 @@ from wom_chassis.testing import (
     MailInbox,
     chromium_page,
     database_backends,
-    empty_database_url,
     free_port,
     rules_file,
 )
@@ -49,7 +48,14 @@ from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 
 from tests.security.scan import database_files, file_occurrences, row_occurrences, table_rows
-from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess, eventually, publish_as_shop
+from tests.support import (
+    API_TOKEN,
+    SERVICE_NAMES,
+    ServiceProcess,
+    eventually,
+    publish_as_shop,
+    service_database_urls,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -306,17 +312,6 @@ def _rules(directory: Path, webhook_url: str) -> dict[str, Path]:
     return files
 
 
-async def _database_urls(backend: str, directory: Path) -> dict[str, str]:
-    if backend == "sqlite":
-        return {name: f"sqlite+aiosqlite:///{directory / name}.db" for name in SERVICE_NAMES}
-    return {
-        name: await empty_database_url(
-            make_url(backend).set(database=f"wom_{name}").render_as_string(hide_password=False), directory
-        )
-        for name in SERVICE_NAMES
-    }
-
-
 @pytest.fixture(scope="module")
 def webhooks() -> Iterator[Webhooks]:
     server = Webhooks()
@@ -342,7 +337,7 @@ async def _platform(
 ) -> AsyncIterator[World]:
     directory = tmp_path_factory.mktemp("closed-loop")
     rules = _rules(directory, webhooks.url)
-    urls = await _database_urls(backend, directory)
+    urls = await service_database_urls(backend, directory)
     inbox = MailInbox()
     inbox.controller.start()
     ports = {name: free_port() for name in SERVICE_NAMES}
