@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -36,14 +38,43 @@ class Markers:
 
     sent: list[tuple[float, str, tuple[str, ...]]] = field(default_factory=list)  # when, ce_id, consumers
 
-    def max_stall(self, watch: InboxWatch, since: float = 0.0, until: float | None = None) -> float:
+    def max_latency(self, watch: InboxWatch, since: float = 0.0) -> float:
+        """The longest a marker waited until every consumer of it had processed it (backlog included)."""
         now = time.monotonic()
         worst = 0.0
         for at, event_id, services in self.sent:
-            if at < since or (until is not None and at > until):
+            if at >= since:
+                for service in services:
+                    worst = max(worst, watch.seen[service].get(event_id, now) - at)
+        return worst
+
+    def max_stall(self, watch: InboxWatch, since: float = 0.0) -> float:
+        """The longest time a service made no progress while valid work waited for it: a gap
+        between two consecutive events appearing in its inbox during which a marker it consumes
+        had been published and was not processed yet."""
+        now = time.monotonic()
+        worst = 0.0
+        for service, seen in watch.seen.items():
+            waiting = sorted(
+                (at, seen.get(event_id, now)) for at, event_id, services in self.sent
+                if service in services and at >= since
+            )  # fmt: skip
+            if not waiting:
                 continue
-            for service in services:
-                worst = max(worst, watch.seen[service].get(event_id, now) - at)
+            progress = [*sorted(t for t in seen.values() if t >= waiting[0][0]), now]
+            spans: list[list[float]] = []  # when some marker was waiting, merged
+            for at, done in waiting:
+                if spans and at <= spans[-1][1]:
+                    spans[-1][1] = max(spans[-1][1], done)
+                else:
+                    spans.append([at, done])
+            starts = [span[0] for span in spans]
+            for before, after in pairwise(progress):
+                i = bisect_right(starts, before) - 1
+                if i >= 0 and before < spans[i][1]:
+                    worst = max(worst, after - before)
+            first_at, first_done = waiting[0]
+            worst = max(worst, min(progress[0], first_done) - first_at)  # nothing at all after the first
         return worst
 
 

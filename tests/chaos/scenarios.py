@@ -137,6 +137,14 @@ async def _check(outcome: Outcome, h: Harness) -> None:
     outcome.notes.append(f"dead letters by reason: {dict(reasons.most_common())}")
 
 
+def _stalls(outcome: Outcome, h: Harness, since: float = 0.0) -> None:
+    outcome.max_stall = h.markers.max_stall(h.watch, since)
+    latency = h.markers.max_latency(h.watch, since)
+    outcome.notes.append(
+        f"longest wait of a marker until all its consumers had it (backlog included): {latency:.1f} s"
+    )
+
+
 async def _drain(outcome: Outcome, h: Harness, timeout: float, mail_grace: float = 30) -> None:
     took = await h.drained(timeout)
     outcome.notes.append(f"every event processed and every outbox empty {took:.0f} s after the faults")
@@ -167,7 +175,7 @@ async def crashes(platform: Platform, seed: int, scale: Scale, log: Callable[[st
             outcome.problems.append(f"a service did not come back: {str(error)[:300]}")
         probe.cancel()
         await _drain(outcome, h, scale.drain_timeout, scale.mail_grace)
-        outcome.max_stall = h.markers.max_stall(h.watch)
+        _stalls(outcome, h)
         await _check(outcome, h)
         killed = Counter(name for _, name in h.kills)
         outcome.fault_detail = "kill -9: " + ", ".join(f"{n} {c}" for n, c in sorted(killed.items()))
@@ -215,7 +223,7 @@ async def cuts(platform: Platform, seed: int, scale: Scale, log: Callable[[str],
         await cutting
         probe.cancel()
         await _drain(outcome, h, scale.drain_timeout, scale.mail_grace)
-        outcome.max_stall = h.markers.max_stall(h.watch)
+        _stalls(outcome, h)
         await _check(outcome, h)
         outcome.notes.append(f"records the run itself had to send again after a cut: {h.publisher.resent}")
     outcome.seconds = time.monotonic() - start
@@ -241,7 +249,7 @@ async def poison(platform: Platform, seed: int, scale: Scale, log: Callable[[str
         await h.publisher.paced(stream, scale.rate * 2)
         probe.cancel()
         await _drain(outcome, h, scale.drain_timeout, scale.mail_grace)
-        outcome.max_stall = h.markers.max_stall(h.watch, since=began)
+        _stalls(outcome, h, since=began)
         await _check(outcome, h)
         drawn = kinds["drawn_again"]
         outcome.notes.append(f"{drawn} broken records the contracts still accepted were drawn again")
@@ -302,7 +310,12 @@ DUPLICATE_RULES: dict[str, dict[str, Any]] = {
 
 
 async def duplicates(
-    platforms: Callable[[str], Any], seed: int, scale: Scale, log: Callable[[str], None] = print
+    platforms: Callable[[str], Any],
+    seed: int,
+    scale: Scale,
+    log: Callable[[str], None] = print,
+    *,
+    parallel: bool = False,
 ) -> Outcome:
     """The same seeded input twice, on two fresh platforms (`platforms(label)` starts one): once
     clean, once with every record delivered 1–3 times and shuffled within bounds; the final
@@ -318,8 +331,8 @@ async def duplicates(
     detail = f"{extra} extra copies, {moved} records moved"
     outcome = Outcome("duplicates + reordering", extra + moved, detail, scale.duplicate_events)
     start = time.monotonic()
-    states = []
-    for label, run_records in (("clean", records), ("perturbed", stream)):
+
+    async def one(label: str, run_records: list[tuple[RawRecord, bool]]) -> Counter[tuple[Any, ...]]:
         async with platforms(label) as platform, harness(platform, f"d{seed}") as h:
             await h.publisher.paced(run_records, scale.rate)
             # every due mail sent: what is sent, suppressed or still queued is part of the state compared
@@ -328,7 +341,7 @@ async def duplicates(
             if lost:
                 outcome.lost += sum(lost.values())
                 outcome.problems.append(f"{label}: not processed: {dict(lost)}")
-            states.append(await asyncio.to_thread(snapshot, h.databases, h.mails))
+            state = await asyncio.to_thread(snapshot, h.databases, h.mails)
             if label == "perturbed":
                 letters = await h.dead_letters(at_least=sum(h.truth.expected_dead_letters().values()))
                 outcome.dead_lettered = len(letters)
@@ -338,6 +351,13 @@ async def duplicates(
                         f"bad records not dead-lettered with a reason: {missing + without_reason}"
                     )
             log(f"duplicates: {label} run drained")
+            return state
+
+    runs = (("clean", records), ("perturbed", stream))
+    if parallel:  # both platforms at once: shorter, for the short version in `make test`
+        states = list(await asyncio.gather(*(one(label, run) for label, run in runs)))
+    else:
+        states = [await one(label, run) for label, run in runs]
     clean, perturbed = states
     missing_facts, extra_facts = clean - perturbed, perturbed - clean
     outcome.lost += sum(missing_facts.values())
