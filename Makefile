@@ -4,7 +4,7 @@ ifeq ($(UV),)
 UV := $(shell python3 -m pip install --quiet uv >/dev/null 2>&1; command -v uv 2>/dev/null || echo python3 -m uv)
 endif
 
-.PHONY: install test lint format up demo publish-sample schemas bench clean
+.PHONY: install test lint format up demo publish-sample schemas bench chaos clean
 
 install:
 	$(UV) sync --frozen
@@ -36,6 +36,9 @@ schemas: install
 
 bench: install
 	$(UV) run python -m tests.bench.rewards_consume
+
+chaos: install
+	$(UV) run python -m tests.chaos
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

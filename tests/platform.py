@@ -16,6 +16,7 @@ import asyncio
 import selectors
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from womctl.topics import create_topics
 
 from tests.support import API_TOKEN, SERVICE_NAMES, ServiceProcess
 
-__all__ = ["Platform", "TcpProxy", "running_platform"]
+__all__ = ["Platform", "TcpProxy", "TimedInbox", "running_platform"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,13 +120,26 @@ class TcpProxy:
             self._drop(pair)
 
 
+class TimedInbox(MailInbox):
+    """The SMTP inbox, with the moment (`time.monotonic()`) each mail was accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[tuple[float, Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        self.arrivals.append((time.monotonic(), self.messages[-1]))
+        return answer
+
+
 @dataclass
 class Platform:
     """What a run holds of the running platform."""
 
     directory: Path
     bootstrap: str
-    inbox: MailInbox
+    inbox: TimedInbox
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     proxy: TcpProxy | None = None
 
@@ -158,7 +172,7 @@ async def running_platform(
 ) -> AsyncIterator[Platform]:
     """Broker (behind a proxy if asked), inbox and services started and healthy; all stopped after."""
     advertised = free_port() if proxy else None
-    with EmbeddedBroker(advertised_port=advertised) as broker, MailInbox() as inbox:
+    with EmbeddedBroker(advertised_port=advertised) as broker, TimedInbox() as inbox:
         front = TcpProxy((broker.host, broker.port), advertised) if advertised else None
         try:
             await create_topics(broker.bootstrap)
