@@ -21,9 +21,13 @@ SHORT = Scale(
 )  # fmt: skip
 
 
+SESSION = {"CONSUMER_SESSION_TIMEOUT_MS": "3000"}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
-    async with scenarios.platform_for(tmp_path_factory.mktemp("chaos")) as running:
+    # a killed service's partitions go to its restarted self after 3 s instead of the default 10 s
+    async with scenarios.platform_for(tmp_path_factory.mktemp("chaos"), env=SESSION) as running:
         yield running
 
 

@@ -194,6 +194,8 @@ def _consumer_router(
         batch=True,
         max_records=settings.consume_batch_size,
         batch_timeout_ms=settings.consume_batch_timeout_ms,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_session_timeout_ms // 3,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
         decoder=_raw_records,

@@ -29,6 +29,12 @@ class ServiceSettings(BaseSettings):
     consumer_group: str | None = Field(default=None, description="defaults to wom-<service_name>")
     consume_batch_size: int = Field(default=500, ge=1, le=10_000)
     consume_batch_timeout_ms: int = Field(default=200, ge=1)
+    consumer_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="how long the group waits for a member that went silent (a killed process) "
+        "before its partitions go to another; heartbeats every third of it",
+    )
     handler_max_attempts: int = Field(default=4, ge=1, le=20)
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=5.0, gt=0)
