@@ -35,7 +35,7 @@ schemas: install
 	$(UV) run python -m wom_contracts.schemas
 
 bench: install
-	$(UV) run python -m tests.bench.rewards_consume
+	$(UV) run python -m tests.bench
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
