@@ -28,7 +28,7 @@ from tests.bench.inputs import SERVICE_INPUTS
 from tests.bench.loop import LoopResult, whole_loop
 from tests.support import SERVICE_NAMES
 
-console = Console()
+console = Console(width=max(Console().width, 132))
 PARTS = ("consume", "scale", "loop")
 
 
@@ -118,7 +118,9 @@ def loop_part(directory: Path, drain: int, rate: float, seconds: float) -> LoopR
     console.print(
         f"whole loop: {result.events:,} mixed inbound events drained in {result.drain_seconds:.1f} s "
         f"= {_num(result.drain_rate)} events/s (target ≥ 5,000); events consumed per service: "
-        + ", ".join(f"{name} {count:,}" for name, count in result.consumed.items())
+        + ", ".join(
+            f"{name} {count:,} in {result.busy.get(name, 0):.1f} s" for name, count in result.consumed.items()
+        )
     )
     table = Table(
         title=f"event → effect latency, {result.offered:,} mixed events at {_num(result.offered_rate)}/s"
@@ -145,17 +147,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--services", default=",".join(SERVICE_NAMES), help="services of the consume part")
-    parser.add_argument("--events", type=int, default=50_000, help="events per service in batch mode")
-    parser.add_argument("--record-events", type=int, default=5_000, help="events per service per record")
-    parser.add_argument("--scale-events", type=int, default=50_000, help="orders for one vs two instances")
+    parser.add_argument("--events", type=int, default=20_000, help="events per service in batch mode")
+    parser.add_argument("--record-events", type=int, default=2_000, help="events per service per record")
+    parser.add_argument("--scale-events", type=int, default=20_000, help="orders for one vs two instances")
     parser.add_argument("--drain", type=int, default=100_000, help="mixed events of the whole-loop drain")
     parser.add_argument("--rate", type=float, default=2_000, help="offered load of the latency run, events/s")
     parser.add_argument("--seconds", type=float, default=30, help="length of the latency run")
+    parser.add_argument("--keep", type=Path, help="keep databases and logs in this directory")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     console.print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="wom-bench-") as temporary:
-        directory = Path(temporary)
+        directory = args.keep or Path(temporary)
+        directory.mkdir(parents=True, exist_ok=True)
         if "consume" in parts:
             consume_part(directory, args.events, args.record_events, args.services.split(","))
         if "scale" in parts:

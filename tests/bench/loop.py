@@ -50,6 +50,7 @@ class LoopResult:
     events: int = 0
     drain_seconds: float = float("nan")
     consumed: dict[str, int] = field(default_factory=dict)
+    busy: dict[str, float] = field(default_factory=dict)  # seconds from a service's first commit to its last
     offered: int = 0
     offered_rate: float = float("nan")
     latencies: list[Latency] = field(default_factory=list)
@@ -87,9 +88,11 @@ def _drain(platform: Platform, count: int, result: LoopResult) -> None:
     before = {name: inbox_count(platform.database(name)) for name in SERVICE_NAMES}
     asyncio.run(produce(platform.bootstrap, records))
     _quiet(platform, settle=5.0)
-    times = [when for name in SERVICE_NAMES for when in commit_times(platform.database(name))]
+    commits = {name: commit_times(platform.database(name)) for name in SERVICE_NAMES}
+    times = [when for name in SERVICE_NAMES for when in commits[name]]
     result.events = len(records)
     result.drain_seconds = (max(times) - min(times)).total_seconds()
+    result.busy = {n: (commits[n][-1] - commits[n][0]).total_seconds() for n in SERVICE_NAMES if commits[n]}
     result.consumed = {n: inbox_count(platform.database(n)) - before[n] for n in SERVICE_NAMES}
 
 
