@@ -105,8 +105,9 @@ class _SqliteOnTheLoop(aiosqlite.Connection):
     aiosqlite hands every statement to a thread of its own and back: two thread switches and a
     GIL hand-over per statement, which cost far more than the statement itself (tens of
     microseconds on a local file in WAL mode) and much more again on a busy machine. A statement
-    now holds the loop while it runs; SQLite is the one-machine setting, where a statement is
-    short and a writer waits for another (busy timeout) only when two processes share a file.
+    now holds the loop while it runs, and the loop gets its turn after each one; SQLite is the
+    one-machine setting, where a statement is short and a writer waits for another (busy
+    timeout) only when two processes share a file.
     """
 
     def __await__(self) -> Any:
@@ -120,7 +121,11 @@ class _SqliteOnTheLoop(aiosqlite.Connection):
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        # let the loop run between statements, as it did while the thread worked: a long batch
+        # must not starve the consumer's heartbeats, the relay or the health endpoint
+        await asyncio.sleep(0)
+        return result
 
     def stop(self) -> None:
         self._running = False
