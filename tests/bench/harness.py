@@ -164,7 +164,7 @@ class Clock:
 
 
 def wait_for_inbox(
-    services: Sequence[ServiceProcess], database: Path, count: int, *, settle: float = 0.0, stuck: float = 120
+    services: Sequence[ServiceProcess], database: Path, count: int, *, settle: float = 0.0, stuck: float = 600
 ) -> Clock:
     """Poll `database` until its inbox holds `count` events and (after `settle` seconds without
     change) every outbox row is published; CPU of `services` sampled along the way."""
