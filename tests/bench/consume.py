@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from wom_chassis.testing import MailInbox
 from womctl.storefront import RawRecord
 
 from tests.bench.harness import (
@@ -85,11 +86,13 @@ def service_throughput(
     # outreach sends mail from a job: every 0.2 s, so that "drained" measures the path, not the tick
     env = {"CONSUME_MODE": mode, "DELIVERY_EVERY_SECONDS": "0.2"}
     group = f"bench-{name}-{mode}-{run}"
-    service = service_process(name, directory, bootstrap, database=database, group=group, env=env).start()
-    try:
-        clock = wait_for_inbox([service], database, len(records), settle=2.0)
-    finally:
-        service.stop()
+    with MailInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
+        env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mail.port)}
+        service = service_process(name, directory, bootstrap, database=database, group=group, env=env).start()
+        try:
+            clock = wait_for_inbox([service], database, len(records), settle=2.0)
+        finally:
+            service.stop()
     commits = commit_times(database)[: len(records)]
     sent = sent_times(database)
     return Throughput(
