@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
@@ -61,22 +60,22 @@ class LoopResult:
         return self.events / self.drain_seconds
 
 
-def _quiet(platform: Platform, settle: float, stuck: float = 300) -> None:
-    """Wait until no service's inbox or outbox has changed for `settle` seconds and every outbox
-    row is published."""
-    last: tuple[Any, ...] = ()
+def _quiet(platform: Platform, settle: float, stuck: float = 600) -> None:
+    """Wait until no service's inbox has changed for `settle` seconds and every outbox row is
+    published. Outboxes may go on growing: outreach sends what its jobs schedule (welcomes five
+    minutes after a sign-up), which is not the backlog being drained."""
+    last: tuple[int, ...] = ()
     changed = time.monotonic()
     while True:
         time.sleep(0.25)
         for service in platform.services.values():
             if service.process is not None and service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
-        state = tuple(
-            (inbox_count(platform.database(n)), *outbox_counts(platform.database(n))) for n in SERVICE_NAMES
-        )
+        state = tuple(inbox_count(platform.database(n)) for n in SERVICE_NAMES)
         if state != last:
             last, changed = state, time.monotonic()
-        all_sent = all(written == sent for _, written, sent in state)
+        outboxes = [outbox_counts(platform.database(n)) for n in SERVICE_NAMES]
+        all_sent = all(written == sent for written, sent in outboxes)
         if all_sent and time.monotonic() - changed >= settle:
             return
         if time.monotonic() - changed > stuck:
