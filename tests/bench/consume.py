@@ -84,7 +84,7 @@ def service_throughput(
     run = uuid.uuid4().hex[:6]
     database = directory / f"{name}-{mode}-{run}.db"
     # outreach sends mail from a job: every 0.2 s, so that "drained" measures the path, not the tick
-    env = {"CONSUME_MODE": mode, "DELIVERY_EVERY_SECONDS": "0.2"}
+    env = {"CONSUME_MODE": mode, "DELIVERY_INTERVAL_SECONDS": "0.2"}
     group = f"bench-{name}-{mode}-{run}"
     with MailInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
         env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mail.port)}
