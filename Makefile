@@ -35,7 +35,7 @@ schemas: install
 	$(UV) run python -m wom_contracts.schemas
 
 bench: install
-	$(UV) run python -m tests.bench.rewards_consume
+	$(UV) run python -m tests.bench
 
 chaos: install
 	$(UV) run python -m tests.chaos

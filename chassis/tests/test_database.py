@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Integer, MetaData, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from wom_chassis import Database, ExactDecimal, every, unit_of_work, upsert
+from wom_chassis import Database, ExactDecimal, UnitOfWork, every, unit_of_work, upsert
 from wom_chassis.tables import OutboxRecord
 from wom_contracts import CustomerErasedV1
 
@@ -61,6 +61,23 @@ async def test_upsert_inserts_updates_or_keeps(rows: Database) -> None:
     async with rows.session() as session:
         row = await session.get(Row, "a")
         assert row is not None and (row.amount, row.note, row.hits) == (Decimal(2), "second", 3)
+
+
+async def test_buffered_upserts_are_written_at_flush_in_the_order_asked(rows: Database) -> None:
+    async with rows.transaction() as session:
+        work = UnitOfWork(session, "wom/test")
+        work.upsert(Row, {"id": "a", "amount": Decimal(1), "note": "first", "hits": 1}, key=["id"])
+        work.upsert(Row, {"id": "b", "amount": Decimal(5), "note": "other", "hits": 5}, key=["id"])
+        work.upsert(
+            Row, {"id": "a", "amount": Decimal(3), "note": "third", "hits": 3}, key=["id"], update=["hits"]
+        )
+        work.upsert(Row, {"id": "a", "amount": Decimal(2), "note": "second", "hits": 2}, key=["id"])
+        assert await session.get(Row, "a") is None  # nothing written before the flush
+        await work.flush()
+    async with rows.session() as session:
+        a, b = await session.get(Row, "a"), await session.get(Row, "b")
+        assert a is not None and (a.amount, a.note, a.hits) == (Decimal(2), "second", 2)
+        assert b is not None and b.hits == 5
 
 
 async def test_a_unit_of_work_commits_rows_and_events_together_or_not_at_all(db: Database) -> None:

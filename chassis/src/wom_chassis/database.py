@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 
 from wom_chassis.logs import get_logger
 
-__all__ = ["MIGRATIONS_DIR", "Database", "scrub_after_commit", "upsert"]
+__all__ = ["MIGRATIONS_DIR", "Database", "scrub_after_commit", "upsert", "upsert_statement"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -143,14 +143,15 @@ async def upsert(
     default; none: keep the existing row). One statement on SQLite and PostgreSQL alike."""
     columns = [c for c in values if c not in key] if update is None else list(update)
     dialect = session.get_bind().dialect.name
-    statement = _upsert_statement(dialect, model, tuple(values), tuple(key), tuple(columns))
+    statement = upsert_statement(dialect, model, tuple(values), tuple(key), tuple(columns))
     await session.execute(statement, values)
 
 
 @functools.cache
-def _upsert_statement(
+def upsert_statement(
     dialect: str, model: Any, columns: tuple[str, ...], key: tuple[str, ...], update: tuple[str, ...]
 ) -> Any:
+    """The insert-or-update statement of one shape (built once; values bound at execution)."""
     # built once per shape, values bound at execution: building an ON CONFLICT statement (its
     # `excluded` alias) costs more than running it
     statement = (postgresql if dialect == "postgresql" else sqlite).insert(model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_contracts import Envelope, Event
 
-from wom_chassis.database import Database
+from wom_chassis.database import Database, upsert_statement
 from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_chassis.tracing import TraceContext, current_trace_context
 
@@ -39,6 +39,7 @@ class UnitOfWork:
     preloaded: Any = None
     outbox: list[dict[str, Any]] = field(default_factory=list)
     inserts: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+    upserts: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     _flushed_outbox: int = 0
     _envelope: Envelope | None = None
 
@@ -69,6 +70,18 @@ class UnitOfWork:
         self.inserts.setdefault(model, []).append(values)
         return values
 
+    def upsert(
+        self, model: Any, values: dict[str, Any], *, key: Sequence[str], update: Sequence[str] | None = None
+    ) -> None:
+        """Insert a row or update it on a conflict on `key` (as `wom_chassis.upsert`), at the next
+        `flush()`, after the buffered inserts: upserts run in the order they were asked for, those
+        of one shape in a row as one statement (a round trip per event costs more than the SQL)."""
+        columns = [c for c in values if c not in key] if update is None else list(update)
+        dialect = self.session.get_bind().dialect.name
+        self.upserts.append(
+            (upsert_statement(dialect, model, tuple(values), tuple(key), tuple(columns)), values)
+        )
+
     @property
     def trace_context(self) -> TraceContext:
         """The `traceparent` and `tracestate` of the work in hand (the event being handled, when
@@ -87,8 +100,24 @@ class UnitOfWork:
         inserts, self.inserts = self.inserts, {}
         for model, rows in inserts.items():
             await self.session.execute(insert(model), rows)
+        upserts, self.upserts = self.upserts, []
+        for statement, rows in _runs_of_one_statement(upserts):
+            await self.session.execute(statement, rows)
         await add_to_outbox(self.session, self.outbox[self._flushed_outbox :])
         self._flushed_outbox = len(self.outbox)
+
+
+def _runs_of_one_statement(
+    upserts: list[tuple[Any, dict[str, Any]]],
+) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """Consecutive upserts of one statement, together; the order between them is kept."""
+    runs: list[tuple[Any, list[dict[str, Any]]]] = []
+    for statement, values in upserts:
+        if runs and runs[-1][0] is statement:
+            runs[-1][1].append(values)
+        else:
+            runs.append((statement, [values]))
+    return runs
 
 
 @asynccontextmanager

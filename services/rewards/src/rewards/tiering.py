@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis import UnitOfWork, upsert, utcnow
+from wom_chassis import UnitOfWork, utcnow
 from wom_contracts import TierChangedV1
 
 from rewards.domain.balances import as_money
@@ -143,7 +143,9 @@ async def apply_tier_step(
     }
     if step.changed:
         values["tier_since"] = now
-    await upsert(uow.session, Customer, values, key=["customer_id"])
+    # written at the next flush, with the other customers' changes of the batch in one statement:
+    # nothing reads the row before (the order path keeps tiers current in its preloaded accounts)
+    uow.upsert(Customer, values, key=["customer_id"])
     if not step.changed:
         return
     currency = rules.reporting_currency

@@ -1,0 +1,174 @@
+"""Consume-path throughput: the raw aiokafka rate (the limit), each service alone in batch and
+per-record mode, the outbox relay, and one against two instances of rewards.
+
+A service runs as its own process on a fresh SQLite file, its input produced beforehand. It is
+timed by its own clock: from its first committed transaction to the one that committed the last
+event (the inbox's `processed_at`), so the consumer group join is not counted, and, for
+"drained", until the last outbox row it wrote was published (`sent_at`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from wom_chassis.testing import MailInbox, rules_file
+from womctl.storefront import RawRecord
+
+from tests.bench.harness import (
+    commit_times,
+    migrate,
+    produce,
+    rate_from_commits,
+    sent_times,
+    service_process,
+    wait_for_inbox,
+)
+from tests.bench.inputs import SERVICE_INPUTS
+
+__all__ = ["Throughput", "raw_rate", "relay_rate", "scale_out", "service_throughput"]
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """What one run of a service's consume path measured."""
+
+    service: str
+    mode: str
+    events: int
+    consumed: float  # events/s, first to last commit
+    drained: float  # events/s, first commit to the last outbox row published
+    cpu_us: float  # CPU µs of the service process per event, between the first and last commit
+    database: Path
+    group: str
+
+
+async def _raw(bootstrap: str, topics: list[str], count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:  # timed from the first fetched batch, like the services (the group join is not counted)
+        seen, first, started = 0, 0, 0.0
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            seen += sum(len(records) for records in batch.values())
+            if seen and not started:
+                started, first = time.perf_counter(), seen
+        return (count - first) / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def raw_rate(bootstrap: str, records: list[RawRecord]) -> float:
+    """Records/s of a plain aiokafka consumer reading `records` (already produced)."""
+    return asyncio.run(_raw(bootstrap, sorted({r.topic for r in records}), len(records)))
+
+
+def service_throughput(
+    name: str, mode: str, bootstrap: str, directory: Path, records: list[RawRecord]
+) -> Throughput:
+    """Consume `records` (produced beforehand on this broker, nothing else on their topics)
+    with the service in `mode` (`batch` or `record`) in a new consumer group, on a fresh database."""
+    run = uuid.uuid4().hex[:6]
+    database = directory / f"{name}-{mode}-{run}.db"
+    # outreach sends mail from a job: every 0.2 s, so that "drained" measures the path, not the tick
+    env = {"CONSUME_MODE": mode, "DELIVERY_INTERVAL_SECONDS": "0.2"}
+    if name == "outreach":  # welcomes fall due five minutes after a sign-up: not in this run
+        shipped = Path(__file__).resolve().parents[2] / "services/outreach/src/outreach/rules.default.yaml"
+        rules = rules_file(directory, shipped, {"welcome_delay_minutes": 24 * 60})
+        env["OUTREACH_RULES_FILE"] = str(rules.rename(directory / f"outreach-rules-{run}.yaml"))
+    group = f"bench-{name}-{mode}-{run}"
+    with MailInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
+        env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mail.port)}
+        service = service_process(name, directory, bootstrap, database=database, group=group, env=env).start()
+        try:
+            clock = wait_for_inbox([service], database, len(records), settle=2.0)
+        finally:
+            service.stop()
+    commits = commit_times(database)[: len(records)]
+    sent = sent_times(database)
+    return Throughput(
+        name,
+        mode,
+        len(commits),
+        rate_from_commits(commits),
+        rate_from_commits(commits, until=max(sent[-1], commits[-1])) if sent else float("nan"),
+        clock.cpu_per_event_us,
+        database,
+        group,
+    )
+
+
+def relay_rate(name: str, bootstrap: str, directory: Path, measured: Throughput) -> tuple[int, float]:
+    """Rows/s of the outbox relay alone: the outbox of a finished run marked unsent again, the
+    service restarted in the same consumer group (nothing left to consume), timed by `sent_at`."""
+    database = directory / f"{name}-relay.db"
+    with closing(sqlite3.connect(measured.database)) as source, closing(sqlite3.connect(database)) as target:
+        source.backup(target)
+    with closing(sqlite3.connect(database)) as conn:
+        conn.execute("UPDATE outbox SET sent_at = NULL")
+        conn.commit()
+        rows = int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    group = measured.group
+    service = service_process(name, directory, bootstrap, database=database, group=group).start()
+    try:
+        wait_for_inbox([service], database, 0, settle=1.0)
+    finally:
+        service.stop()
+    sent = sent_times(database)
+    return rows, rate_from_commits(sent)
+
+
+def scale_out(bootstrap: str, directory: Path, count: int) -> tuple[Throughput, Throughput]:
+    """Rewards with one instance, then two in one consumer group on one database: the same
+    `count` orders over 12 partitions, produced beforehand; each run on a fresh database."""
+    run = uuid.uuid4().hex[:6]
+    records = SERVICE_INPUTS["rewards"](run, count)
+    asyncio.run(produce(bootstrap, records))
+    results = []
+    for instances in (1, 2):
+        database = directory / f"rewards-x{instances}-{run}.db"
+        migrate("rewards", database)
+        group = f"bench-rewards-x{instances}-{run}"
+        services = [
+            service_process(
+                "rewards",
+                directory,
+                bootstrap,
+                database=database,
+                group=group,
+                env={"RUN_MIGRATIONS": "false"},
+            ).start()
+            for _ in range(instances)
+        ]
+        try:
+            clock = wait_for_inbox(services, database, count, settle=2.0)
+        finally:
+            for service in services:
+                service.stop()
+        commits, sent = commit_times(database), sent_times(database)
+        results.append(
+            Throughput(
+                "rewards",
+                f"{instances} instance{'s' if instances > 1 else ''}",
+                len(commits),
+                rate_from_commits(commits),
+                rate_from_commits(commits, until=max(sent[-1], commits[-1])) if sent else float("nan"),
+                clock.cpu_per_event_us,
+                database,
+                group,
+            )
+        )
+    return results[0], results[1]

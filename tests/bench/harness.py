@@ -1,0 +1,215 @@
+"""What every measurement of the bench needs: a broker, a producer, a service as its own process,
+and the service's own clock (its inbox and outbox times) read from its SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from wom_chassis.testing import free_port
+from womctl.broker import EmbeddedBroker
+from womctl.storefront import RawRecord
+from womctl.topics import create_topics
+
+from tests.support import ServiceProcess
+
+__all__ = [
+    "Clock",
+    "embedded_broker",
+    "machine",
+    "peak_rss_mib",
+    "process_cpu_seconds",
+    "produce",
+    "rate_from_commits",
+    "service_process",
+    "wait_for_inbox",
+]
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine() -> str:
+    """Cores, memory, Python and the load average: what the figures of a run depend on."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average {load}"
+    )
+
+
+@contextmanager
+def embedded_broker() -> Iterator[str]:
+    """A fresh embedded broker (in memory) with every topic of deploy/topics.yaml; its bootstrap."""
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap))
+        yield broker.bootstrap
+
+
+async def produce(bootstrap: str, records: Sequence[RawRecord], *, rate: float | None = None) -> list[float]:
+    """Send `records` (as fast as possible, or `rate` per second, evenly); return the wall time
+    (time.time()) each record was handed to the producer."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    sent: list[float] = []
+    try:
+        started = time.monotonic()
+        for n, record in enumerate(records):
+            if rate is not None:
+                delay = started + n / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+            sent.append(time.time())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def service_process(
+    name: str,
+    directory: Path,
+    bootstrap: str,
+    *,
+    database: Path,
+    group: str,
+    env: dict[str, str] | None = None,
+) -> ServiceProcess:
+    """A service as its own process (as deployed), on `database`, in consumer group `group`."""
+    settings = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "CONSUMER_GROUP": group,
+        "LOG_LEVEL": "WARNING",
+        "HTTP_PORT": str(free_port()),
+        "API_TOKEN": "bench-token",
+        **(env or {}),
+    }
+    return ServiceProcess(name, settings, directory / f"{name}-{group}-{uuid.uuid4().hex[:4]}.log")
+
+
+def migrate(name: str, database: Path) -> None:
+    """Apply a service's migrations to `database` (before several instances start on it)."""
+    subprocess.run(
+        [sys.executable, "-c", f"from {name}.app import main; main()", "migrate"],
+        env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "LOG_LEVEL": "WARNING"},
+        check=True,
+        capture_output=True,
+    )
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident set size of a process (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _query(database: Path, sql: str) -> list[tuple[object, ...]]:
+    if not database.exists():
+        return []
+    try:
+        with closing(sqlite3.connect(database, timeout=10)) as conn:
+            return list(conn.execute(sql))
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return []
+
+
+def inbox_count(database: Path) -> int:
+    rows = _query(database, "SELECT count(*) FROM inbox")
+    return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+
+
+def outbox_counts(database: Path) -> tuple[int, int]:
+    """Outbox rows written and published."""
+    rows = _query(database, "SELECT count(*), count(sent_at) FROM outbox")
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)  # type: ignore[call-overload]
+
+
+@dataclass
+class Clock:
+    """CPU seconds of the service processes at the first and the last commit the bench saw."""
+
+    cpu_at_first: float = 0.0
+    events_at_first: int = 0
+    cpu_at_last: float = 0.0
+    events_at_last: int = 0
+
+    @property
+    def cpu_per_event_us(self) -> float:
+        events = self.events_at_last - self.events_at_first
+        return (self.cpu_at_last - self.cpu_at_first) / events * 1e6 if events > 0 else float("nan")
+
+
+def wait_for_inbox(
+    services: Sequence[ServiceProcess], database: Path, count: int, *, settle: float = 0.0, stuck: float = 600
+) -> Clock:
+    """Poll `database` until its inbox holds `count` events and (after `settle` seconds without
+    change) every outbox row is published; CPU of `services` sampled along the way."""
+    clock, last, last_change = Clock(), None, time.monotonic()
+    pids = [s.process.pid for s in services if s.process is not None]
+    while True:
+        time.sleep(0.1)
+        for service in services:
+            if service.process is not None and service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
+        done, (written, sent) = inbox_count(database), outbox_counts(database)
+        cpu = sum(process_cpu_seconds(pid) for pid in pids)
+        if done and not clock.events_at_first:
+            clock.cpu_at_first, clock.events_at_first = cpu, done
+        if done > clock.events_at_last:
+            clock.cpu_at_last, clock.events_at_last = cpu, done
+        progress = (done, written, sent)
+        if progress != last:
+            last, last_change = progress, time.monotonic()
+        quiet = time.monotonic() - last_change
+        if done >= count and sent == written and quiet >= settle:
+            return clock
+        if quiet > stuck:
+            raise RuntimeError(f"stuck at {progress} of {count}")
+
+
+def commit_times(database: Path) -> list[datetime]:
+    """When each event of the inbox was committed, in order."""
+    return sorted(
+        datetime.fromisoformat(str(row[0])) for row in _query(database, "SELECT processed_at FROM inbox")
+    )
+
+
+def sent_times(database: Path) -> list[datetime]:
+    """When each outbox row was marked published, in order."""
+    rows = _query(database, "SELECT sent_at FROM outbox WHERE sent_at IS NOT NULL")
+    return sorted(datetime.fromisoformat(str(row[0])) for row in rows)
+
+
+def rate_from_commits(times: Sequence[datetime], *, until: datetime | None = None) -> float:
+    """Events per second from the first committed transaction to the last (or to `until`): the
+    events of the first transaction start the clock, so the group join is not counted."""
+    if len(times) < 2:
+        return float("nan")
+    start = times[0]
+    first = sum(1 for when in times if when == start)
+    seconds = ((until or times[-1]) - start).total_seconds()
+    return (len(times) - first) / seconds if seconds > 0 else float("nan")
