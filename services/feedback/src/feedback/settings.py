@@ -18,6 +18,14 @@ DEV_SECRET_KEY = "wom-dev-only-console-key"
 class FeedbackSettings(ServiceSettings, MailSettings):
     """Feedback settings: rules, the console's agents and keys, the intake signature, the jobs."""
 
+    consume_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="records per fetch and transaction: its handlers take some 10 ms an event, so "
+        "100 keeps a transaction (and the wait of the records behind it) near a second",
+    )
+
     service_name: str = "feedback"
     http_port: int = 8004
     feedback_rules_file: Path = Field(

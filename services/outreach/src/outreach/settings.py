@@ -18,6 +18,14 @@ DEV_SECRET_KEY = "wom-dev-only-unsubscribe-key"
 class OutreachSettings(ServiceSettings, MailSettings):
     """Outreach settings: the SMTP relay, the webhook channel, unsubscribe links, the loops."""
 
+    consume_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="records per fetch and transaction: its handlers take some 10 ms an event, so "
+        "100 keeps a transaction (and the wait of the records behind it) near a second",
+    )
+
     service_name: str = "outreach"
     http_port: int = 8003
     outreach_rules_file: Path = Field(

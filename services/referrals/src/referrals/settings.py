@@ -17,6 +17,14 @@ DEV_HASH_KEY = "wom-dev-only-hash-key"
 class ReferralsSettings(ServiceSettings):
     """Referrals settings: where share links point, and the key personal data is hashed with."""
 
+    consume_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="records per fetch and transaction: its handlers take some 10 ms an event, so "
+        "100 keeps a transaction (and the wait of the records behind it) near a second",
+    )
+
     service_name: str = "referrals"
     http_port: int = 8001
     referrals_rules_file: Path = Field(
