@@ -22,6 +22,7 @@ from wom_chassis.testing import MailInbox, rules_file
 from womctl.storefront import RawRecord
 
 from tests.bench.harness import (
+    Clock,
     commit_times,
     migrate,
     produce,
@@ -97,18 +98,7 @@ def service_throughput(
             clock = wait_for_inbox([service], database, len(records), settle=2.0)
         finally:
             service.stop()
-    commits = commit_times(database)[: len(records)]
-    sent = sent_times(database)
-    return Throughput(
-        name,
-        mode,
-        len(commits),
-        rate_from_commits(commits),
-        rate_from_commits(commits, until=max(sent[-1], commits[-1])) if sent else float("nan"),
-        clock.cpu_per_event_us,
-        database,
-        group,
-    )
+    return _throughput(name, mode, database, group, clock, len(records))
 
 
 def relay_rate(name: str, bootstrap: str, directory: Path, measured: Throughput) -> tuple[int, float]:
@@ -158,17 +148,23 @@ def scale_out(bootstrap: str, directory: Path, count: int) -> tuple[Throughput, 
         finally:
             for service in services:
                 service.stop()
-        commits, sent = commit_times(database), sent_times(database)
-        results.append(
-            Throughput(
-                "rewards",
-                f"{instances} instance{'s' if instances > 1 else ''}",
-                len(commits),
-                rate_from_commits(commits),
-                rate_from_commits(commits, until=max(sent[-1], commits[-1])) if sent else float("nan"),
-                clock.cpu_per_event_us,
-                database,
-                group,
-            )
-        )
+        mode = f"{instances} instance{'s' if instances > 1 else ''}"
+        results.append(_throughput("rewards", mode, database, group, clock, None))
     return results[0], results[1]
+
+
+def _throughput(
+    name: str, mode: str, database: Path, group: str, clock: Clock, count: int | None
+) -> Throughput:
+    """The run's rates from the service's own commit and publish times (its first `count` commits)."""
+    commits, sent = commit_times(database)[:count], sent_times(database)
+    return Throughput(
+        name,
+        mode,
+        len(commits),
+        rate_from_commits(commits),
+        rate_from_commits(commits, until=max(sent[-1], commits[-1])) if sent else float("nan"),
+        clock.cpu_per_event_us,
+        database,
+        group,
+    )

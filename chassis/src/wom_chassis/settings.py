@@ -10,7 +10,14 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings"]
+__all__ = ["ServiceSettings", "batch_size_field"]
+
+
+def batch_size_field(default: int) -> Any:
+    """The `consume_batch_size` setting (`CONSUME_BATCH_SIZE`) with a service's own default: a
+    service whose handlers are slow fetches fewer records, so one transaction, and the wait of
+    the records behind it, stays short."""
+    return Field(default=default, ge=1, le=10_000, description="records per fetch and transaction")
 
 
 class ServiceSettings(BaseSettings):
@@ -27,7 +34,7 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
     consumer_group: str | None = Field(default=None, description="defaults to wom-<service_name>")
-    consume_batch_size: int = Field(default=500, ge=1, le=10_000)
+    consume_batch_size: int = batch_size_field(500)
     consume_batch_timeout_ms: int = Field(default=200, ge=1)
     consumer_session_timeout_ms: int = Field(
         default=10_000,

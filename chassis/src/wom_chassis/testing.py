@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pytest
 import uvicorn
@@ -265,7 +265,7 @@ class MailInbox:
         """The mails received for `address`."""
         return [m for m in self.messages if m["To"] == address]
 
-    def __enter__(self) -> MailInbox:
+    def __enter__(self) -> Self:
         self.controller.start()
         return self
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from wom_chassis import ServiceSettings
 from wom_chassis.mail import MailSettings
+from wom_chassis.settings import batch_size_field
 
 from outreach.rules import DEFAULT_RULES_FILE
 
@@ -18,13 +19,8 @@ DEV_SECRET_KEY = "wom-dev-only-unsubscribe-key"
 class OutreachSettings(ServiceSettings, MailSettings):
     """Outreach settings: the SMTP relay, the webhook channel, unsubscribe links, the loops."""
 
-    consume_batch_size: int = Field(
-        default=100,
-        ge=1,
-        le=10_000,
-        description="records per fetch and transaction: its handlers take some 10 ms an event, so "
-        "100 keeps a transaction (and the wait of the records behind it) near a second",
-    )
+    # its handlers take some 10 ms an event: 100 keeps a transaction near a second
+    consume_batch_size: int = batch_size_field(100)
 
     service_name: str = "outreach"
     http_port: int = 8003

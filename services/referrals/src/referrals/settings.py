@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from wom_chassis import ServiceSettings
+from wom_chassis.settings import batch_size_field
 
 from referrals.rules import DEFAULT_RULES_FILE
 
@@ -17,13 +18,8 @@ DEV_HASH_KEY = "wom-dev-only-hash-key"
 class ReferralsSettings(ServiceSettings):
     """Referrals settings: where share links point, and the key personal data is hashed with."""
 
-    consume_batch_size: int = Field(
-        default=100,
-        ge=1,
-        le=10_000,
-        description="records per fetch and transaction: its handlers take some 10 ms an event, so "
-        "100 keeps a transaction (and the wait of the records behind it) near a second",
-    )
+    # its handlers take some 10 ms an event: 100 keeps a transaction near a second
+    consume_batch_size: int = batch_size_field(100)
 
     service_name: str = "referrals"
     http_port: int = 8001
