@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from wom_chassis import sqlite as sqlite_driver
 from wom_chassis.logs import get_logger
 
 __all__ = ["MIGRATIONS_DIR", "Database", "scrub_after_commit", "upsert", "upsert_statement"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_TRUNCATE_TRIES = 100
 _SCRUB = "wom.scrub_after_commit"
 log = get_logger(__name__)
 
@@ -45,8 +46,11 @@ class Database:
         self.url = make_url(url)
         self.migration_dirs = [MIGRATIONS_DIR / "versions", *migration_dirs]
         options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
-        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite:
+            database = self.url.database or ":memory:"
+            if database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            options["async_creator"] = sqlite_driver.connector(database)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -80,10 +84,15 @@ class Database:
     async def _truncate_wal(self) -> None:
         # secure_delete has zeroed what was deleted in the pages the transaction wrote; the log
         # still holds the pages as they were before. Copy the log into the database and empty it.
+        # A reader in another process holds it up: try again for a while, asleep on the loop.
         async with self.engine.connect() as conn:
-            busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()[0]
-        if busy:  # a reader held on past the busy timeout: the next scrub or checkpoint clears it
-            log.warning("sqlite_wal_not_truncated_after_erasure", database=self.url.database)
+            for _ in range(WAL_TRUNCATE_TRIES):
+                busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()[0]
+                if not busy:
+                    return
+                await asyncio.sleep(0.05)
+        # the next scrub or checkpoint clears it
+        log.warning("sqlite_wal_not_truncated_after_erasure", database=self.url.database)
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -118,14 +127,15 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers (health, API) work while the consumer writes; the busy timeout
-    # turns a concurrent writer into a wait instead of "database is locked". secure_delete
+    # WAL lets readers (health, API) work while the consumer writes. No busy timeout: a
+    # statement that finds another process's write lock waits for it asleep on the event loop
+    # (`wom_chassis.sqlite`), not in SQLite's busy handler, which would stop the loop. secure_delete
     # overwrites deleted rows with zeros: without it an erased customer's email stays in the
     # file's free space until the page happens to be reused.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA secure_delete=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
