@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,28 @@ async def test_statements_run_on_the_event_loops_thread(tmp_path: Path) -> None:
         assert (await conn.execute(text("SELECT where_am_i()"))).scalar() == 1
     await db.dispose()
     assert threads == [threading.get_ident()]
+
+
+async def test_a_long_transaction_lets_the_loops_other_tasks_in(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0)
+
+    async with db.transaction() as session:
+        await session.execute(text("CREATE TABLE t (n INTEGER)"))
+        ticking = asyncio.create_task(ticker())
+        started = time.monotonic()
+        for n in range(3000):  # no statement waits for anything: nothing else would run
+            await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        took = time.monotonic() - started
+    ticking.cancel()
+    await db.dispose()
+    assert took > 0.05
+    assert len([tick for tick in ticks if tick < started + took]) >= took / 0.005 / 2
 
 
 async def test_a_writer_waits_for_another_connections_lock_without_stopping_the_loop(

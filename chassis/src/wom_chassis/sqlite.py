@@ -31,10 +31,14 @@ LOCK_WAIT_SECONDS = 30.0
 """How long a statement waits for another connection's write lock before it fails."""
 _FIRST_POLL_SECONDS = 0.001
 _LAST_POLL_SECONDS = 0.05
+_LOOP_TURN_SECONDS = 0.005
+"""The longest stretch of statements before the loop's other tasks get a turn."""
 
 
 class _LoopThreadConnection(aiosqlite.Connection):
     """An aiosqlite connection whose calls run on the calling thread."""
+
+    _turn_given_at = 0.0  # for every connection of the process: they share its one event loop
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
@@ -43,14 +47,22 @@ class _LoopThreadConnection(aiosqlite.Connection):
         poll = _FIRST_POLL_SECONDS
         while True:
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
             except sqlite3.OperationalError as error:
                 # SQLITE_BUSY (not one of its extended codes): another connection holds the
                 # lock and the call did nothing; it can be made again. busy_timeout is 0.
                 if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
                     raise
-            await asyncio.sleep(poll)
-            poll = min(poll * 2, _LAST_POLL_SECONDS)
+                await asyncio.sleep(poll)
+                poll = min(poll * 2, _LAST_POLL_SECONDS)
+                continue
+            # let the loop's other tasks (heartbeats, the relay, health) in between statements:
+            # a batch's transaction would otherwise hold the loop from its first to its last
+            now = time.monotonic()
+            if now - _LoopThreadConnection._turn_given_at >= _LOOP_TURN_SECONDS:
+                _LoopThreadConnection._turn_given_at = now
+                await asyncio.sleep(0)
+            return result
 
 
 def connector(database: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
