@@ -36,8 +36,16 @@ class CaseConflict(Exception):
 
 
 def _history(uow: UnitOfWork, case_id: str, kind: str, actor: str | None = None, **detail: Any) -> None:
-    uow.session.add(
-        CaseEvent(id=new_id(), case_id=case_id, at=utcnow(), kind=kind, actor=actor, detail=detail or None)
+    """A line of the case's history, written at the unit of work's next flush (the table, not
+    the class: a Core insert, every line one shape, all of a batch's lines in one statement)."""
+    uow.insert(
+        CaseEvent.__table__,
+        id=new_id(),
+        case_id=case_id,
+        at=utcnow(),
+        kind=kind,
+        actor=actor,
+        detail=detail or None,
     )
 
 
