@@ -9,7 +9,14 @@ from wom_contracts import CustomerErasedV1, PromoterIdentifiedV1, ResponseSubmit
 
 from feedback.answer_batch import AnswerBatch, load_answer_batch
 from feedback.cases import join_case, open_case, raise_for_key_client
-from feedback.domain.classification import Lexicon, category, is_negative, negative_signals
+from feedback.domain.classification import (
+    Lexicon,
+    SignalPatterns,
+    category,
+    is_negative,
+    signal_patterns,
+    signals_in,
+)
 from feedback.domain.triage import triage
 from feedback.erasure import forget_customer, is_erased
 from feedback.models import CustomerTier, Response
@@ -28,7 +35,7 @@ log = get_logger(__name__)
 
 
 async def on_response_submitted(
-    event: ResponseSubmittedV1, uow: UnitOfWork, *, rules: Rules, lexicon: Lexicon
+    event: ResponseSubmittedV1, uow: UnitOfWork, *, rules: Rules, patterns: SignalPatterns
 ) -> None:
     """Classify the answer; a negative one opens or joins a remediation case, a promoter without
     an open case is announced (the moment to ask for a referral). Reads the run's `AnswerBatch`,
@@ -43,7 +50,7 @@ async def on_response_submitted(
     batch.known_responses.add(event.response_id)
     tier = batch.tiers.get(event.customer_id)
     answer_category = category(event.kind, event.score)
-    signals = negative_signals(event.comment, lexicon)
+    signals = signals_in(event.comment, patterns)
     case_id = None
     if is_negative(answer_category, signals):
         found = triage(
@@ -133,7 +140,8 @@ def build_handlers(rules: Rules, lexicon: Lexicon) -> EventHandlers:
     """The feedback handlers, bound to their rules."""
     handlers = EventHandlers()
     handlers.on(ResponseSubmittedV1, preload=load_answer_batch)(
-        partial(on_response_submitted, rules=rules, lexicon=lexicon)
+        # the lexicon compiled once, not for every comment
+        partial(on_response_submitted, rules=rules, patterns=signal_patterns(lexicon))
     )
     handlers.on(TierChangedV1)(partial(on_tier_changed, rules=rules))
     handlers.on(CustomerErasedV1)(on_customer_erased)
