@@ -52,18 +52,21 @@ def _fold(text: str) -> str:
 
 
 def _pattern(phrase: str) -> str:
+    # the phrase from where a word starts: `_compiled` puts the `(?<!\w)` in front of them all
     stem = phrase.endswith("*")
     words = [re.escape(word) for word in _fold(phrase.rstrip("*")).split()]
     body = r"\s+".join(words)
-    return rf"(?<!\w){body}" + (r"\w*" if stem else r"(?!\w)")
+    return body + (r"\w*" if stem else r"(?!\w)")
 
 
 @cache
 def _compiled(
     lexicon_items: tuple[tuple[str, tuple[str, ...]], ...],
 ) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    # `(?<!\w)(?:a|b)` matches where `(?<!\w)a|(?<!\w)b` does, an order of magnitude faster
     return tuple(
-        (signal, re.compile("|".join(_pattern(p) for p in phrases))) for signal, phrases in lexicon_items
+        (signal, re.compile(r"(?<!\w)(?:" + "|".join(_pattern(p) for p in phrases) + ")"))
+        for signal, phrases in lexicon_items
     )
 
 
