@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from feedback.deliveries import Delivery
-from feedback.models import Case, Response
+from feedback.models import Case, CaseEvent, Response
 from sqlalchemy import select
 from wom_chassis import Service
-from wom_chassis.testing import publish_event
+from wom_chassis.tables import OutboxRecord
+from wom_chassis.testing import publish_event, record_of
 from wom_contracts import CustomerErasedV1, ResponseSubmittedV1, encode
 
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -82,3 +83,32 @@ async def test_erasure_forgets_comments_and_ids_and_keeps_the_counts(feedback: S
     assert len(payloads) == 2 and sorted(p["customer_id"][:7] for p in payloads) == ["bo", "erased-"]
     await publish_event(feedback.broker, answer("r-3", "ana"))  # a late answer of the erased customer
     assert len(await responses(feedback)) == 2
+
+
+async def test_a_batch_reads_what_its_earlier_answers_wrote(feedback: Service) -> None:
+    """One batch, one transaction: an answer sees the case an earlier answer of the batch opened
+    (joined, no promoter announced), a retried answer is stored once, an erasure between two runs
+    of answers applies to the second."""
+    events = [
+        answer("r-1", "ana", score=3),
+        answer("r-2", "ana", score=1),  # joins the case r-1 opened
+        answer("r-1", "ana", score=3),  # the survey tool retried
+        answer("r-3", "ana", score=10).model_copy(update={"comment": "Lovely"}),  # open case: quiet
+        CustomerErasedV1(customer_id="bo", requested_at=WHEN),
+        answer("r-4", "bo", score=2),  # erased in this batch: ignored
+    ]
+    await feedback.processor.process([record_of(e, offset=n) for n, e in enumerate(events)])
+    stored = {r.response_id: r for r in await responses(feedback)}
+    assert set(stored) == {"r-1", "r-2", "r-3"}
+    async with feedback.db.session() as session:
+        [case] = (await session.scalars(select(Case))).all()
+        kinds = list(
+            await session.scalars(
+                select(CaseEvent.kind).where(CaseEvent.case_id == case.case_id).order_by(CaseEvent.at)
+            )
+        )
+        outbox = list(await session.scalars(select(OutboxRecord.event_type)))
+    assert stored["r-1"].case_id == stored["r-2"].case_id == case.case_id and stored["r-3"].case_id is None
+    assert case.first_response_id == "r-1" and case.open_for == "ana"
+    assert kinds[0] == "opened" and kinds.count("joined") == 1
+    assert outbox == ["feedback.case.opened.v1"]

@@ -20,7 +20,9 @@ __all__ = [
     "CaseConflict",
     "claim",
     "compensation_of",
+    "join_case",
     "mark_breaches",
+    "open_case",
     "open_or_join",
     "raise_for_key_client",
     "resolve",
@@ -34,52 +36,90 @@ class CaseConflict(Exception):
 
 
 def _history(uow: UnitOfWork, case_id: str, kind: str, actor: str | None = None, **detail: Any) -> None:
-    uow.session.add(
-        CaseEvent(id=new_id(), case_id=case_id, at=utcnow(), kind=kind, actor=actor, detail=detail or None)
+    """A line of the case's history, written at the unit of work's next flush (the table, not
+    the class: a Core insert, every line one shape, all of a batch's lines in one statement)."""
+    uow.insert(
+        CaseEvent.__table__,
+        id=new_id(),
+        case_id=case_id,
+        at=utcnow(),
+        kind=kind,
+        actor=actor,
+        detail=detail or None,
     )
 
 
 async def open_or_join(uow: UnitOfWork, response: Response, triage: Triage, rules: Rules) -> Case:
     """Open a case for a negative answer, or add the answer to the customer's open case (raising
     its priority when this answer is more urgent)."""
-    session = uow.session
-    case = await session.scalar(select(Case).where(Case.open_for == response.customer_id))
-    if case is not None:
-        response.case_id = case.case_id
-        _history(uow, case.case_id, "joined", response_id=response.response_id, score=response.score)
-        if triage.priority < case.priority:  # "P1" < "P2": more urgent
-            case.priority = triage.priority
-            case.sla_due_at = min(case.sla_due_at, triage.sla_due_at)
-            _history(uow, case.case_id, "priority_raised", priority=triage.priority)
-        case.signals = sorted(set(case.signals) | set(triage.signals))
-        return case
+    case = await uow.session.scalar(select(Case).where(Case.open_for == response.customer_id))
+    if case is None:
+        case = await open_case(
+            uow,
+            customer_id=response.customer_id,
+            response_id=response.response_id,
+            kind=response.kind,
+            score=response.score,
+            tier=response.tier,
+            triage=triage,
+            rules=rules,
+        )
+    else:
+        join_case(uow, case, response_id=response.response_id, score=response.score, triage=triage)
+    response.case_id = case.case_id
+    return case
+
+
+def join_case(uow: UnitOfWork, case: Case, *, response_id: str, score: int, triage: Triage) -> None:
+    """Add a negative answer to the customer's open case, raising its priority when this answer
+    is more urgent."""
+    _history(uow, case.case_id, "joined", response_id=response_id, score=score)
+    if triage.priority < case.priority:  # "P1" < "P2": more urgent
+        case.priority = triage.priority
+        case.sla_due_at = min(case.sla_due_at, triage.sla_due_at)
+        _history(uow, case.case_id, "priority_raised", priority=triage.priority)
+    case.signals = sorted(set(case.signals) | set(triage.signals))
+
+
+async def open_case(
+    uow: UnitOfWork,
+    *,
+    customer_id: str,
+    response_id: str,
+    kind: str,
+    score: int,
+    tier: str | None,
+    triage: Triage,
+    rules: Rules,
+) -> Case:
+    """Open a case for a negative answer of a customer without an open case: its history, the
+    `CaseOpenedV1` event and the escalation deliveries of its queue."""
     case = Case(
         case_id=new_id(),
-        customer_id=response.customer_id,
-        open_for=response.customer_id,
+        customer_id=customer_id,
+        open_for=customer_id,
         status="open",
         priority=triage.priority,
         queue=triage.queue,
         key_client=triage.key_client,
-        tier=response.tier,
+        tier=tier,
         signals=list(triage.signals),
         opened_at=triage.opened_at,
         sla_due_at=triage.sla_due_at,
-        first_response_id=response.response_id,
+        first_response_id=response_id,
     )
-    session.add(case)
-    response.case_id = case.case_id
-    _history(uow, case.case_id, "opened", response_id=response.response_id, priority=case.priority)
+    uow.session.add(case)
+    _history(uow, case.case_id, "opened", response_id=response_id, priority=case.priority)
     uow.emit(
         CaseOpenedV1(
             customer_id=case.customer_id,
             case_id=case.case_id,
-            response_id=response.response_id,
+            response_id=response_id,
             priority=case.priority,
             queue=case.queue,
             sla_due_at=case.sla_due_at,
-            kind=response.kind,
-            score=response.score,
+            kind=kind,
+            score=score,
             signals=case.signals,
             key_client=case.key_client,
             occurred_at=case.opened_at,

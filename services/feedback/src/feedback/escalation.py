@@ -46,7 +46,8 @@ def escalation_payload(
 async def schedule_escalation(
     uow: UnitOfWork, case: Case, what: Literal["opened", "breached"], rules: Rules
 ) -> None:
-    """Queue the deliveries that tell the case's queue what happened (in this transaction)."""
+    """Queue the deliveries that tell the case's queue what happened (in this transaction, at
+    the unit of work's next flush)."""
     queue = next((q for q in rules.queues if q.name == case.queue), None)
     if queue is None:  # the rules changed since the case was triaged
         log.warning("escalation_queue_unknown", case_id=case.case_id, queue=case.queue)
@@ -61,21 +62,20 @@ async def schedule_escalation(
     if queue.email is not None:
         targets.append(("email", str(queue.email)))
     for channel, target in targets:
-        uow.session.add(
-            Delivery(
-                id=new_id(),
-                case_id=case.case_id,
-                queue=queue.name,
-                channel=channel,
-                what=what,
-                target=target,
-                payload=dict(payload),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                traceparent=traceparent,
-                tracestate=tracestate,
-            )
+        uow.insert(  # the table, not the class: a Core insert at the unit of work's next flush
+            Delivery.__table__,
+            id=new_id(),
+            case_id=case.case_id,
+            queue=queue.name,
+            channel=channel,
+            what=what,
+            target=target,
+            payload=dict(payload),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
     log.info("escalation_scheduled", case_id=case.case_id, what=what, channels=[c for c, _ in targets])

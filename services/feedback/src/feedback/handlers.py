@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from functools import partial
 
-from sqlalchemy import select
 from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
 from wom_contracts import CustomerErasedV1, PromoterIdentifiedV1, ResponseSubmittedV1, TierChangedV1
 
-from feedback.cases import open_or_join, raise_for_key_client
-from feedback.domain.classification import Lexicon, category, is_negative, negative_signals
+from feedback.answer_batch import AnswerBatch, load_answer_batch
+from feedback.cases import join_case, open_case, raise_for_key_client
+from feedback.domain.classification import (
+    Lexicon,
+    SignalPatterns,
+    category,
+    is_negative,
+    signal_patterns,
+    signals_in,
+)
 from feedback.domain.triage import triage
 from feedback.erasure import forget_customer, is_erased
-from feedback.models import Case, CustomerTier, Response
+from feedback.models import CustomerTier, Response
 from feedback.rules import Rules
 
 __all__ = [
@@ -28,21 +35,66 @@ log = get_logger(__name__)
 
 
 async def on_response_submitted(
-    event: ResponseSubmittedV1, uow: UnitOfWork, *, rules: Rules, lexicon: Lexicon
+    event: ResponseSubmittedV1, uow: UnitOfWork, *, rules: Rules, patterns: SignalPatterns
 ) -> None:
     """Classify the answer; a negative one opens or joins a remediation case, a promoter without
-    an open case is announced (the moment to ask for a referral)."""
-    session = uow.session
-    if await is_erased(session, event.customer_id):
+    an open case is announced (the moment to ask for a referral). Reads the run's `AnswerBatch`,
+    not the database."""
+    batch: AnswerBatch = uow.preloaded
+    if event.customer_id in batch.erased:
         log.info("event_for_erased_customer_ignored", response_id=event.response_id)
         return
-    if await session.get(Response, event.response_id) is not None:
+    if event.response_id in batch.known_responses:
         log.info("response_already_recorded", response_id=event.response_id)
         return
-    tier = await session.scalar(
-        select(CustomerTier.tier).where(CustomerTier.customer_id == event.customer_id)
-    )
-    answer = Response(
+    batch.known_responses.add(event.response_id)
+    tier = batch.tiers.get(event.customer_id)
+    answer_category = category(event.kind, event.score)
+    signals = signals_in(event.comment, patterns)
+    case_id = None
+    if is_negative(answer_category, signals):
+        found = triage(
+            kind=event.kind,
+            score=event.score,
+            signals=signals,
+            key_client=tier == KEY_CLIENT,
+            opened_at=utcnow(),
+            rules=rules,
+        )
+        case = batch.open_cases.get(event.customer_id)
+        if case is None:
+            case = await open_case(
+                uow,
+                customer_id=event.customer_id,
+                response_id=event.response_id,
+                kind=event.kind,
+                score=event.score,
+                tier=tier,
+                triage=found,
+                rules=rules,
+            )
+            batch.open_cases[event.customer_id] = case
+        else:
+            join_case(uow, case, response_id=event.response_id, score=event.score, triage=found)
+        case_id = case.case_id
+    elif answer_category == "promoter":
+        if event.customer_id in batch.open_cases:
+            log.info("promoter_with_open_case_not_announced", response_id=event.response_id)
+        else:
+            uow.emit(
+                PromoterIdentifiedV1(
+                    customer_id=event.customer_id,
+                    response_id=event.response_id,
+                    kind=event.kind,
+                    score=event.score,
+                    locale=event.locale,
+                    occurred_at=utcnow(),
+                )
+            )
+    # the table, not the class: a Core insert keeps the None columns, so every answer of the
+    # run has one shape and the run's answers go in one statement
+    uow.insert(
+        Response.__table__,
         response_id=event.response_id,
         customer_id=event.customer_id,
         order_id=event.order_id,
@@ -52,37 +104,11 @@ async def on_response_submitted(
         locale=event.locale,
         channel=event.channel,
         submitted_at=event.submitted_at,
-        category=category(event.kind, event.score),
-        signals=negative_signals(event.comment, lexicon),
+        category=answer_category,
+        signals=signals,
         tier=tier,
+        case_id=case_id,
     )
-    session.add(answer)
-    assert answer.category is not None and answer.signals is not None
-    if is_negative(answer.category, answer.signals):
-        found = triage(
-            kind=event.kind,
-            score=event.score,
-            signals=answer.signals,
-            key_client=tier == KEY_CLIENT,
-            opened_at=utcnow(),
-            rules=rules,
-        )
-        await open_or_join(uow, answer, found, rules)
-        return
-    if answer.category == "promoter":
-        if await session.scalar(select(Case.case_id).where(Case.open_for == event.customer_id)):
-            log.info("promoter_with_open_case_not_announced", response_id=event.response_id)
-            return
-        uow.emit(
-            PromoterIdentifiedV1(
-                customer_id=event.customer_id,
-                response_id=event.response_id,
-                kind=event.kind,
-                score=event.score,
-                locale=event.locale,
-                occurred_at=utcnow(),
-            )
-        )
 
 
 async def on_tier_changed(event: TierChangedV1, uow: UnitOfWork, *, rules: Rules) -> None:
@@ -113,7 +139,10 @@ async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
 def build_handlers(rules: Rules, lexicon: Lexicon) -> EventHandlers:
     """The feedback handlers, bound to their rules."""
     handlers = EventHandlers()
-    handlers.on(ResponseSubmittedV1)(partial(on_response_submitted, rules=rules, lexicon=lexicon))
+    handlers.on(ResponseSubmittedV1, preload=load_answer_batch)(
+        # the lexicon compiled once, not for every comment
+        partial(on_response_submitted, rules=rules, patterns=signal_patterns(lexicon))
+    )
     handlers.on(TierChangedV1)(partial(on_tier_changed, rules=rules))
     handlers.on(CustomerErasedV1)(on_customer_erased)
     return handlers

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["LANGUAGES", "Lexicon", "category", "is_negative", "load_lexicon", "negative_signals"]
+__all__ = [
+    "LANGUAGES",
+    "Lexicon",
+    "SignalPatterns",
+    "category",
+    "is_negative",
+    "load_lexicon",
+    "negative_signals",
+    "signal_patterns",
+    "signals_in",
+]
 
 LANGUAGES = ("en", "ru", "ro", "sv")
 LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
@@ -42,18 +52,21 @@ def _fold(text: str) -> str:
 
 
 def _pattern(phrase: str) -> str:
+    # the phrase from where a word starts: `_compiled` puts the `(?<!\w)` in front of them all
     stem = phrase.endswith("*")
     words = [re.escape(word) for word in _fold(phrase.rstrip("*")).split()]
     body = r"\s+".join(words)
-    return rf"(?<!\w){body}" + (r"\w*" if stem else r"(?!\w)")
+    return body + (r"\w*" if stem else r"(?!\w)")
 
 
 @cache
 def _compiled(
     lexicon_items: tuple[tuple[str, tuple[str, ...]], ...],
 ) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    # `(?<!\w)(?:a|b)` matches where `(?<!\w)a|(?<!\w)b` does, an order of magnitude faster
     return tuple(
-        (signal, re.compile("|".join(_pattern(p) for p in phrases))) for signal, phrases in lexicon_items
+        (signal, re.compile(r"(?<!\w)(?:" + "|".join(_pattern(p) for p in phrases) + ")"))
+        for signal, phrases in lexicon_items
     )
 
 
@@ -66,15 +79,31 @@ def load_lexicon(extra: Lexicon | None = None) -> dict[str, dict[str, list[str]]
     return shipped
 
 
+SignalPatterns = tuple[tuple[str, re.Pattern[str]], ...]
+"""signal → the compiled pattern of its phrases in every language"""
+
+
+def signal_patterns(lexicon: Lexicon) -> SignalPatterns:
+    """The lexicon's phrases merged across languages and compiled, one pattern per signal, in
+    the order of the signals' names: build them once, read many comments with `signals_in`."""
+    merged: dict[str, set[str]] = {}
+    for signals in lexicon.values():
+        for signal, phrases in signals.items():
+            merged.setdefault(signal, set()).update(phrases)
+    return _compiled(tuple(sorted((signal, tuple(sorted(phrases))) for signal, phrases in merged.items())))
+
+
+def signals_in(comment: str | None, patterns: SignalPatterns) -> list[str]:
+    """The negative signals in a comment, sorted (as `negative_signals`, patterns built once)."""
+    if not comment:
+        return []
+    text = _fold(comment)
+    return sorted(signal for signal, pattern in patterns if pattern.search(text))
+
+
 def negative_signals(comment: str | None, lexicon: Lexicon) -> list[str]:
     """The negative signals in a comment, sorted; every language is read, because the answer's
     locale does not always say which language the customer wrote in."""
     if not comment:
         return []
-    text = _fold(comment)
-    merged: dict[str, set[str]] = {}
-    for signals in lexicon.values():
-        for signal, phrases in signals.items():
-            merged.setdefault(signal, set()).update(phrases)
-    items = tuple(sorted((signal, tuple(sorted(phrases))) for signal, phrases in merged.items()))
-    return sorted(signal for signal, pattern in _compiled(items) if pattern.search(text))
+    return signals_in(comment, signal_patterns(lexicon))
