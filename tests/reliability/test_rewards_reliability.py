@@ -93,7 +93,9 @@ async def announced(database_url: str, prefix: str) -> tuple[int, int]:
 
 async def test_sigterm_finishes_the_batch_in_hand_and_flushes_the_outbox(run_service, producer) -> None:  # type: ignore[no-untyped-def]
     prefix = f"term-{uuid.uuid4().hex[:8]}-"
-    rewards = run_service("rewards", CONSUME_BATCH_SIZE="100")
+    # a relay batch far smaller than a consumed one: the relay is behind when the stop comes,
+    # and everything unsent must still go out, not only the last batch's events
+    rewards = run_service("rewards", CONSUME_BATCH_SIZE="100", RELAY_BATCH_SIZE="20")
     rewards.wait_healthy()
     db = rewards.database_url
     total = 3000

@@ -77,8 +77,9 @@ class Service:
         for task in self._tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        try:  # what the last batch emitted goes out before the producer closes
-            await self.relay.publish_pending()
+        try:  # everything unsent goes out before the producer closes, a relay batch at a time
+            while await self.relay.publish_pending():
+                pass
         except Exception as error:
             log.warning("final_outbox_publish_failed", error=repr(error))
         if self.relay.producer is not None:
