@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referrals.domain.fraud import Evidence, Party
@@ -28,6 +28,8 @@ async def orders_of(session: AsyncSession, customer_id: str) -> list[OrderFacts]
             select(Order).where(Order.customer_id == customer_id).order_by(Order.completed_at, Order.order_id)
         )
     ).all()
+    if not orders:
+        return []
     refunded = await _refunded(session, [order.order_id for order in orders])
     return [_facts(order, refunded[order.order_id]) for order in orders]
 
@@ -59,19 +61,23 @@ async def _refunded(session: AsyncSession, order_ids: list[str]) -> defaultdict[
     return totals
 
 
-async def _party(session: AsyncSession, customer: Customer) -> Party:
+async def _fingerprints(session: AsyncSession, customer_id: str) -> set[str]:
     fingerprints = await session.scalars(
         select(Order.payment_fingerprint)
-        .where(Order.customer_id == customer.customer_id, Order.payment_fingerprint.is_not(None))
+        .where(Order.customer_id == customer_id, Order.payment_fingerprint.is_not(None))
         .distinct()
     )
+    return {str(value) for value in fingerprints}
+
+
+def _party(customer: Customer, fingerprints: set[str]) -> Party:
     return Party(
         customer_id=customer.customer_id,
         email_hash=customer.email_hash,
         ip_hash=customer.ip_hash,
         device_hash=customer.device_hash,
         disposable_email=customer.disposable_email,
-        payment_fingerprints=frozenset(str(value) for value in fingerprints),
+        payment_fingerprints=frozenset(fingerprints),
     )
 
 
@@ -91,9 +97,15 @@ async def advocate_chain(session: AsyncSession, advocate_id: str) -> list[str]:
 
 
 async def evidence_for(
-    session: AsyncSession, referral: Referral, advocate: Customer, friend: Customer, first: OrderFacts
+    session: AsyncSession,
+    referral: Referral,
+    advocate: Customer,
+    friend: Customer,
+    friend_orders: list[OrderFacts],
 ) -> Evidence:
-    """The evidence for one referral at the time of the friend's first order."""
+    """The evidence for one referral at the time of the friend's first order (`friend_orders`:
+    all the friend's orders, earliest first, as `orders_of` reads them)."""
+    first = friend_orders[0]
     other_friends = select(Referral.friend_id).where(
         Referral.advocate_id == referral.advocate_id,
         Referral.friend_id != referral.friend_id,
@@ -104,25 +116,29 @@ async def evidence_for(
         .where(Order.customer_id.in_(other_friends), Order.payment_fingerprint.is_not(None))
         .distinct()
     )
-
-    async def qualified_within(days: int) -> int:
-        count = await session.scalar(
-            select(func.count()).where(
+    qualified_last_week = list(
+        await session.scalars(
+            select(Referral.order_completed_at).where(
                 Referral.advocate_id == referral.advocate_id,
                 Referral.referral_id != referral.referral_id,
                 Referral.status.in_(QUALIFIED),
-                Referral.order_completed_at > first.completed_at - timedelta(days=days),
+                Referral.order_completed_at > first.completed_at - timedelta(days=7),
                 Referral.order_completed_at <= first.completed_at,
             )
         )
-        return int(count or 0)
-
+    )
+    day_before = first.completed_at - timedelta(days=1)
+    friend_payments = {
+        order.payment_fingerprint for order in friend_orders if order.payment_fingerprint is not None
+    }
     return Evidence(
-        advocate=await _party(session, advocate),
-        friend=await _party(session, friend),
+        advocate=_party(advocate, await _fingerprints(session, advocate.customer_id)),
+        friend=_party(friend, friend_payments),
         friend_payment=first.payment_fingerprint,
         other_friends_payments=frozenset(str(value) for value in other_payments),
-        advocate_qualified_last_day=await qualified_within(1),
-        advocate_qualified_last_week=await qualified_within(7),
+        advocate_qualified_last_day=sum(
+            1 for at in qualified_last_week if at is not None and at > day_before
+        ),
+        advocate_qualified_last_week=len(qualified_last_week),
         ring=friend.customer_id in (await advocate_chain(session, referral.advocate_id))[1:],
     )
