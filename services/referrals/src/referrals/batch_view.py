@@ -84,7 +84,23 @@ async def load_registrations(
     ids = [event.customer_id for event in events]
     signup_codes = [normalise_code(event.referral_code) for event in events if event.referral_code]
     first_candidates = [next(programme.code_candidates(e.customer_id, e.first_name)) for e in events]
-    view = await _load_common(session, ids, [*signup_codes, *first_candidates])
+    view = BatchView(erased=await erased_among(session, ErasedCustomer, ids))
+    view.customers = dict.fromkeys(ids)
+    for customer in await session.scalars(select(Customer).where(Customer.customer_id.in_(ids))):
+        view.customers[customer.customer_id] = customer
+    codes = [*signup_codes, *first_candidates]
+    view.code_of = dict.fromkeys(ids)
+    view.owner_of = dict.fromkeys(codes)
+    rows = await session.execute(
+        select(ReferralCode.code, ReferralCode.customer_id).where(
+            or_(ReferralCode.customer_id.in_(ids), ReferralCode.code.in_(codes))
+        )
+    )
+    for code, owner in rows:
+        view.owner_of[code] = owner
+        if owner in view.code_of:
+            view.code_of[owner] = code
+    await _load_standing(session, view, ids)
     used_before = set(
         await session.scalars(
             union(
@@ -100,35 +116,26 @@ async def load_registrations(
 async def load_orders(
     session: AsyncSession, events: Sequence[OrderCompletedV1], *, programme: Programme
 ) -> BatchView:
-    """The run's erased customers, known orders, customers, the codes used at checkout and
-    standing referrals."""
+    """The run's erased customers, known orders, the owners of the codes used at checkout and
+    standing referrals (customers are read when a referral is decided: most orders decide none)."""
     ids = [event.customer_id for event in events]
-    checkout_codes = [normalise_code(event.referral_code) for event in events if event.referral_code]
-    view = await _load_common(session, ids, checkout_codes)
+    view = BatchView(erased=await erased_among(session, ErasedCustomer, ids))
     order_ids = [event.order_id for event in events]
-    view.known_orders = set(
-        await session.scalars(select(Order.order_id).where(Order.order_id.in_(order_ids)))
-    )
+    known = await session.scalars(select(Order.order_id).where(Order.order_id.in_(order_ids)))
+    view.known_orders = set(known)
+    checkout_codes = [normalise_code(event.referral_code) for event in events if event.referral_code]
+    if checkout_codes:
+        view.owner_of = dict.fromkeys(checkout_codes)
+        rows = await session.execute(
+            select(ReferralCode.code, ReferralCode.customer_id).where(ReferralCode.code.in_(checkout_codes))
+        )
+        for code, owner in rows:
+            view.owner_of[code] = owner
+    await _load_standing(session, view, ids)
     return view
 
 
-async def _load_common(session: AsyncSession, ids: list[str], codes: list[str]) -> BatchView:
-    view = BatchView(erased=set(await erased_among(session, ErasedCustomer, ids)))
-    view.customers = dict.fromkeys(ids)
-    for customer in await session.scalars(select(Customer).where(Customer.customer_id.in_(ids))):
-        view.customers[customer.customer_id] = customer
-    view.code_of = dict.fromkeys(ids)
-    view.owner_of = dict.fromkeys(codes)
-    rows = await session.execute(
-        select(ReferralCode.code, ReferralCode.customer_id).where(
-            or_(ReferralCode.customer_id.in_(ids), ReferralCode.code.in_(codes))
-        )
-    )
-    for code, owner in rows:
-        view.owner_of[code] = owner
-        if owner in view.code_of:
-            view.code_of[owner] = code
+async def _load_standing(session: AsyncSession, view: BatchView, ids: list[str]) -> None:
     view.standing = dict.fromkeys(ids)
     for referral in await session.scalars(select(Referral).where(Referral.standing_for.in_(ids))):
         view.standing[str(referral.standing_for)] = referral
-    return view
