@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, union
+from sqlalchemy import BindParameter, bindparam, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis.privacy import erased_among
 from wom_contracts import CustomerRegisteredV1, OrderCompletedV1
@@ -19,6 +19,21 @@ from referrals.models import Customer, ErasedCustomer, Order, Referral, Referral
 from referrals.programme import Programme
 
 __all__ = ["BatchView", "load_orders", "load_registrations"]
+
+# built once: building a statement costs more than SQLite takes to run it
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_CODES: BindParameter[list[str]] = bindparam("codes", expanding=True)
+_CUSTOMERS = select(Customer).where(Customer.customer_id.in_(_IDS))
+_CODES_OF_OWNERS = select(ReferralCode.code, ReferralCode.customer_id).where(
+    or_(ReferralCode.customer_id.in_(_IDS), ReferralCode.code.in_(_CODES))
+)
+_OWNERS = select(ReferralCode.code, ReferralCode.customer_id).where(ReferralCode.code.in_(_CODES))
+_USED_BEFORE = union(
+    select(Customer.signup_code).where(Customer.signup_code.in_(_CODES)),
+    select(Order.checkout_code).where(Order.checkout_code.in_(_CODES)),
+)
+_KNOWN_ORDERS = select(Order.order_id).where(Order.order_id.in_(bindparam("order_ids", expanding=True)))
+_STANDING = select(Referral).where(Referral.standing_for.in_(_IDS))
 
 
 @dataclass
@@ -86,29 +101,18 @@ async def load_registrations(
     first_candidates = [next(programme.code_candidates(e.customer_id, e.first_name)) for e in events]
     view = BatchView(erased=await erased_among(session, ErasedCustomer, ids))
     view.customers = dict.fromkeys(ids)
-    for customer in await session.scalars(select(Customer).where(Customer.customer_id.in_(ids))):
+    for customer in await session.scalars(_CUSTOMERS, {"ids": ids}):
         view.customers[customer.customer_id] = customer
     codes = [*signup_codes, *first_candidates]
     view.code_of = dict.fromkeys(ids)
     view.owner_of = dict.fromkeys(codes)
-    rows = await session.execute(
-        select(ReferralCode.code, ReferralCode.customer_id).where(
-            or_(ReferralCode.customer_id.in_(ids), ReferralCode.code.in_(codes))
-        )
-    )
+    rows = await session.execute(_CODES_OF_OWNERS, {"ids": ids, "codes": codes})
     for code, owner in rows:
         view.owner_of[code] = owner
         if owner in view.code_of:
             view.code_of[owner] = code
     await _load_standing(session, view, ids)
-    used_before = set(
-        await session.scalars(
-            union(
-                select(Customer.signup_code).where(Customer.signup_code.in_(first_candidates)),
-                select(Order.checkout_code).where(Order.checkout_code.in_(first_candidates)),
-            )
-        )
-    )
+    used_before = set(await session.scalars(_USED_BEFORE, {"codes": first_candidates}))
     view.parked = {code: code in used_before for code in first_candidates}
     return view
 
@@ -121,14 +125,12 @@ async def load_orders(
     ids = [event.customer_id for event in events]
     view = BatchView(erased=await erased_among(session, ErasedCustomer, ids))
     order_ids = [event.order_id for event in events]
-    known = await session.scalars(select(Order.order_id).where(Order.order_id.in_(order_ids)))
+    known = await session.scalars(_KNOWN_ORDERS, {"order_ids": order_ids})
     view.known_orders = set(known)
     checkout_codes = [normalise_code(event.referral_code) for event in events if event.referral_code]
     if checkout_codes:
         view.owner_of = dict.fromkeys(checkout_codes)
-        rows = await session.execute(
-            select(ReferralCode.code, ReferralCode.customer_id).where(ReferralCode.code.in_(checkout_codes))
-        )
+        rows = await session.execute(_OWNERS, {"codes": checkout_codes})
         for code, owner in rows:
             view.owner_of[code] = owner
     await _load_standing(session, view, ids)
@@ -137,5 +139,5 @@ async def load_orders(
 
 async def _load_standing(session: AsyncSession, view: BatchView, ids: list[str]) -> None:
     view.standing = dict.fromkeys(ids)
-    for referral in await session.scalars(select(Referral).where(Referral.standing_for.in_(ids))):
+    for referral in await session.scalars(_STANDING, {"ids": ids}):
         view.standing[str(referral.standing_for)] = referral

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referrals.domain.fraud import Evidence, Party
@@ -20,14 +20,49 @@ CHAIN_LIMIT = 50
 
 QUALIFIED = ("qualified", "reversed")  # referrals that did qualify, even if undone later
 
+# built once: building a statement costs more than SQLite takes to run it
+_ORDERS_OF = (
+    select(Order)
+    .where(Order.customer_id == bindparam("customer_id"))
+    .order_by(Order.completed_at, Order.order_id)
+)
+_REFUNDED = select(Refund.order_id, Refund.amount).where(
+    Refund.order_id.in_(bindparam("order_ids", expanding=True))
+)
+_FINGERPRINTS = (
+    select(Order.payment_fingerprint)
+    .where(Order.customer_id == bindparam("customer_id"), Order.payment_fingerprint.is_not(None))
+    .distinct()
+)
+_ABOVE = select(Referral.advocate_id).where(
+    Referral.standing_for == bindparam("customer_id"), Referral.status != "rejected"
+)
+_OTHER_FRIENDS_PAYMENTS = (
+    select(Order.payment_fingerprint)
+    .where(
+        Order.customer_id.in_(
+            select(Referral.friend_id).where(
+                Referral.advocate_id == bindparam("advocate_id"),
+                Referral.friend_id != bindparam("friend_id"),
+                Referral.standing_for.is_not(None),
+            )
+        ),
+        Order.payment_fingerprint.is_not(None),
+    )
+    .distinct()
+)
+_QUALIFIED_BETWEEN = select(Referral.order_completed_at).where(
+    Referral.advocate_id == bindparam("advocate_id"),
+    Referral.referral_id != bindparam("referral_id"),
+    Referral.status.in_(QUALIFIED),
+    Referral.order_completed_at > bindparam("after", type_=Referral.order_completed_at.type),
+    Referral.order_completed_at <= bindparam("until", type_=Referral.order_completed_at.type),
+)
+
 
 async def orders_of(session: AsyncSession, customer_id: str) -> list[OrderFacts]:
     """The customer's orders, earliest first, each with what was refunded so far."""
-    orders = (
-        await session.scalars(
-            select(Order).where(Order.customer_id == customer_id).order_by(Order.completed_at, Order.order_id)
-        )
-    ).all()
+    orders = (await session.scalars(_ORDERS_OF, {"customer_id": customer_id})).all()
     if not orders:
         return []
     refunded = await _refunded(session, [order.order_id for order in orders])
@@ -55,18 +90,14 @@ def _facts(order: Order, refunded: Decimal) -> OrderFacts:
 
 async def _refunded(session: AsyncSession, order_ids: list[str]) -> defaultdict[str, Decimal]:
     totals: defaultdict[str, Decimal] = defaultdict(Decimal)
-    rows = await session.execute(select(Refund.order_id, Refund.amount).where(Refund.order_id.in_(order_ids)))
+    rows = await session.execute(_REFUNDED, {"order_ids": order_ids})
     for order_id, amount in rows:
         totals[order_id] += Decimal(amount)
     return totals
 
 
 async def _fingerprints(session: AsyncSession, customer_id: str) -> set[str]:
-    fingerprints = await session.scalars(
-        select(Order.payment_fingerprint)
-        .where(Order.customer_id == customer_id, Order.payment_fingerprint.is_not(None))
-        .distinct()
-    )
+    fingerprints = await session.scalars(_FINGERPRINTS, {"customer_id": customer_id})
     return {str(value) for value in fingerprints}
 
 
@@ -85,11 +116,7 @@ async def advocate_chain(session: AsyncSession, advocate_id: str) -> list[str]:
     """The advocate, the one who referred them, the one who referred that one, and so on."""
     chain = [advocate_id]
     while len(chain) < CHAIN_LIMIT:
-        above = await session.scalar(
-            select(Referral.advocate_id).where(
-                Referral.standing_for == chain[-1], Referral.status != "rejected"
-            )
-        )
+        above = await session.scalar(_ABOVE, {"customer_id": chain[-1]})
         if above is None or above in chain:
             break
         chain.append(above)
@@ -106,25 +133,18 @@ async def evidence_for(
     """The evidence for one referral at the time of the friend's first order (`friend_orders`:
     all the friend's orders, earliest first, as `orders_of` reads them)."""
     first = friend_orders[0]
-    other_friends = select(Referral.friend_id).where(
-        Referral.advocate_id == referral.advocate_id,
-        Referral.friend_id != referral.friend_id,
-        Referral.standing_for.is_not(None),
-    )
     other_payments = await session.scalars(
-        select(Order.payment_fingerprint)
-        .where(Order.customer_id.in_(other_friends), Order.payment_fingerprint.is_not(None))
-        .distinct()
+        _OTHER_FRIENDS_PAYMENTS, {"advocate_id": referral.advocate_id, "friend_id": referral.friend_id}
     )
     qualified_last_week = list(
         await session.scalars(
-            select(Referral.order_completed_at).where(
-                Referral.advocate_id == referral.advocate_id,
-                Referral.referral_id != referral.referral_id,
-                Referral.status.in_(QUALIFIED),
-                Referral.order_completed_at > first.completed_at - timedelta(days=7),
-                Referral.order_completed_at <= first.completed_at,
-            )
+            _QUALIFIED_BETWEEN,
+            {
+                "advocate_id": referral.advocate_id,
+                "referral_id": referral.referral_id,
+                "after": first.completed_at - timedelta(days=7),
+                "until": first.completed_at,
+            },
         )
     )
     day_before = first.completed_at - timedelta(days=1)
