@@ -134,6 +134,14 @@ async def load_orders(
         for code, owner in rows:
             view.owner_of[code] = owner
     await _load_standing(session, view, ids)
+    waiting = [
+        referral for referral in view.standing.values() if referral and referral.status == "attributed"
+    ]
+    if waiting:  # the friends and advocates of the referrals the run may decide
+        parties = list({party for r in waiting for party in (r.friend_id, r.advocate_id)})
+        view.customers = dict.fromkeys(parties)
+        for customer in await session.scalars(_CUSTOMERS, {"ids": parties}):
+            view.customers[customer.customer_id] = customer
     return view
 
 

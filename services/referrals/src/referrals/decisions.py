@@ -50,7 +50,6 @@ async def settle(uow: UnitOfWork, view: BatchView, referral: Referral, programme
     if friend is None or not orders:
         return
     first = orders[0]
-    _record_order(referral, first)
     rules = programme.rules
     problem = qualification_problem(
         first,
@@ -62,11 +61,17 @@ async def settle(uow: UnitOfWork, view: BatchView, referral: Referral, programme
     advocate = await view.customer(session, referral.advocate_id)
     if problem is None and advocate is None:
         problem = Problem("advocate_erased", "the advocate asked to be forgotten")
+    evidence = None
+    if problem is None:
+        assert advocate is not None
+        evidence = await evidence_for(session, referral, advocate, friend, orders)
+    # recorded after the reads: the referral's row is then written once, with its decision
+    _record_order(referral, first)
     if problem is not None:
         reject(uow, referral, problem.reason, problem.detail)
         return
-    assert advocate is not None
-    assessment = assess(await evidence_for(session, referral, advocate, friend, orders), rules.fraud)
+    assert evidence is not None
+    assessment = assess(evidence, rules.fraud)
     referral.risk_score = assessment.score
     referral.signals = [asdict(signal) for signal in assessment.signals]
     details = "; ".join(signal.detail for signal in assessment.signals) or None
