@@ -9,8 +9,8 @@ from sqlalchemy import select
 from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
 from wom_contracts import CodeIssuedV1, ReferralAttributedV1
 
+from referrals.batch_view import BatchView
 from referrals.decisions import reject, settle
-from referrals.domain.codes import code_candidates, name_prefix
 from referrals.domain.sharing import share_link
 from referrals.models import Customer, Order, Referral, ReferralCode
 from referrals.programme import Programme
@@ -20,17 +20,18 @@ __all__ = ["attribute", "attribute_parked", "issue_code"]
 log = get_logger(__name__)
 
 
-async def issue_code(uow: UnitOfWork, customer_id: str, first_name: str | None, programme: Programme) -> str:
+async def issue_code(
+    uow: UnitOfWork, view: BatchView, customer_id: str, first_name: str | None, programme: Programme
+) -> str:
     """The customer's code: the first candidate not taken by anyone else; announced with its
     share link."""
-    rules = programme.rules.codes
-    prefix = name_prefix(first_name, rules.name_max_length) if rules.with_first_name else None
-    for candidate in code_candidates(customer_id, prefix, key=programme.key, length=rules.random_length):
-        if await uow.session.get(ReferralCode, candidate) is None:
+    for candidate in programme.code_candidates(customer_id, first_name):
+        if await view.code_owner(uow.session, candidate) is None:
             code = candidate
             break
     now = utcnow()
-    uow.session.add(ReferralCode(code=code, customer_id=customer_id, issued_at=now))
+    uow.insert(ReferralCode, code=code, customer_id=customer_id, issued_at=now)
+    view.code_issued(code, customer_id)
     uow.emit(
         CodeIssuedV1(
             customer_id=customer_id,
@@ -44,6 +45,7 @@ async def issue_code(uow: UnitOfWork, customer_id: str, first_name: str | None, 
 
 async def attribute(
     uow: UnitOfWork,
+    view: BatchView,
     *,
     friend_id: str,
     code: str,
@@ -56,11 +58,11 @@ async def attribute(
     attribution (first valid code wins). A code not known yet stays parked with the
     registration or order and is applied when the code is issued."""
     session = uow.session
-    advocate_id = await session.scalar(select(ReferralCode.customer_id).where(ReferralCode.code == code))
+    advocate_id = await view.code_owner(session, code)
     if advocate_id is None:
         log.info("referral_code_not_known_yet", code=code, source=source)
         return None
-    if await session.scalar(select(Referral.referral_id).where(Referral.standing_for == friend_id)):
+    if await view.standing_referral(session, friend_id) is not None:
         log.info("friend_already_attributed", code=code, source=source)
         return None
     own_code = advocate_id == friend_id
@@ -86,6 +88,7 @@ async def attribute(
         reject(uow, referral, "self_referral_same_customer", "the customer used their own code")
         return referral
     referral.standing_for = friend_id
+    view.standing[friend_id] = referral
     uow.emit(
         ReferralAttributedV1(
             customer_id=friend_id,
@@ -100,7 +103,7 @@ async def attribute(
     return referral
 
 
-async def attribute_parked(uow: UnitOfWork, code: str, programme: Programme) -> None:
+async def attribute_parked(uow: UnitOfWork, view: BatchView, code: str, programme: Programme) -> None:
     """Apply a newly issued code to the registrations and orders that used it before it was
     known (events about different customers arrive in any order), then decide what can be."""
     session = uow.session
@@ -116,7 +119,14 @@ async def attribute_parked(uow: UnitOfWork, code: str, programme: Programme) -> 
     parked += [(order.customer_id, "checkout", order.completed_at, order.order_id) for order in checkouts]
     for friend_id, source, at, order_id in sorted(parked, key=lambda item: item[2]):
         referral = await attribute(
-            uow, friend_id=friend_id, code=code, source=source, at=at, order_id=order_id, programme=programme
+            uow,
+            view,
+            friend_id=friend_id,
+            code=code,
+            source=source,
+            at=at,
+            order_id=order_id,
+            programme=programme,
         )
         if referral is not None and referral.status == "attributed":
-            await settle(uow, referral, programme)
+            await settle(uow, view, referral, programme)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from wom_chassis import UnitOfWork, get_logger, utcnow
 from wom_contracts import Money, ReferralQualifiedV1, ReferralRejectedV1, ReferralReversedV1
 
+from referrals.batch_view import BatchView
 from referrals.domain.fraud import assess
 from referrals.domain.qualification import (
     OrderFacts,
@@ -18,7 +19,7 @@ from referrals.domain.qualification import (
     reversal_reason,
 )
 from referrals.evidence import evidence_for, order_facts, orders_of
-from referrals.models import Customer, Referral
+from referrals.models import Referral
 from referrals.programme import Programme
 
 __all__ = [
@@ -33,25 +34,22 @@ __all__ = [
 log = get_logger(__name__)
 
 
-async def settle_friend(uow: UnitOfWork, friend_id: str, programme: Programme) -> None:
+async def settle_friend(uow: UnitOfWork, view: BatchView, friend_id: str, programme: Programme) -> None:
     """Decide the friend's standing referral if it is still waiting for its first order."""
-    referral = await uow.session.scalar(
-        select(Referral).where(Referral.standing_for == friend_id, Referral.status == "attributed")
-    )
-    if referral is not None:
-        await settle(uow, referral, programme)
+    referral = await view.standing_referral(uow.session, friend_id)
+    if referral is not None and referral.status == "attributed":
+        await settle(uow, view, referral, programme)
 
 
-async def settle(uow: UnitOfWork, referral: Referral, programme: Programme) -> None:
+async def settle(uow: UnitOfWork, view: BatchView, referral: Referral, programme: Programme) -> None:
     """The friend's first order decides the referral: a qualification rule, then the fraud rules.
     It waits while the friend's registration or first order has not arrived."""
     session = uow.session
-    friend = await session.get(Customer, referral.friend_id)
+    friend = await view.customer(session, referral.friend_id)
     orders = await orders_of(session, referral.friend_id)
     if friend is None or not orders:
         return
     first = orders[0]
-    _record_order(referral, first)
     rules = programme.rules
     problem = qualification_problem(
         first,
@@ -60,14 +58,20 @@ async def settle(uow: UnitOfWork, referral: Referral, programme: Programme) -> N
         attribution=rules.attribution,
         qualification=rules.qualification,
     )
-    advocate = await session.get(Customer, referral.advocate_id)
+    advocate = await view.customer(session, referral.advocate_id)
     if problem is None and advocate is None:
         problem = Problem("advocate_erased", "the advocate asked to be forgotten")
+    evidence = None
+    if problem is None:
+        assert advocate is not None
+        evidence = await evidence_for(session, referral, advocate, friend, orders)
+    # recorded after the reads: the referral's row is then written once, with its decision
+    _record_order(referral, first)
     if problem is not None:
         reject(uow, referral, problem.reason, problem.detail)
         return
-    assert advocate is not None
-    assessment = assess(await evidence_for(session, referral, advocate, friend, first), rules.fraud)
+    assert evidence is not None
+    assessment = assess(evidence, rules.fraud)
     referral.risk_score = assessment.score
     referral.signals = [asdict(signal) for signal in assessment.signals]
     details = "; ".join(signal.detail for signal in assessment.signals) or None

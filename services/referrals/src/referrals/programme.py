@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from wom_chassis.privacy import keyed_hash
 
+from referrals.domain.codes import code_candidates, name_prefix
 from referrals.domain.emails import email_domain, is_disposable, normalise_email
 from referrals.rules import Rules
 from referrals.settings import ReferralsSettings
@@ -42,3 +44,9 @@ class Programme:
     def is_disposable(self, address: str) -> bool:
         """True when the address is at a throw-away mail domain."""
         return is_disposable(email_domain(address), self.disposable_domains)
+
+    def code_candidates(self, customer_id: str, first_name: str | None) -> Iterator[str]:
+        """The customer's candidate codes, best first (the first one not taken is theirs)."""
+        rules = self.rules.codes
+        prefix = name_prefix(first_name, rules.name_max_length) if rules.with_first_name else None
+        return code_candidates(customer_id, prefix, key=self.key, length=rules.random_length)
