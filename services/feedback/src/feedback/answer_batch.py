@@ -35,15 +35,13 @@ async def load_answer_batch(session: AsyncSession, answers: Sequence[ResponseSub
     known = set(
         await session.scalars(select(Response.response_id).where(Response.response_id.in_(response_ids)))
     )
-    tiers = (
-        await session.execute(
-            select(CustomerTier.customer_id, CustomerTier.tier).where(CustomerTier.customer_id.in_(customers))
-        )
-    ).tuples()
+    tiers = await session.execute(
+        select(CustomerTier.customer_id, CustomerTier.tier).where(CustomerTier.customer_id.in_(customers))
+    )
     open_cases = await session.scalars(select(Case).where(Case.open_for.in_(customers)))
     return AnswerBatch(
         erased=await erased_among(session, ErasedCustomer, customers),
         known_responses=known,
-        tiers=dict(tiers.all()),
+        tiers={customer_id: tier for customer_id, tier in tiers},
         open_cases={case.customer_id: case for case in open_cases},
     )
