@@ -75,8 +75,9 @@ class Delivery:
     templates: Templates
 
     def __post_init__(self) -> None:
+        self.email = EmailChannel(self.settings)
         self.channels: dict[str, EmailChannel | WebhookChannel] = {
-            "email": EmailChannel(self.settings),
+            "email": self.email,
             "webhook": WebhookChannel(self.settings),
         }
 
@@ -92,9 +93,10 @@ class Delivery:
                     .limit(limit)
                 )
             ).all()
-        for message_id, traceparent, tracestate in due:
-            with continue_trace("deliver message", traceparent, tracestate):
-                await self._deliver_one(service, message_id)
+        async with self.email.one_connection():
+            for message_id, traceparent, tracestate in due:
+                with continue_trace("deliver message", traceparent, tracestate):
+                    await self._deliver_one(service, message_id)
         return len(due)
 
     async def _situation(self, uow: UnitOfWork, message: Message, contact: Contact) -> Situation:
