@@ -5,6 +5,7 @@ event (sent, failed, suppressed)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -100,17 +101,24 @@ class Delivery:
         return len(due)
 
     async def _situation(self, uow: UnitOfWork, message: Message, contact: Contact) -> Situation:
+        """What `admit` needs; it reads the marketing sent, the last survey and the last referral
+        ask only for the messages they concern, so only those look them up."""
         session, now = uow.session, utcnow()
         mine = (Message.customer_id == contact.customer_id, Message.status == "sent")
-        marketing_sent = (
-            await session.scalars(
-                select(Message.sent_at).where(
-                    *mine,
-                    Message.message_class == "marketing",
-                    Message.sent_at > now - timedelta(days=self.rules.frequency_cap.days),
+        marketing = message.message_class == "marketing"
+        survey = kind_of(message.kind).survey
+        referral_ask = message.kind == "referral_ask"
+        marketing_sent: Sequence[Any] = ()
+        if marketing:
+            marketing_sent = (
+                await session.scalars(
+                    select(Message.sent_at).where(
+                        *mine,
+                        Message.message_class == "marketing",
+                        Message.sent_at > now - timedelta(days=self.rules.frequency_cap.days),
+                    )
                 )
-            )
-        ).all()
+            ).all()
 
         async def last_sent(kinds: tuple[str, ...]) -> Any:
             return await session.scalar(
@@ -123,11 +131,11 @@ class Delivery:
             marketing_consent=contact.marketing_consent,
             timezone=contact.timezone,
             marketing_sent=[moment for moment in marketing_sent if moment is not None],
-            survey=kind_of(message.kind).survey,
-            last_survey_at=await last_sent(SURVEY_KINDS),
-            referral_ask=message.kind == "referral_ask",
+            survey=survey,
+            last_survey_at=await last_sent(SURVEY_KINDS) if survey else None,
+            referral_ask=referral_ask,
             open_case=contact.open_case_id is not None,
-            last_referral_ask_at=await last_sent(("referral_ask",)),
+            last_referral_ask_at=await last_sent(("referral_ask",)) if referral_ask else None,
             has_share_link=contact.share_url is not None,
         )
 
