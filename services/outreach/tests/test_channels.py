@@ -173,6 +173,46 @@ async def test_email_failures_raise(inbox: tuple[RawInbox, int]) -> None:
     assert received.raw == []
 
 
+@dataclass
+class PickyInbox(RawInbox):
+    """An SMTP server that refuses one recipient."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.startswith("nobody@"):
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_mails_of_a_run_share_one_connection_and_fail_alone() -> None:
+    received, port = PickyInbox(), free_port()
+    controller = Controller(received, hostname="127.0.0.1", port=port)
+    controller.start()
+    channel = EmailChannel(settings(smtp_port=port))
+    try:
+        async with channel.one_connection():
+            await channel.send(outgoing())
+            assert channel.smtp is not None
+            first = channel.smtp.client
+            await channel.send(outgoing())
+            assert channel.smtp.client is first  # the same connection
+            with pytest.raises(Exception, match="no such mailbox"):
+                await channel.send(outgoing(recipient="nobody@example.com"))
+            await channel.send(outgoing())  # on a new connection
+            controller.stop()
+            with pytest.raises(Exception, match=r"(?i)connect|refused|EOF"):
+                await channel.send(outgoing())
+            controller = Controller(received, hostname="127.0.0.1", port=port)
+            controller.start()
+            await channel.send(outgoing())  # the relay is back
+    finally:
+        controller.stop()
+    assert len(received.raw) == 4
+    assert channel.smtp is None
+
+
 # --- webhook over a real HTTP receiver ------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from outreach.templates import Templates
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import MailInbox, emitted, publish_event
+from wom_chassis.testing import MailInbox, emitted, publish_event, record_of
 from wom_contracts import (
     Balance,
     CaseOpenedV1,
@@ -395,3 +395,34 @@ async def test_a_mail_sent_later_continues_the_trace_of_the_event_that_queued_it
         sent = select(OutboxRecord).where(OutboxRecord.event_type == MessageSentV1.event_type)
         [row] = (await session.scalars(sent)).all()
     assert row.traceparent is not None and row.traceparent.split("-")[1] == trace_id
+
+
+async def test_one_batch_reads_and_writes_as_its_events_one_by_one(outreach: Service) -> None:
+    """One transaction: a message waits for a registration later in the batch, a second sign-up
+    is welcomed once, a balance change after the sign-up keeps its fields, and nothing is kept
+    of a customer erased in the middle of the batch."""
+    events = [
+        granted("anna", points=5, reward_id="r-a"),
+        registered("anna"),
+        registered("ben"),
+        granted("ben", points=7, reward_id="r-b"),
+        registered("ben"),
+        code("ben"),
+        registered("cara"),
+        CustomerErasedV1(customer_id="cara", requested_at=NOW),
+        granted("cara", points=9, reward_id="r-c"),
+    ]
+    await outreach.processor.process([record_of(event, offset=n) for n, event in enumerate(events)])
+    queued = {(m.customer_id, m.kind, m.status) for m in await messages(outreach)}
+    assert queued == {
+        ("anna", "purchase_thank_you", "queued"),
+        ("anna", "welcome", "queued"),
+        ("ben", "welcome", "queued"),
+        ("ben", "purchase_thank_you", "queued"),
+    }
+    assert len(await messages(outreach)) == 4
+    async with outreach.db.session() as session:
+        ben = await session.get(Contact, "ben")
+        assert await session.get(Contact, "cara") is None
+    assert ben is not None and ben.email == "ben@example.com" and ben.points_pending == 7
+    assert ben.referral_code == "ANA-7K3Q" and ben.marketing_consent

@@ -5,6 +5,7 @@ event (sent, failed, suppressed)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -75,8 +76,9 @@ class Delivery:
     templates: Templates
 
     def __post_init__(self) -> None:
+        self.email = EmailChannel(self.settings)
         self.channels: dict[str, EmailChannel | WebhookChannel] = {
-            "email": EmailChannel(self.settings),
+            "email": self.email,
             "webhook": WebhookChannel(self.settings),
         }
 
@@ -92,23 +94,31 @@ class Delivery:
                     .limit(limit)
                 )
             ).all()
-        for message_id, traceparent, tracestate in due:
-            with continue_trace("deliver message", traceparent, tracestate):
-                await self._deliver_one(service, message_id)
+        async with self.email.one_connection():
+            for message_id, traceparent, tracestate in due:
+                with continue_trace("deliver message", traceparent, tracestate):
+                    await self._deliver_one(service, message_id)
         return len(due)
 
     async def _situation(self, uow: UnitOfWork, message: Message, contact: Contact) -> Situation:
+        """What `admit` needs; it reads the marketing sent, the last survey and the last referral
+        ask only for the messages they concern, so only those look them up."""
         session, now = uow.session, utcnow()
         mine = (Message.customer_id == contact.customer_id, Message.status == "sent")
-        marketing_sent = (
-            await session.scalars(
-                select(Message.sent_at).where(
-                    *mine,
-                    Message.message_class == "marketing",
-                    Message.sent_at > now - timedelta(days=self.rules.frequency_cap.days),
+        marketing = message.message_class == "marketing"
+        survey = kind_of(message.kind).survey
+        referral_ask = message.kind == "referral_ask"
+        marketing_sent: Sequence[Any] = ()
+        if marketing:
+            marketing_sent = (
+                await session.scalars(
+                    select(Message.sent_at).where(
+                        *mine,
+                        Message.message_class == "marketing",
+                        Message.sent_at > now - timedelta(days=self.rules.frequency_cap.days),
+                    )
                 )
-            )
-        ).all()
+            ).all()
 
         async def last_sent(kinds: tuple[str, ...]) -> Any:
             return await session.scalar(
@@ -121,11 +131,11 @@ class Delivery:
             marketing_consent=contact.marketing_consent,
             timezone=contact.timezone,
             marketing_sent=[moment for moment in marketing_sent if moment is not None],
-            survey=kind_of(message.kind).survey,
-            last_survey_at=await last_sent(SURVEY_KINDS),
-            referral_ask=message.kind == "referral_ask",
+            survey=survey,
+            last_survey_at=await last_sent(SURVEY_KINDS) if survey else None,
+            referral_ask=referral_ask,
             open_case=contact.open_case_id is not None,
-            last_referral_ask_at=await last_sent(("referral_ask",)),
+            last_referral_ask_at=await last_sent(("referral_ask",)) if referral_ask else None,
             has_share_link=contact.share_url is not None,
         )
 

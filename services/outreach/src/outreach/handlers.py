@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
-from wom_chassis.privacy import erased_among, remember_erased
+from wom_chassis.privacy import remember_erased
 from wom_contracts import (
     Balance,
     CaseOpenedV1,
@@ -27,7 +27,8 @@ from wom_contracts import (
 )
 
 from outreach.channels import channels_for
-from outreach.messaging import queue_message
+from outreach.customers import Customers, load_customers
+from outreach.messaging import queue_buffered
 from outreach.models import Contact, ErasedCustomer, Message
 from outreach.rules import Rules
 from outreach.settings import OutreachSettings
@@ -52,18 +53,18 @@ class Loop:
         self.rules = rules
         self.settings = settings
 
-    async def _contact(self, uow: UnitOfWork, customer_id: str) -> Contact | None:
-        """The customer's contact, created empty when unknown; None for an erased customer."""
-        if await erased_among(uow.session, ErasedCustomer, [customer_id]):
+    def _contact(self, uow: UnitOfWork, customer_id: str) -> Contact | None:
+        """The customer's contact, created empty when unknown; None for an erased customer.
+        Every handler reads contacts from its preloaded view, and `_save`s what it changes."""
+        customers: Customers = uow.preloaded
+        if customer_id in customers.erased:
             log.info("event_for_erased_customer_ignored")
             return None
-        contact = await uow.session.get(Contact, customer_id)
+        contact = customers.contacts[customer_id]
         if contact is None:
             contact = Contact(
                 customer_id=customer_id,
                 locale=self.settings.default_locale,
-                # column defaults arrive only with the INSERT; a later event of the same batch
-                # reads these attributes before that
                 marketing_consent=False,
                 order_count=0,
                 tier="member",
@@ -71,14 +72,16 @@ class Loop:
                 points_pending=0,
                 updated_at=utcnow(),
             )
-            uow.session.add(contact)
+            customers.contacts[customer_id] = contact
         return contact
 
-    async def queue(
-        self, uow: UnitOfWork, customer_id: str, kind: str, data: dict[str, Any], **extra: Any
-    ) -> None:
+    def _save(self, uow: UnitOfWork, contact: Contact) -> None:
+        uow.preloaded.save(uow, contact)
+
+    def queue(self, uow: UnitOfWork, customer_id: str, kind: str, data: dict[str, Any], **extra: Any) -> None:
         """Queue `kind` on its channels."""
-        await queue_message(uow, customer_id, kind, data, channels=channels_for(kind, self.settings), **extra)
+        channels = channels_for(kind, self.settings)
+        queue_buffered(uow, uow.preloaded, customer_id, kind, data, channels=channels, **extra)
 
     def _balances(self, contact: Contact, balance: Balance) -> None:
         contact.points_available, contact.points_pending = balance.points_available, balance.points_pending
@@ -86,7 +89,7 @@ class Loop:
 
     async def on_customer_registered(self, event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
         """Learn the contact, release messages that waited for it, welcome them."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         contact.email, contact.first_name, contact.last_name = (
@@ -100,45 +103,48 @@ class Loop:
         unsubscribed = contact.unsubscribed_at is not None and contact.unsubscribed_at >= event.registered_at
         contact.marketing_consent = event.marketing_consent and not unsubscribed
         contact.updated_at = utcnow()
-        await uow.session.execute(
-            update(Message)
-            .where(Message.customer_id == event.customer_id, Message.status == "waiting")
-            .values(status="queued")
-        )
+        # messages wait only for a contact that has a row: a new one has none to release
+        had_row = event.customer_id in uow.preloaded.written
+        self._save(uow, contact)
+        if had_row:
+            await uow.session.execute(
+                update(Message)
+                .where(Message.customer_id == event.customer_id, Message.status == "waiting")
+                .values(status="queued")
+            )
         due = event.registered_at + timedelta(minutes=self.rules.welcome_delay_minutes)
-        await self.queue(
-            uow, event.customer_id, "welcome", {}, due_at=due, cause=f"welcome:{event.customer_id}"
-        )
+        self.queue(uow, event.customer_id, "welcome", {}, due_at=due, cause=f"welcome:{event.customer_id}")
 
     async def on_code_issued(self, event: CodeIssuedV1, uow: UnitOfWork) -> None:
         """Remember the customer's referral code and share link."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is not None:
             contact.referral_code, contact.share_url = event.code, str(event.share_url)
             contact.updated_at = utcnow()
+            self._save(uow, contact)
 
     async def on_order_completed(self, event: OrderCompletedV1, uow: UnitOfWork) -> None:
         """Count the order; check in with a survey invitation some days later."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         contact.order_count += 1
         contact.last_order_at = max(filter(None, (contact.last_order_at, event.completed_at)))
         contact.updated_at = utcnow()
+        self._save(uow, contact)
         survey_url = self.rules.survey_url.format(customer_id=event.customer_id, order_id=event.order_id)
         data = {"order_id": event.order_id, "order_date": event.completed_at.date().isoformat(),
                 "survey_url": survey_url}  # fmt: skip
         due = event.completed_at + timedelta(days=self.rules.check_in_days)
-        await self.queue(
-            uow, event.customer_id, "check_in", data, due_at=due, cause=f"check_in:{event.order_id}"
-        )
+        self.queue(uow, event.customer_id, "check_in", data, due_at=due, cause=f"check_in:{event.order_id}")
 
     async def on_reward_granted(self, event: RewardGrantedV1, uow: UnitOfWork) -> None:
         """Thank for a purchase, tell an advocate of their friend's purchase, welcome a friend."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         self._balances(contact, event.balance)
+        self._save(uow, contact)
         kind = REWARD_MESSAGES.get(event.kind)
         if kind is None:
             return  # compensation and birthday gifts are told by the case follow-up and the birthday note
@@ -152,44 +158,48 @@ class Loop:
                 "credit": money_text(event.credit),
                 "coupon_code": event.coupon_code,
             }
-        await self.queue(uow, event.customer_id, kind, data)
+        self.queue(uow, event.customer_id, kind, data)
 
     async def on_reward_released(self, event: RewardReleasedV1, uow: UnitOfWork) -> None:
         """Tell the customer a reward can be used now."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         self._balances(contact, event.balance)
+        self._save(uow, contact)
         data = {"reward_kind": event.kind, "points": event.points, "credit": money_text(event.credit)}
-        await self.queue(uow, event.customer_id, "reward_released", data)
+        self.queue(uow, event.customer_id, "reward_released", data)
 
     async def on_reward_revoked(self, event: RewardRevokedV1, uow: UnitOfWork) -> None:
         """Explain a clawback or a reversal with its reason."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         self._balances(contact, event.balance)
+        self._save(uow, contact)
         reason = _revocation_reason(event)
         data = {"points": event.points, "credit": money_text(event.credit), "reason": reason}
-        await self.queue(uow, event.customer_id, "reward_revoked", data)
+        self.queue(uow, event.customer_id, "reward_revoked", data)
 
     async def on_points_expiring(self, event: PointsExpiringV1, uow: UnitOfWork) -> None:
         """Warn before points expire."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         self._balances(contact, event.balance)
+        self._save(uow, contact)
         data = {"points": event.points, "expires_at": event.expires_at.date().isoformat()}
-        await self.queue(uow, event.customer_id, "points_expiring", data)
+        self.queue(uow, event.customer_id, "points_expiring", data)
 
     async def on_tier_changed(self, event: TierChangedV1, uow: UnitOfWork) -> None:
         """Welcome a new key client with their offer; tell other tier changes plainly."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         contact.tier, contact.updated_at = event.tier, utcnow()
+        self._save(uow, contact)
         if event.tier == KEY_CLIENT:
-            await self.queue(uow, event.customer_id, "key_client_welcome", {"offer": None})
+            self.queue(uow, event.customer_id, "key_client_welcome", {"offer": None})
             return
         order = ("member", "repeat_buyer", KEY_CLIENT)
         previous = event.previous_tier or "member"
@@ -197,34 +207,38 @@ class Loop:
             order.index(event.tier) > order.index(previous) if {event.tier, previous} <= set(order) else True
         )
         data = {"previous_tier": previous, "new_tier": event.tier, "upgrade": upgrade}
-        await self.queue(uow, event.customer_id, "tier_changed", data)
+        self.queue(uow, event.customer_id, "tier_changed", data)
 
     async def on_promoter_identified(self, event: PromoterIdentifiedV1, uow: UnitOfWork) -> None:
         """A delighted customer: a friendly invitation to share their own link."""
-        if await self._contact(uow, event.customer_id) is not None:
-            await self.queue(uow, event.customer_id, "referral_ask", {})
+        contact = self._contact(uow, event.customer_id)
+        if contact is not None:
+            self._save(uow, contact)  # a contact unknown until now is created empty
+            self.queue(uow, event.customer_id, "referral_ask", {})
 
     async def on_case_opened(self, event: CaseOpenedV1, uow: UnitOfWork) -> None:
         """Apologise, and hold referral asks while the case is open."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         contact.open_case_id, contact.updated_at = event.case_id, utcnow()
-        await self.queue(
+        self._save(uow, contact)
+        self.queue(
             uow, event.customer_id, "apology", {"case_id": event.case_id, "key_client": event.key_client}
         )
 
     async def on_case_resolved(self, event: CaseResolvedV1, uow: UnitOfWork) -> None:
         """Follow up on the resolved case, naming any compensation."""
-        contact = await self._contact(uow, event.customer_id)
+        contact = self._contact(uow, event.customer_id)
         if contact is None:
             return
         if contact.open_case_id == event.case_id:
             contact.open_case_id = None
         contact.updated_at = utcnow()
+        self._save(uow, contact)
         data = {"case_id": event.case_id, "resolution": event.resolution,
                 "compensation": money_text(event.compensation)}  # fmt: skip
-        await self.queue(uow, event.customer_id, "case_follow_up", data)
+        self.queue(uow, event.customer_id, "case_follow_up", data)
 
     async def on_customer_erased(self, event: CustomerErasedV1, uow: UnitOfWork) -> None:
         """Delete the contact, their history and their schedule; nothing is sent afterwards."""
@@ -232,6 +246,7 @@ class Loop:
         await session.execute(delete(Message).where(Message.customer_id == event.customer_id))
         await session.execute(delete(Contact).where(Contact.customer_id == event.customer_id))
         await remember_erased(session, ErasedCustomer, event.customer_id)
+        uow.preloaded.forget(event.customer_id)
         log.info("customer_erased")
 
 
@@ -239,18 +254,20 @@ def build_handlers(rules: Rules, settings: OutreachSettings) -> EventHandlers:
     """The outreach handlers, bound to their rules."""
     loop = Loop(rules, settings)
     handlers = EventHandlers()
-    handlers.on(CustomerRegisteredV1)(loop.on_customer_registered)
-    handlers.on(CodeIssuedV1)(loop.on_code_issued)
-    handlers.on(OrderCompletedV1)(loop.on_order_completed)
-    handlers.on(RewardGrantedV1)(loop.on_reward_granted)
-    handlers.on(RewardReleasedV1)(loop.on_reward_released)
-    handlers.on(RewardRevokedV1)(loop.on_reward_revoked)
-    handlers.on(PointsExpiringV1)(loop.on_points_expiring)
-    handlers.on(TierChangedV1)(loop.on_tier_changed)
-    handlers.on(PromoterIdentifiedV1)(loop.on_promoter_identified)
-    handlers.on(CaseOpenedV1)(loop.on_case_opened)
-    handlers.on(CaseResolvedV1)(loop.on_case_resolved)
-    handlers.on(CustomerErasedV1)(loop.on_customer_erased)
+    # every handler reads and writes contacts through one view per transaction (`Customers`):
+    # a run of events costs a query only for customers not seen yet, and its writes are buffered
+    handlers.on(CustomerRegisteredV1, preload=load_customers)(loop.on_customer_registered)
+    handlers.on(CodeIssuedV1, preload=load_customers)(loop.on_code_issued)
+    handlers.on(OrderCompletedV1, preload=load_customers)(loop.on_order_completed)
+    handlers.on(RewardGrantedV1, preload=load_customers)(loop.on_reward_granted)
+    handlers.on(RewardReleasedV1, preload=load_customers)(loop.on_reward_released)
+    handlers.on(RewardRevokedV1, preload=load_customers)(loop.on_reward_revoked)
+    handlers.on(PointsExpiringV1, preload=load_customers)(loop.on_points_expiring)
+    handlers.on(TierChangedV1, preload=load_customers)(loop.on_tier_changed)
+    handlers.on(PromoterIdentifiedV1, preload=load_customers)(loop.on_promoter_identified)
+    handlers.on(CaseOpenedV1, preload=load_customers)(loop.on_case_opened)
+    handlers.on(CaseResolvedV1, preload=load_customers)(loop.on_case_resolved)
+    handlers.on(CustomerErasedV1, preload=load_customers)(loop.on_customer_erased)
     return handlers
 
 

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
 from wom_contracts import MessageSuppressedV1
 
+from outreach.customers import Customers
 from outreach.kinds import kind_of
 from outreach.models import Contact, Message
 
-__all__ = ["queue_message", "suppress"]
+__all__ = ["queue_buffered", "queue_message", "suppress"]
 
 log = get_logger(__name__)
 
@@ -36,32 +37,74 @@ async def queue_message(
     known = await session.scalar(
         select(Contact.customer_id).where(Contact.customer_id == customer_id, Contact.email.is_not(None))
     )
-    now = utcnow()
-    traceparent, tracestate = uow.trace_context
     queued = []
     for channel in channels:
         if await _exists(session, kind, cause_id, channel):
             log.info("message_already_queued", kind=kind, cause=cause_id, channel=channel)
             continue
-        message = Message(
-            id=new_id(),
-            customer_id=customer_id,
-            kind=kind,
-            message_class=kind_of(kind).message_class,
-            channel=channel,
-            cause_event_id=cause_id,
-            status="queued" if known else "waiting",
-            data=data,
-            attempts=0,
-            due_at=due_at,
-            next_attempt_at=max(due_at, now) if due_at else now,
-            created_at=now,
-            traceparent=traceparent,
-            tracestate=tracestate,
-        )
+        message = Message(**_row(uow, customer_id, kind, data, channel, cause_id, bool(known), due_at))
         session.add(message)
         queued.append(message)
     return queued
+
+
+def queue_buffered(
+    uow: UnitOfWork,
+    customers: Customers,
+    customer_id: str,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    channels: list[str],
+    due_at: datetime | None = None,
+    cause: str | None = None,
+) -> None:
+    """`queue_message` for the consume path: what it reads comes from the run's `customers`
+    view, the rows are buffered. A message already queued in this transaction is skipped here;
+    one queued by an earlier transaction is skipped by the database (insert or do nothing on
+    the once-per-cause key), as `queue_message` would skip it, but without a log line."""
+    cause_id = cause or uow.event_id
+    contact = customers.contacts.get(customer_id)
+    known = contact is not None and contact.email is not None
+    for channel in channels:
+        key = (kind, cause_id, channel)
+        if key in customers.queued:
+            log.info("message_already_queued", kind=kind, cause=cause_id, channel=channel)
+            continue
+        customers.queued[key] = customer_id
+        row = _row(uow, customer_id, kind, data, channel, cause_id, known, due_at)
+        uow.upsert(Message.__table__, row, key=["kind", "cause_event_id", "channel"], update=[])
+
+
+def _row(
+    uow: UnitOfWork,
+    customer_id: str,
+    kind: str,
+    data: dict[str, Any],
+    channel: str,
+    cause_id: str,
+    known: bool,
+    due_at: datetime | None,
+) -> dict[str, Any]:
+    """A new message's columns; it waits while the contact is unknown."""
+    now = utcnow()
+    traceparent, tracestate = uow.trace_context
+    return {
+        "id": new_id(),
+        "customer_id": customer_id,
+        "kind": kind,
+        "message_class": kind_of(kind).message_class,
+        "channel": channel,
+        "cause_event_id": cause_id,
+        "status": "queued" if known else "waiting",
+        "data": data,
+        "attempts": 0,
+        "due_at": due_at,
+        "next_attempt_at": max(due_at, now) if due_at else now,
+        "created_at": now,
+        "traceparent": traceparent,
+        "tracestate": tracestate,
+    }
 
 
 async def _exists(session: AsyncSession, kind: str, cause: str, channel: str) -> bool:

@@ -1,0 +1,75 @@
+"""What the consume path reads once per transaction and keeps current as it writes: the contacts
+of the customers its events are about, which of them are erased, and the messages it queued."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis import UnitOfWork
+from wom_chassis.privacy import erased_among
+from wom_contracts import Event
+
+from outreach.models import Contact, ErasedCustomer
+
+__all__ = ["Customers", "load_customers"]
+
+# writes go to the tables, not the classes: Core executemany, without the ORM's bulk bookkeeping
+CONTACTS = Contact.__table__
+COLUMNS = tuple(column.key for column in CONTACTS.columns)
+SESSION_KEY = "outreach.customers"
+
+
+@dataclass
+class Customers:
+    """The customers of one transaction's events. A contact here is a copy outside the session:
+    a handler changes it, then `save`s it, which buffers the write of what changed."""
+
+    contacts: dict[str, Contact | None] = field(default_factory=dict)  # None: no contact yet
+    erased: set[str] = field(default_factory=set)
+    # each contact's row as the database has it once the buffered writes are flushed
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (kind, cause, channel) of the messages queued in this transaction -> their customer
+    queued: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def save(self, uow: UnitOfWork, contact: Contact) -> None:
+        """Buffer the contact's insert, or the update of the columns that changed (only those:
+        an unsubscribe committed meanwhile by the API is not overwritten, as with the ORM)."""
+        row = {name: getattr(contact, name) for name in COLUMNS}
+        before = self.written.get(contact.customer_id)
+        if before is None:
+            uow.insert(CONTACTS, **row)
+        else:
+            changed = [name for name in COLUMNS if row[name] != before[name]]
+            if not changed:
+                return
+            uow.upsert(CONTACTS, row, key=["customer_id"], update=changed)
+        self.written[contact.customer_id] = row
+
+    def forget(self, customer_id: str) -> None:
+        """The customer was erased: no contact, no messages, later events ignored."""
+        self.contacts[customer_id] = None
+        self.written.pop(customer_id, None)
+        self.erased.add(customer_id)
+        self.queued = {key: owner for key, owner in self.queued.items() if owner != customer_id}
+
+
+async def load_customers(session: AsyncSession, events: Sequence[Event]) -> Customers:
+    """The preload of every outreach handler: one view per transaction (kept in the session's
+    `info`), to which each run of events adds the customers not seen yet, in two queries."""
+    customers: Customers = session.info.setdefault(SESSION_KEY, Customers())
+    new = list({event.customer_id for event in events} - customers.contacts.keys())
+    if not new:
+        return customers
+    customers.erased |= await erased_among(session, ErasedCustomer, new)
+    rows = await session.execute(select(CONTACTS).where(CONTACTS.c.customer_id.in_(new)))
+    found = {row["customer_id"]: dict(row) for row in rows.mappings()}
+    for customer_id in new:
+        row = found.get(customer_id)
+        customers.contacts[customer_id] = None if row is None else Contact(**row)
+        if row is not None:
+            customers.written[customer_id] = row
+    return customers
