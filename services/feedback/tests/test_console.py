@@ -1,6 +1,6 @@
 """The support console over HTTP (ASGI, no browser): login, CSRF, the queue's order, the case page,
 claim and resolve through the forms, and the checks on compensation. Cases are opened with
-`feedback.cases.open_or_join`, as the answer handler does."""
+`feedback.cases.open_case`, as the answer handler does."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from feedback import cases
 from feedback.app import create_app
-from feedback.cases import open_or_join
 from feedback.console.agents import Agents, hash_password, load_agents, main, verify_password
 from feedback.console.forms import read_resolve_form
 from feedback.console.routes import build_console, countdown_text
@@ -107,7 +107,17 @@ async def open_case(
             key_client=key_client,
             signals=signals,
         )
-        case = await open_or_join(uow, answer, triage, load_rules())
+        case = await cases.open_case(
+            uow,
+            customer_id=answer.customer_id,
+            response_id=answer.response_id,
+            kind=answer.kind,
+            score=answer.score,
+            tier=answer.tier,
+            triage=triage,
+            rules=load_rules(),
+        )
+        answer.case_id = case.case_id
         return case.case_id
 
 

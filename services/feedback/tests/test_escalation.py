@@ -18,8 +18,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
+from feedback import cases
 from feedback.app import create_app
-from feedback.cases import mark_breaches, open_or_join
+from feedback.cases import mark_breaches
 from feedback.deliveries import Delivery, deliver_due
 from feedback.deliveries_api import build_deliveries_api
 from feedback.domain.triage import Triage
@@ -183,7 +184,17 @@ async def open_case(h: Harness, *, key_client: bool = True, customer: str = "ana
             key_client=key_client,
             signals=("damaged",),
         )
-        case = await open_or_join(uow, answer, triage, h.rules)
+        case = await cases.open_case(
+            uow,
+            customer_id=answer.customer_id,
+            response_id=answer.response_id,
+            kind=answer.kind,
+            score=answer.score,
+            tier=answer.tier,
+            triage=triage,
+            rules=h.rules,
+        )
+        answer.case_id = case.case_id
         return case.case_id
 
 

@@ -13,7 +13,7 @@ from wom_contracts import CaseBreachedV1, CaseOpenedV1, CaseResolvedV1, Money
 
 from feedback.domain.triage import Triage, sla_deadline
 from feedback.escalation import schedule_escalation
-from feedback.models import Case, CaseEvent, Response
+from feedback.models import Case, CaseEvent
 from feedback.rules import Rules
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "join_case",
     "mark_breaches",
     "open_case",
-    "open_or_join",
     "raise_for_key_client",
     "resolve",
 ]
@@ -47,27 +46,6 @@ def _history(uow: UnitOfWork, case_id: str, kind: str, actor: str | None = None,
         actor=actor,
         detail=detail or None,
     )
-
-
-async def open_or_join(uow: UnitOfWork, response: Response, triage: Triage, rules: Rules) -> Case:
-    """Open a case for a negative answer, or add the answer to the customer's open case (raising
-    its priority when this answer is more urgent)."""
-    case = await uow.session.scalar(select(Case).where(Case.open_for == response.customer_id))
-    if case is None:
-        case = await open_case(
-            uow,
-            customer_id=response.customer_id,
-            response_id=response.response_id,
-            kind=response.kind,
-            score=response.score,
-            tier=response.tier,
-            triage=triage,
-            rules=rules,
-        )
-    else:
-        join_case(uow, case, response_id=response.response_id, score=response.score, triage=triage)
-    response.case_id = case.case_id
-    return case
 
 
 def join_case(uow: UnitOfWork, case: Case, *, response_id: str, score: int, triage: Triage) -> None:
