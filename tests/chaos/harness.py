@@ -70,9 +70,13 @@ class Markers:
                     spans.append([at, done])
             starts = [span[0] for span in spans]
             for before, after in pairwise(progress):
-                i = bisect_right(starts, before) - 1
-                if i >= 0 and before < spans[i][1]:
-                    worst = max(worst, after - before)
+                # the spans that overlap this gap in progress: it stalled from the later of the
+                # last progress and the moment work began to wait (a service idle when a cut
+                # starts stalls from the first marker it cannot get)
+                i = bisect_right(starts, after) - 1
+                while i >= 0 and spans[i][1] > before:
+                    worst = max(worst, min(after, spans[i][1]) - max(before, spans[i][0]))
+                    i -= 1
             first_at, first_done = waiting[0]
             worst = max(worst, min(progress[0], first_done) - first_at)  # nothing at all after the first
         return worst
