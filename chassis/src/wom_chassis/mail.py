@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings
 
 from wom_chassis.tracing import mail_span
 
-__all__ = ["MailSettings", "send_mail"]
+__all__ = ["MailConnection", "MailSettings", "send_mail"]
 
 
 class MailSettings(BaseSettings):
@@ -26,17 +26,44 @@ class MailSettings(BaseSettings):
 
 
 async def send_mail(settings: MailSettings, mail: EmailMessage) -> None:
-    """Send `mail` through the configured relay (`From` is filled in when missing), in a span of
-    the current trace whose `traceparent` the mail carries as a header."""
-    if mail["From"] is None:
-        mail["From"] = settings.mail_from
-    password = settings.smtp_password
-    with mail_span(settings.smtp_host, settings.smtp_port) as trace_headers:
-        for name, value in trace_headers.items():
-            del mail[name]  # a retried mail carries the trace of this attempt only
-            mail[name] = value
-        await aiosmtplib.send(
-            mail,
+    """Send `mail` through the configured relay on a connection of its own (see `MailConnection`)."""
+    connection = MailConnection(settings)
+    try:
+        await connection.send(mail)
+    finally:
+        await connection.close()
+
+
+class MailConnection:
+    """One connection to the SMTP relay for several mails (a connection and its greeting cost
+    more than a mail): opened for the first, reopened for the next after a failure (the failed
+    mail alone raises), closed by `close`. Each mail is sent in a span of the current trace whose
+    `traceparent` it carries as a header; `From` is filled in when missing."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def send(self, mail: EmailMessage) -> None:
+        """Send `mail`; raise when the relay refuses it or cannot be reached."""
+        settings = self.settings
+        if mail["From"] is None:
+            mail["From"] = settings.mail_from
+        with mail_span(settings.smtp_host, settings.smtp_port) as trace_headers:
+            for name, value in trace_headers.items():
+                del mail[name]  # a retried mail carries the trace of this attempt only
+                mail[name] = value
+            try:
+                if self.client is None or not self.client.is_connected:  # the relay may hang up
+                    self.client = await self._connect()
+                await self.client.send_message(mail)
+            except Exception:
+                await self.close()  # whatever state the failure left, the next mail starts afresh
+                raise
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        settings, password = self.settings, self.settings.smtp_password
+        client = aiosmtplib.SMTP(
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,
@@ -44,3 +71,15 @@ async def send_mail(settings: MailSettings, mail: EmailMessage) -> None:
             start_tls=settings.smtp_starttls,
             timeout=settings.smtp_timeout_seconds,
         )
+        await client.connect()
+        return client
+
+    async def close(self) -> None:
+        """Say goodbye to the relay (a connection already broken is just dropped)."""
+        client, self.client = self.client, None
+        if client is None or not client.is_connected:
+            return
+        try:
+            await client.quit()
+        except aiosmtplib.SMTPException:
+            client.close()

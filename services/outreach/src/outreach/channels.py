@@ -20,12 +20,10 @@ from email.utils import make_msgid
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-import aiosmtplib
 import httpx
 from wom_chassis import get_logger
-from wom_chassis.mail import MailSettings, send_mail
+from wom_chassis.mail import MailConnection, send_mail
 from wom_chassis.signatures import signature
-from wom_chassis.tracing import mail_span
 
 from outreach.settings import OutreachSettings
 from outreach.templates import Rendered
@@ -38,7 +36,6 @@ __all__ = [
     "EmailChannel",
     "MessageClass",
     "Outgoing",
-    "SmtpConnection",
     "WebhookChannel",
     "build_channels",
     "channels_for",
@@ -88,13 +85,13 @@ class EmailChannel:
 
     def __init__(self, settings: OutreachSettings) -> None:
         self.settings = settings
-        self.smtp: SmtpConnection | None = None
+        self.smtp: MailConnection | None = None
 
     @contextlib.asynccontextmanager
     async def one_connection(self) -> AsyncIterator[None]:
         """Mails sent inside the block share one SMTP connection (a due run's mails: the
         connection and the greeting cost more than a mail). One block at a time per channel."""
-        self.smtp = SmtpConnection(self.settings)
+        self.smtp = MailConnection(self.settings)
         try:
             yield
         finally:
@@ -131,56 +128,6 @@ class EmailChannel:
             await send_mail(self.settings, mail)
         else:
             await self.smtp.send(mail)
-
-
-class SmtpConnection:
-    """One connection to the SMTP relay for several mails, sending each as `send_mail` does
-    (in a span whose trace headers the mail carries): opened for the first mail, reopened for
-    the next after a failure (the failed mail alone raises), closed by `close`."""
-
-    def __init__(self, settings: MailSettings) -> None:
-        self.settings = settings
-        self.client: aiosmtplib.SMTP | None = None
-
-    async def send(self, mail: EmailMessage) -> None:
-        """Send `mail`; raise when the relay refuses it or cannot be reached."""
-        settings = self.settings
-        if mail["From"] is None:
-            mail["From"] = settings.mail_from
-        with mail_span(settings.smtp_host, settings.smtp_port) as trace_headers:
-            for name, value in trace_headers.items():
-                del mail[name]  # a retried mail carries the trace of this attempt only
-                mail[name] = value
-            try:
-                if self.client is None or not self.client.is_connected:  # the relay may hang up
-                    self.client = await self._connect()
-                await self.client.send_message(mail)
-            except Exception:
-                await self.close()  # whatever state the failure left, the next mail starts afresh
-                raise
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        settings, password = self.settings, self.settings.smtp_password
-        client = aiosmtplib.SMTP(
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=password.get_secret_value() if password else None,
-            start_tls=settings.smtp_starttls,
-            timeout=settings.smtp_timeout_seconds,
-        )
-        await client.connect()
-        return client
-
-    async def close(self) -> None:
-        """Say goodbye to the relay (a connection already broken is just dropped)."""
-        client, self.client = self.client, None
-        if client is None or not client.is_connected:
-            return
-        try:
-            await client.quit()
-        except aiosmtplib.SMTPException:
-            client.close()
 
 
 def _header_url(out: Outgoing) -> str:
