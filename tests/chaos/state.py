@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from itertools import pairwise
 from pathlib import Path
@@ -100,10 +100,13 @@ class InboxWatch:
             await asyncio.sleep(every)
 
 
-def unsent_outbox(databases: Databases) -> int:
-    return sum(
-        int(databases.scalar(s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")) for s in SERVICE_NAMES
-    )
+def unsent_outbox(databases: Databases, older_than: float = 2.0) -> int:
+    """Outbox rows waiting for the relay longer than `older_than` seconds: a backlog. Younger
+    ones are work going on (outreach's delivery job records every mail it sends as an event, so
+    while its mail queue lasts there is almost always a row a moment old)."""
+    before = (datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=older_than)).isoformat(sep=" ")
+    waiting = "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND created_at < ?"
+    return sum(int(databases.scalar(s, waiting, before)) for s in SERVICE_NAMES)
 
 
 def due_messages(databases: Databases) -> int:
