@@ -4,10 +4,10 @@ aiosqlite hands every call (execute, fetch, close of a cursor; commit) to a thre
 and waits for the answer: two thread switches a call, three calls a statement. On the 2-core
 machines wom runs on that costs 300–400 µs of CPU a statement (`tests/bench/inprocess.py`),
 more than SQLAlchemy and the statement itself, and it was most of the consume path of every
-service but rewards. A statement on a local file in WAL mode takes microseconds, so here every
-call runs on the calling thread, the event loop's. The one wait that can be long, another
-process's write lock, is not waited for in SQLite's busy handler (that would stop the loop:
-heartbeats, the relay, health) but here, asleep on the loop.
+service that reads the database per event. A statement on a local file in WAL mode takes
+microseconds, so here every call runs on the calling thread, the event loop's. The one wait
+that can be long, another process's write lock, is not waited for in SQLite's busy handler
+(that would stop the loop: heartbeats, the relay, health) but here, asleep on the loop.
 
 This replaces one method of `aiosqlite.Connection`, `_execute`, the one every call goes through
 (SQLAlchemy's aiosqlite dialect reaches into the same class); `uv.lock` pins the version and
