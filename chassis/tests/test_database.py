@@ -65,7 +65,7 @@ async def test_upsert_inserts_updates_or_keeps(rows: Database) -> None:
 
 async def test_buffered_upserts_are_written_at_flush_in_the_order_asked(rows: Database) -> None:
     async with rows.transaction() as session:
-        work = UnitOfWork(session, "wom/test")
+        work: UnitOfWork[None] = UnitOfWork(session, "wom/test", None)
         work.upsert(Row, {"id": "a", "amount": Decimal(1), "note": "first", "hits": 1}, key=["id"])
         work.upsert(Row, {"id": "b", "amount": Decimal(5), "note": "other", "hits": 5}, key=["id"])
         work.upsert(

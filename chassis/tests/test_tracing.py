@@ -92,35 +92,42 @@ def traced(n: int, traceparent: str | None = TRACEPARENT, **kwargs: Any) -> Any:
 async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
     db: Database, outbound: TopicSink, spans: InMemorySpanExporter, mode: str
 ) -> None:
+    """One CONSUMER span per transaction (the batch, or one record), linked to each record's
+    trace; what a handler emits carries its own cause's trace context, so the trace runs on
+    from the upstream span; a record without one continues the batch's trace."""
     work = processor(db, outbound.broker, echo())
     work.mode = mode  # type: ignore[assignment]
     records = [traced(1), traced(2, traceparent=None)]
     await work.process(records)
     async with db.session() as session:
         stored = (await session.scalars(select(OutboxRecord.traceparent).order_by(OutboxRecord.id))).all()
-    assert stored[0] is not None and parts(stored[0])[0] == TRACE_ID
-    assert stored[1] is not None and parts(stored[1])[0] != TRACE_ID  # one trace per event, even in a batch
+    assert stored[0] == TRACEPARENT  # the cause's own context, not the batch's
+    assert stored[1] is not None and parts(stored[1])[0] != TRACE_ID
+
+    consumers = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert len(consumers) == (1 if mode == "batch" else 2)
+    first = consumers[0]
+    assert first.parent is None  # a trace of the batch's own
+    assert [(link.context.trace_id, link.context.span_id) for link in first.links] == [
+        (int(TRACE_ID, 16), int(UPSTREAM_SPAN, 16))
+    ]
+    assert first.attributes is not None
+    assert first.attributes["messaging.system"] == "kafka"
+    assert first.attributes["messaging.operation.type"] == "process"
+    assert first.attributes["messaging.destination.name"] == TOPIC
+    assert first.attributes["messaging.batch.message_count"] == (2 if mode == "batch" else 1)
+    assert parts(stored[1])[0] == f"{consumers[-1].context.trace_id:032x}"
 
     await OutboxRelay(db, outbound.broker, service="test").publish_pending()
     headers = outbound.headers(0)
     trace_id, producer_id = parts(headers["traceparent"])
     assert trace_id == TRACE_ID
     assert headers["ce_type"] == TOPIC and headers["content-type"] == "application/json"  # binary mode kept
-
-    finished = {(s.kind, s.context.trace_id): s for s in spans.get_finished_spans()}
-    consumer = finished[SpanKind.CONSUMER, int(TRACE_ID, 16)]
-    producer = finished[SpanKind.PRODUCER, int(TRACE_ID, 16)]
-    assert consumer.parent is not None and consumer.parent.span_id == int(UPSTREAM_SPAN, 16)
-    assert consumer.parent.is_remote
-    assert producer.parent is not None and producer.parent.span_id == consumer.context.span_id
-    assert producer.context.span_id == int(producer_id, 16)  # the next consumer's parent
-    assert consumer.attributes is not None
-    assert consumer.attributes["messaging.system"] == "kafka"
-    assert consumer.attributes["messaging.destination.name"] == TOPIC
-    assert consumer.attributes["messaging.destination.partition.id"] == "0"
-    assert consumer.attributes["messaging.kafka.offset"] == 1
-    assert consumer.attributes["cloudevents.event_type"] == TOPIC
-    assert consumer.attributes["cloudevents.event_id"] == dict(records[0].headers)["ce_id"].decode()
+    producer = next(
+        s for s in spans.get_finished_spans()
+        if s.kind == SpanKind.PRODUCER and s.context.trace_id == int(TRACE_ID, 16)
+    )  # fmt: skip
+    assert producer.parent is not None and producer.parent.span_id == int(UPSTREAM_SPAN, 16)
 
 
 async def test_a_record_without_a_traceparent_starts_a_new_trace(
@@ -161,9 +168,10 @@ async def test_a_mail_sent_while_handling_an_event_carries_its_trace(
     await processor(db, outbound.broker, handlers).process([traced(1)])
     (mail,) = inbox.messages
     trace_id, span_id = parts(str(mail["traceparent"]))
-    assert trace_id == TRACE_ID
     (sent,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT]
     (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert trace_id == f"{consumer.context.trace_id:032x}"  # in the batch's span, linked to the event's
+    assert [link.context.trace_id for link in consumer.links] == [int(TRACE_ID, 16)]
     assert sent.context.span_id == int(span_id, 16)
     assert sent.parent is not None and sent.parent.span_id == consumer.context.span_id
 
@@ -239,9 +247,9 @@ async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
     await processor(db, outbound.broker, handlers).process([traced(1), traced(2, traceparent=None)])
     await OutboxRelay(db, outbound.broker, service="test").publish_pending()
     assert outbound.headers(0)["traceparent"] == TRACEPARENT
-    assert str(inbox.messages[0]["traceparent"]) == TRACEPARENT
-    fresh = outbound.headers(1)["traceparent"]
-    assert parts(fresh)[0] != TRACE_ID and str(inbox.messages[1]["traceparent"]) == fresh
+    fresh = outbound.headers(1)["traceparent"]  # the batch's trace, fresh ids from the no-op API
+    assert parts(fresh)[0] != TRACE_ID
+    assert str(inbox.messages[0]["traceparent"]) == str(inbox.messages[1]["traceparent"]) == fresh
 
     alone = EmailMessage()
     alone["To"] = "ada@example.com"

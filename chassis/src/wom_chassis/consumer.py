@@ -7,12 +7,11 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
-from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -21,66 +20,79 @@ from wom_contracts import ContractError, DecodedEvent, Event, decode
 from wom_chassis.columns import utcnow
 from wom_chassis.database import Database
 from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record, replayed_for
-from wom_chassis.logs import event_log_context, get_logger
-from wom_chassis.metrics import (
-    BATCH_SECONDS,
-    DEAD_LETTERS,
-    EVENTS_CONSUMED,
-    HANDLER_FAILURES,
-    HANDLER_SECONDS,
-    RETRIES,
-)
+from wom_chassis.driver import claim_new
+from wom_chassis.logs import get_logger
+from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, RETRIES, ConsumeMetrics
 from wom_chassis.publishing import publish_records
 from wom_chassis.tables import InboxRecord
-from wom_chassis.tracing import consume_span
-from wom_chassis.unit_of_work import EventRejected, UnitOfWork
+from wom_chassis.tracing import consume_span, record_trace_context
+from wom_chassis.unit_of_work import EventRejected, UnitOfWork, View
 
-__all__ = ["EventHandlers", "EventProcessor", "Handler", "commit_offsets"]
+__all__ = ["EventHandlers", "EventProcessor", "Handler", "ViewLoader", "commit_offsets"]
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=Event)
 MAX_EVENT_ID_LENGTH = 255
 
 
-Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+Handler = Callable[[Any, UnitOfWork[Any]], Awaitable[None]]
+ViewLoader = Callable[[AsyncSession, Sequence[Event]], Awaitable[View]]
 Preload = Callable[[AsyncSession, list[Any]], Awaitable[Any]]
 
 
-class EventHandlers:
-    """The handlers of one service, one per consumed event type."""
+@dataclass(frozen=True)
+class _Registration:
+    handler: Handler
+    reads_database: bool
+    preload: Preload | None
 
-    def __init__(self) -> None:
-        self._handlers: dict[str, Handler] = {}
-        self._preloads: dict[str, Preload] = {}
+
+class EventHandlers(Generic[View]):
+    """The handlers of one service, one per consumed event type, and the view they share.
+
+    `load_view(session, events)` runs once per transaction (a batch, or one event in record
+    mode) with every event to be handled in it, and returns what the handlers read (one query
+    per table instead of one per event); handlers find it as `uow.view` and keep it current as
+    they write, so that an event sees what the events before it in the batch did.
+    """
+
+    def __init__(self, load_view: ViewLoader[View] | None = None) -> None:
+        self._handlers: dict[str, _Registration] = {}
+        self.load_view = load_view
 
     def on(
-        self, model: type[E], *, preload: Preload | None = None
-    ) -> Callable[[Callable[[E, UnitOfWork], Awaitable[None]]], Any]:
+        self, model: type[E], *, reads_database: bool = False, preload: Preload | None = None
+    ) -> Callable[[Callable[[E, UnitOfWork[View]], Awaitable[None]]], Any]:
         """Register the decorated function as the handler of `model`'s event type.
 
-        `preload(session, events)` runs once per run of consecutive events of the type in a
-        batch and returns what the handler needs to read (one query instead of one per event);
-        the handler finds it as `uow.preloaded` and keeps it current as it writes. A handler
-        without a preload reads the database: its buffered rows are flushed after each event.
+        A handler that reads the database itself rather than the view (`reads_database`) sees
+        what the batch wrote before it: the buffered rows are written before it runs and after.
+        `preload` is the older per-run view, being replaced by `load_view`.
         """
 
-        def register(function: Callable[[E, UnitOfWork], Awaitable[None]]) -> Any:
+        def register(function: Callable[[E, UnitOfWork[View]], Awaitable[None]]) -> Any:
             if model.event_type in self._handlers:
                 raise ValueError(f"{model.event_type} already has a handler")
-            self._handlers[model.event_type] = function
-            if preload is not None:
-                self._preloads[model.event_type] = preload
+            self._handlers[model.event_type] = _Registration(
+                function, reads_database or (preload is None and self.load_view is None), preload
+            )
             return function
 
         return register
 
-    def preload_for(self, event_type: str) -> Preload | None:
-        """The preload function of `event_type`, if it has one."""
-        return self._preloads.get(event_type)
+    @property
+    def has_preloads(self) -> bool:
+        """True while a handler still has an older per-run `preload`."""
+        return any(registration.preload is not None for registration in self._handlers.values())
+
+    def registration(self, event_type: str) -> _Registration | None:
+        """How `event_type` is handled, or None when this service does not consume it."""
+        return self._handlers.get(event_type)
 
     def handler_for(self, event_type: str) -> Handler | None:
         """The handler of `event_type`, or None when this service does not consume it."""
-        return self._handlers.get(event_type)
+        registration = self._handlers.get(event_type)
+        return None if registration is None else registration.handler
 
     @property
     def topics(self) -> list[str]:
@@ -96,7 +108,7 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     record: SourceRecord
     decoded: DecodedEvent
@@ -110,7 +122,7 @@ class EventProcessor:
         *,
         db: Database,
         broker: KafkaBroker,
-        handlers: EventHandlers,
+        handlers: EventHandlers[Any],
         service: str,
         source: str,
         dead_letter_topic: str,
@@ -131,6 +143,8 @@ class EventProcessor:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.on_committed = on_committed
+        self._metrics = ConsumeMetrics(service)
+        self._batch_seconds = BATCH_SECONDS.labels(service)
 
     async def process(self, records: Sequence[SourceRecord]) -> None:
         """Process `records` completely: every one is applied, a duplicate, or dead-lettered."""
@@ -141,7 +155,7 @@ class EventProcessor:
             target = replayed_for(record)
             if target is not None and target != self.service:
                 # another service's dead letter, replayed for it alone; the offset still moves on
-                EVENTS_CONSUMED.labels(self.service, _type_of(record), "replay_for_other").inc()
+                self._metrics.consumed(_type_of(record), "replay_for_other").inc()
                 continue
             decoded = self._decode(record)
             if isinstance(decoded, DeadLetter):
@@ -160,7 +174,7 @@ class EventProcessor:
                 dead.append(letter)
         if dead:
             await self._dead_letter(dead)
-        BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+        self._batch_seconds.observe(time.perf_counter() - started)
 
     def _decode(self, record: SourceRecord) -> _Item | DeadLetter:
         try:
@@ -232,89 +246,104 @@ class EventProcessor:
                 await function(items)
 
     async def _apply(self, items: list[_Item]) -> None:
+        """One transaction: claim the batch's event ids in the inbox, load the view, run each
+        new event through its handler, write what they buffered. Bookkeeping is per batch: one
+        span linked to every record's trace, one count per event type and outcome."""
         outcomes: Counter[tuple[str, str]] = Counter()
-        async with self.db.transaction() as session:
-            fresh = await self._fresh(session, items, outcomes)
-            work = UnitOfWork(session, self.source)
-            for run in _runs_of_one_type(fresh):
-                # a preload reads what earlier runs of this batch wrote, so flush those first
+        contexts = [record_trace_context(item.record.headers) for item in items]
+        topics = sorted({item.record.topic for item in items})
+        with consume_span(topics, len(items), contexts):
+            async with self.db.transaction() as session:
+                fresh = await self._claim(session, items, outcomes)
+                events = [item.decoded.event for item in fresh]
+                loader = self.handlers.load_view
+                view = None if loader is None else await loader(session, events)
+                work: UnitOfWork[Any] = UnitOfWork(session, self.source, view)
+                timing: dict[str, float] = {}
+                if self.handlers.has_preloads:
+                    await self._handle_runs(fresh, work, timing)
+                else:
+                    for item in fresh:
+                        await self._handle(item, work, timing)
                 await work.flush()
-                event_type = run[0].decoded.envelope.type
-                handler = self.handlers.handler_for(event_type)
-                assert handler is not None
-                preload = self.handlers.preload_for(event_type)
-                if preload is not None:
-                    work.preloaded = await preload(session, [item.decoded.event for item in run])
-                for item in run:
-                    # without a preload the next event of the run reads the database: flush
-                    await self._handle(item, handler, work, flush=preload is None)
-                    outcomes[item.decoded.envelope.type, "processed"] += 1
-                work.preloaded = None
-            await work.flush()
-            if fresh:
-                now = utcnow()
-                await session.execute(
-                    insert(InboxRecord.__table__),  # Core: complete rows, no ORM bookkeeping
-                    [
-                        {
-                            "event_id": i.decoded.envelope.id,
-                            "event_type": i.decoded.envelope.type,
-                            "source_topic": i.record.topic,
-                            "source_partition": i.record.partition,
-                            "source_offset": i.record.offset,
-                            "processed_at": now,
-                        }
-                        for i in fresh
-                    ],
-                )
+        for event_type, seconds in timing.items():
+            count = outcomes[event_type, "processed"]
+            self._metrics.handler_seconds(event_type).observe(seconds / max(count, 1))
         for (event_type, outcome), count in outcomes.items():
-            EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc(count)
+            self._metrics.consumed(event_type, outcome).inc(count)
         if work.outbox and self.on_committed is not None:
             self.on_committed(work.outbox)
 
-    async def _handle(self, item: _Item, handler: Handler, work: UnitOfWork, *, flush: bool) -> None:
-        """One event through its handler, in a span continuing the record's trace, timed."""
-        envelope, record = item.decoded.envelope, item.record
-        work.envelope = envelope
-        started = time.perf_counter()
-        with (
-            event_log_context(envelope.id, envelope.type, envelope.subject),
-            consume_span(
-                record.headers,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                event_id=envelope.id,
-                event_type=envelope.type,
-            ),
-        ):
-            try:
-                await handler(item.decoded.event, work)
-                if flush:
-                    await work.flush()
-            except EventRejected:
-                raise
-            except Exception:
-                HANDLER_FAILURES.labels(self.service, envelope.type).inc()
-                raise
-        HANDLER_SECONDS.labels(self.service, envelope.type).observe(time.perf_counter() - started)
+    async def _handle_runs(self, fresh: list[_Item], work: UnitOfWork[Any], timing: dict[str, float]) -> None:
+        # the older per-run preloads: flushed and read again at each run of one event type
+        for run in _runs_of_one_type(fresh):
+            registration = self.handlers.registration(run[0].decoded.envelope.type)
+            assert registration is not None
+            await work.flush()
+            if registration.preload is not None:
+                work.preloaded = await registration.preload(
+                    work.session, [item.decoded.event for item in run]
+                )
+            for item in run:
+                await self._handle(item, work, timing)
+            work.preloaded = None
 
-    async def _fresh(
+    async def _handle(self, item: _Item, work: UnitOfWork[Any], timing: dict[str, float]) -> None:
+        envelope = item.decoded.envelope
+        registration = self.handlers.registration(envelope.type)
+        assert registration is not None
+        reads_database = registration.reads_database and registration.preload is None
+        if reads_database:
+            await work.flush()
+        work.begin_event(envelope, record_trace_context(item.record.headers))
+        started = time.perf_counter()
+        try:
+            await registration.handler(item.decoded.event, work)
+            if reads_database:
+                await work.flush()
+        except EventRejected:
+            raise
+        except Exception:
+            self._metrics.failures(envelope.type).inc()
+            raise
+        timing[envelope.type] = timing.get(envelope.type, 0.0) + time.perf_counter() - started
+
+    async def _claim(
         self, session: AsyncSession, items: list[_Item], outcomes: Counter[tuple[str, str]]
     ) -> list[_Item]:
-        """The items whose event id is neither in the inbox nor earlier in the batch."""
-        ids = [item.decoded.envelope.id for item in items]
-        seen = set(
-            (await session.scalars(select(InboxRecord.event_id).where(InboxRecord.event_id.in_(ids)))).all()
-        )
-        fresh = []
+        """The items whose event id is neither in the inbox nor earlier in the batch, their ids
+        now in the inbox: one `INSERT … ON CONFLICT DO NOTHING RETURNING`."""
+        first: dict[str, _Item] = {}
         for item in items:
             envelope = item.decoded.envelope
-            if envelope.id in seen:
+            if envelope.id in first:
                 outcomes[envelope.type, "duplicate"] += 1
-                continue
-            seen.add(envelope.id)
-            fresh.append(item)
+            else:
+                first[envelope.id] = item
+        now = utcnow()
+        claimed = await claim_new(
+            session,
+            InboxRecord.__table__,
+            [
+                {
+                    "event_id": event_id,
+                    "event_type": item.decoded.envelope.type,
+                    "source_topic": item.record.topic,
+                    "source_partition": item.record.partition,
+                    "source_offset": item.record.offset,
+                    "processed_at": now,
+                }
+                for event_id, item in first.items()
+            ],
+            key="event_id",
+        )
+        fresh = []
+        for event_id, item in first.items():
+            if event_id in claimed:
+                outcomes[item.decoded.envelope.type, "processed"] += 1
+                fresh.append(item)
+            else:
+                outcomes[item.decoded.envelope.type, "duplicate"] += 1
         return fresh
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
@@ -341,7 +370,7 @@ class EventProcessor:
                 offset=letter.record.offset,
             )
             DEAD_LETTERS.labels(self.service, letter.reason).inc()
-            EVENTS_CONSUMED.labels(self.service, _type_of(letter.record), "dead_lettered").inc()
+            self._metrics.consumed(_type_of(letter.record), "dead_lettered").inc()
 
 
 def _runs_of_one_type(items: list[_Item]) -> list[list[_Item]]:

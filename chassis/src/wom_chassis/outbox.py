@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_contracts import Event, encode
 
 from wom_chassis.columns import utcnow
 from wom_chassis.database import Database
+from wom_chassis.driver import write_rows
 from wom_chassis.logs import get_logger
 from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from wom_chassis.publishing import OutgoingRecord, RecordProducer, publish_records
@@ -28,19 +29,27 @@ __all__ = ["OutboxRelay", "add_to_outbox", "oldest_unsent_age", "outbox_row", "u
 log = get_logger(__name__)
 
 
-def outbox_row(event: Event, *, source: str, trace: TraceContext = (None, None)) -> dict[str, Any]:
+def outbox_row(
+    event: Event,
+    *,
+    source: str,
+    trace: TraceContext = (None, None),
+    event_id: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """`event` encoded as a CloudEvent, as an outbox row ready to insert; `trace` is the
-    `traceparent` and `tracestate` of the work that emitted it."""
-    record = encode(event, source=source)
-    headers = [[name, value.decode()] for name, value in record.headers]
+    `traceparent` and `tracestate` of the work that emitted it. A unit of work passes the id
+    and the time of its batch (`EventIds`, one clock reading); alone, both are made here."""
+    now = now or utcnow()
+    record = encode(event, source=source, event_id=event_id, time=now)
     return {
-        "event_id": next(value for name, value in headers if name == "ce_id"),
+        "event_id": record.headers[0][1].decode(),  # ce_id comes first
         "event_type": event.event_type,
         "topic": record.topic,
         "key": record.key,
         "value": record.value,
-        "headers": headers,
-        "created_at": utcnow(),
+        "headers": [[name, value.decode()] for name, value in record.headers],
+        "created_at": now,
         "traceparent": trace[0],
         "tracestate": trace[1],
     }
@@ -48,9 +57,7 @@ def outbox_row(event: Event, *, source: str, trace: TraceContext = (None, None))
 
 async def add_to_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Insert outbox rows (from `outbox_row`) in the session's transaction, in order."""
-    if rows:
-        # a Core insert: the rows are complete, the ORM's bulk bookkeeping would only cost time
-        await session.execute(insert(OutboxRecord.__table__), list(rows))
+    await write_rows(session, OutboxRecord.__table__, rows)
 
 
 async def oldest_unsent_age(session: AsyncSession, now: datetime | None = None) -> float:

@@ -88,7 +88,7 @@ class Service:
         await self.db.dispose()
         log.info("service_stopped")
 
-    def work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+    def work(self) -> AbstractAsyncContextManager[UnitOfWork[None]]:
         """A unit of work for scheduled jobs and API writes: rows and events commit together,
         and the relay is woken for what was emitted."""
         return unit_of_work(self.db, source=self.settings.event_source, on_committed=self.relay.hand_over)
@@ -125,7 +125,7 @@ class Service:
 
 def create_service(
     settings: ServiceSettings,
-    handlers: EventHandlers,
+    handlers: EventHandlers[Any],
     *,
     migrations: Path,
     background: Sequence[BackgroundTask] = (),
@@ -184,7 +184,7 @@ async def _raw_records(message: Any) -> Any:
 
 
 def _consumer_router(
-    settings: ServiceSettings, handlers: EventHandlers, processor: EventProcessor
+    settings: ServiceSettings, handlers: EventHandlers[Any], processor: EventProcessor
 ) -> KafkaRouter:
     router = KafkaRouter()
     lag = ConsumerLag(settings.service_name)

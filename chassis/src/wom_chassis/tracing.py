@@ -9,6 +9,7 @@ a trace gets fresh ids here: the trace id still travels, at next to no cost per 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import (
+    Link,
     NonRecordingSpan,
     Span,
     SpanContext,
@@ -38,8 +40,10 @@ __all__ = [
     "continue_trace",
     "current_trace_context",
     "end_publish_spans",
+    "is_recording",
     "mail_span",
     "publish_span",
+    "record_trace_context",
     "trace_headers",
 ]
 
@@ -49,6 +53,8 @@ TraceContext = tuple[str | None, str | None]
 """A W3C `traceparent` and `tracestate` as stored with what outlives the span (outbox rows)."""
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+# version 00 as the propagator reads it; ids of zeros are invalid
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _TRACER = trace.get_tracer("wom_chassis")
 
 
@@ -90,39 +96,54 @@ def _current(span: Span) -> Iterator[Span]:
         yield current
 
 
-def _headers_carrier(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
-    carrier: dict[str, str] = {}
+def record_trace_context(headers: Sequence[tuple[str, bytes | None]]) -> TraceContext | None:
+    """The `traceparent` and `tracestate` a consumed record carries, or None when it has none
+    that W3C Trace Context can read."""
+    traceparent = tracestate = None
     for name, value in headers:
-        if value is not None and name in (TRACEPARENT, TRACESTATE):
-            carrier[name] = value.decode("latin-1")
-    return carrier
+        if value is not None:
+            if name == TRACEPARENT:
+                traceparent = value.decode("latin-1")
+            elif name == TRACESTATE:
+                tracestate = value.decode("latin-1")
+    if traceparent is None or not _TRACEPARENT.fullmatch(traceparent):
+        return None
+    return traceparent, tracestate
+
+
+def _link(context: TraceContext) -> Link | None:
+    carrier = {TRACEPARENT: context[0] or ""}
+    if context[1]:
+        carrier[TRACESTATE] = context[1]
+    span_context = trace.get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+    return Link(span_context) if span_context.is_valid else None
+
+
+def is_recording() -> bool:
+    """True when spans are recorded (an exporter is configured): only then are links worth
+    building."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
 @contextmanager
 def consume_span(
-    headers: Sequence[tuple[str, bytes | None]],
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    event_id: str,
-    event_type: str,
+    topics: Sequence[str], count: int, contexts: Sequence[TraceContext | None]
 ) -> Iterator[Span]:
-    """A CONSUMER span around handling one event, child of the trace in the record's headers (a
-    new trace when it has none); what the handler emits or mails inside it belongs to it."""
+    """One CONSUMER span around processing a batch of `count` records, linked to the trace of
+    each record that carries one (OpenTelemetry's messaging conventions for batches); a new
+    trace of its own. Records without a trace of their own continue this one."""
     attributes: dict[str, Any] = {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
-        "messaging.destination.name": topic,
-        "messaging.destination.partition.id": str(partition),
-        "messaging.kafka.offset": offset,
-        "messaging.message.id": event_id,
-        "cloudevents.event_id": event_id,
-        "cloudevents.event_type": event_type,
+        "messaging.batch.message_count": count,
     }
-    span = _TRACER.start_span(
-        f"process {topic}", _parent(_headers_carrier(headers)), SpanKind.CONSUMER, attributes
-    )
+    if len(topics) == 1:
+        attributes["messaging.destination.name"] = topics[0]
+    links: list[Link] = []
+    if is_recording():  # parsing every record's context costs: only for a recorded span
+        links = [link for context in contexts if context is not None and (link := _link(context))]
+    name = f"process {topics[0]}" if len(topics) == 1 else "process batch"
+    span = _TRACER.start_span(name, Context(), SpanKind.CONSUMER, attributes, links)
     with _current(span) as current:
         yield current
 

@@ -4,12 +4,14 @@ from wom_contracts.base import Event
 from wom_contracts.codec import (
     DecodedEvent,
     Envelope,
+    EventIds,
     InvalidEnvelope,
     InvalidEvent,
     KafkaRecord,
     decode,
     decode_envelope,
     encode,
+    format_time,
 )
 from wom_contracts.commerce import (
     CustomerErasedV1,
@@ -66,6 +68,7 @@ __all__ = [
     "DecodedEvent",
     "Envelope",
     "Event",
+    "EventIds",
     "InvalidEnvelope",
     "InvalidEvent",
     "KafkaRecord",
@@ -94,6 +97,7 @@ __all__ = [
     "decode",
     "decode_envelope",
     "encode",
+    "format_time",
     "model_for",
     "topic_for",
 ]
