@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,8 +16,10 @@ __all__ = ["ExactDecimal", "UtcDateTime", "new_id", "utcnow"]
 
 
 def new_id() -> str:
-    """A new random row id: 32 hex characters (fits every id column and the contracts' id syntax)."""
-    return os.urandom(16).hex()
+    """A new row id: 32 hex characters (fits every id column and the contracts' id syntax),
+    time-ordered (the millisecond first, then 80 random bits) so that new rows land at the end
+    of their index rather than on a random page of it."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def utcnow() -> datetime:

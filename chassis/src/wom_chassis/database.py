@@ -45,7 +45,9 @@ class Database:
     def __init__(self, url: str, migration_dirs: Sequence[Path] = ()) -> None:
         self.url = make_url(url)
         self.migration_dirs = [MIGRATIONS_DIR / "versions", *migration_dirs]
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        # hide_parameters: a failed statement's error (logged, and a dead letter's reason) names
+        # the statement, never the values bound to it (emails, names, addresses)
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
         if self.is_sqlite:
             database = self.url.database or ":memory:"
             if database != ":memory:":
