@@ -128,6 +128,7 @@ async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
         if s.kind == SpanKind.PRODUCER and s.context.trace_id == int(TRACE_ID, 16)
     )  # fmt: skip
     assert producer.parent is not None and producer.parent.span_id == int(UPSTREAM_SPAN, 16)
+    assert producer.context.span_id == int(producer_id, 16)  # the next consumer's parent
 
 
 async def test_a_record_without_a_traceparent_starts_a_new_trace(
