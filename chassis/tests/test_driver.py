@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import JSON, Boolean, Integer, MetaData, String, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import Database, ExactDecimal, UtcDateTime
@@ -109,3 +110,16 @@ async def test_utc_is_what_is_stored(entries: Database) -> None:
     async with entries.session() as session:
         (stored,) = (await session.scalars(select(Entry.at))).all()
     assert stored.utcoffset() == timedelta(0) and stored == AT.astimezone(UTC)
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.asyncpg.dialect()], ids=["sqlite", "pg"])
+def test_the_fused_time_conversion_equals_sqlalchemys(dialect: Any) -> None:
+    column = UtcDateTime()
+    through_core = column.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+    fused = column.driver_processor(dialect)
+    for hours in (-11, -5, 0, 3, 14):
+        for moment in (AT, AT.replace(microsecond=0), datetime(1, 1, 2, tzinfo=UTC), datetime.now(UTC)):
+            moment = moment.astimezone(timezone(timedelta(hours=hours)))
+            assert fused(moment) == through_core(moment)
+    with pytest.raises(ValueError, match="naive"):
+        fused(datetime(2026, 1, 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +46,26 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def driver_processor(self, dialect: Dialect) -> Callable[[datetime], Any]:
+        """What `process_bind_param` and the dialect's own conversion do together, in one call,
+        for the raw driver's writes: on SQLite the text SQLAlchemy stores
+        (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC)."""
+        if dialect.name != "sqlite":
+            return self._aware_utc
+        return self._sqlite_text
+
+    @staticmethod
+    def _aware_utc(value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column")
+        return value.astimezone(UTC)
+
+    @staticmethod
+    def _sqlite_text(value: datetime) -> str:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

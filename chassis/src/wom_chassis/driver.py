@@ -103,6 +103,15 @@ def _statement(
     return RowStatement(sql, names, processors, defaults)
 
 
+def _processor(column_type: Any, dialect: Dialect) -> Processor:
+    # a column type of ours may offer one fused conversion for the driver (`driver_processor`);
+    # any other takes SQLAlchemy's own bind processor, the same conversion as through Core
+    fused = getattr(column_type, "driver_processor", None)
+    if fused is not None:
+        return fused(dialect)  # type: ignore[no-any-return]
+    return column_type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
 class DriverConnection:
     """The driver connection under a session's transaction: sqlite3 through aiosqlite, or
     asyncpg. Statements run inside the session's transaction."""

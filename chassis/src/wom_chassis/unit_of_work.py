@@ -60,6 +60,7 @@ class UnitOfWork(Generic[View]):
         self._flushed_outbox = 0
         self._envelope: Envelope | None = None
         self._trace: TraceContext | None = None
+        self._own_trace: TraceContext | None = None
         # what a handler registered with a `preload` reads (being replaced by `view`)
         self.preloaded: Any = None
 
@@ -90,7 +91,11 @@ class UnitOfWork(Generic[View]):
     def trace_context(self) -> TraceContext:
         """The `traceparent` and `tracestate` of the work in hand (the event being handled, when
         it carried one): store them with what is done later on its behalf (`continue_trace`)."""
-        return self._trace if self._trace is not None else current_trace_context()
+        if self._trace is not None:
+            return self._trace
+        if self._own_trace is None:  # the batch's span: the same for the whole unit of work
+            self._own_trace = current_trace_context()
+        return self._own_trace
 
     def insert(self, model: Any, **values: Any) -> dict[str, Any]:
         """Add a row to `model`'s table. Rows are written in one statement per table and set of
