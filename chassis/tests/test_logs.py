@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from wom_chassis.logs import configure_logging, event_log_context, get_logger
+from wom_chassis.logs import batch_log_context, configure_logging, get_logger
 from wom_chassis.tracing import continue_trace
 
 
@@ -20,10 +20,13 @@ def log_to_stderr_after_the_test() -> Iterator[None]:
 def test_log_lines_inside_an_event_context_name_the_event(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("test")
     log = get_logger("test")
-    with event_log_context("e-1", "commerce.order.completed.v1", "c-1"):
+    with batch_log_context() as context:
+        log.info("before any event")
+        context.about("e-1", "commerce.order.completed.v1", "c-1")
         log.info("inside")
     log.info("outside")
-    inside, outside = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    before, inside, outside = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert "event_id" not in before
     assert (inside["event_id"], inside["event_type"], inside["subject"]) == (
         "e-1",
         "commerce.order.completed.v1",

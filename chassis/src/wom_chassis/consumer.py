@@ -21,7 +21,7 @@ from wom_chassis.columns import utcnow
 from wom_chassis.database import Database
 from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record, replayed_for
 from wom_chassis.driver import claim_new
-from wom_chassis.logs import get_logger
+from wom_chassis.logs import LogContext, batch_log_context, get_logger
 from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, RETRIES, ConsumeMetrics
 from wom_chassis.publishing import publish_records
 from wom_chassis.tables import InboxRecord
@@ -252,7 +252,7 @@ class EventProcessor:
         outcomes: Counter[tuple[str, str]] = Counter()
         contexts = [record_trace_context(item.record.headers) for item in items]
         topics = sorted({item.record.topic for item in items})
-        with consume_span(topics, len(items), contexts):
+        with consume_span(topics, len(items), contexts), batch_log_context() as log_context:
             async with self.db.transaction() as session:
                 fresh = await self._claim(session, items, outcomes)
                 events = [item.decoded.event for item in fresh]
@@ -261,10 +261,10 @@ class EventProcessor:
                 work: UnitOfWork[Any] = UnitOfWork(session, self.source, view)
                 timing: dict[str, float] = {}
                 if self.handlers.has_preloads:
-                    await self._handle_runs(fresh, work, timing)
+                    await self._handle_runs(fresh, work, timing, log_context)
                 else:
                     for item in fresh:
-                        await self._handle(item, work, timing)
+                        await self._handle(item, work, timing, log_context)
                 await work.flush()
         for event_type, seconds in timing.items():
             count = outcomes[event_type, "processed"]
@@ -274,7 +274,9 @@ class EventProcessor:
         if work.outbox and self.on_committed is not None:
             self.on_committed(work.outbox)
 
-    async def _handle_runs(self, fresh: list[_Item], work: UnitOfWork[Any], timing: dict[str, float]) -> None:
+    async def _handle_runs(
+        self, fresh: list[_Item], work: UnitOfWork[Any], timing: dict[str, float], log_context: LogContext
+    ) -> None:
         # the older per-run preloads: flushed and read again at each run of one event type
         for run in _runs_of_one_type(fresh):
             registration = self.handlers.registration(run[0].decoded.envelope.type)
@@ -285,11 +287,14 @@ class EventProcessor:
                     work.session, [item.decoded.event for item in run]
                 )
             for item in run:
-                await self._handle(item, work, timing)
+                await self._handle(item, work, timing, log_context)
             work.preloaded = None
 
-    async def _handle(self, item: _Item, work: UnitOfWork[Any], timing: dict[str, float]) -> None:
+    async def _handle(
+        self, item: _Item, work: UnitOfWork[Any], timing: dict[str, float], log_context: LogContext
+    ) -> None:
         envelope = item.decoded.envelope
+        log_context.about(envelope.id, envelope.type, envelope.subject)
         registration = self.handlers.registration(envelope.type)
         assert registration is not None
         reads_database = registration.reads_database and registration.preload is None

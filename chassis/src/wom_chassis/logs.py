@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
-__all__ = ["configure_logging", "event_log_context", "get_logger"]
+__all__ = ["LogContext", "batch_log_context", "configure_logging", "get_logger"]
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -53,30 +53,44 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    """A structlog logger; context bound with `event_log_context` is added to its lines."""
+    """A structlog logger; what `batch_log_context` names is added to its lines."""
     return structlog.get_logger(name)  # type: ignore[no-any-return]
 
 
-# One context variable for the event in hand: set per event, it must cost next to nothing.
-_EVENT: ContextVar[tuple[str, str, str | None] | None] = ContextVar("wom_event", default=None)
+class LogContext:
+    """What the lines logged during a batch are about: set once per batch, then only the event
+    in hand changes (an attribute, not a context variable per event)."""
+
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event: tuple[str, str, str | None] | None = None
+
+    def about(self, event_id: str, event_type: str, subject: str | None) -> None:
+        """Make the lines logged from now on name this event."""
+        self.event = (event_id, event_type, subject)
+
+
+_CONTEXT: ContextVar[LogContext | None] = ContextVar("wom_log_context", default=None)
 
 
 @contextmanager
-def event_log_context(event_id: str, event_type: str, subject: str | None) -> Iterator[None]:
-    """Bind the event id, type and subject to every log line inside the block."""
-    token = _EVENT.set((event_id, event_type, subject))
+def batch_log_context() -> Iterator[LogContext]:
+    """One log context for the block (a batch); `about()` names the event each line is about."""
+    token = _CONTEXT.set(LogContext())
     try:
-        yield
+        yield _CONTEXT.get()  # type: ignore[misc]
     finally:
-        _EVENT.reset(token)
+        _CONTEXT.reset(token)
 
 
 def _add_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    event = _EVENT.get()
-    if event is not None:
-        event_dict.setdefault("event_id", event[0])
-        event_dict.setdefault("event_type", event[1])
-        event_dict.setdefault("subject", event[2])
+    context = _CONTEXT.get()
+    if context is not None and context.event is not None:
+        event_id, event_type, subject = context.event
+        event_dict.setdefault("event_id", event_id)
+        event_dict.setdefault("event_type", event_type)
+        event_dict.setdefault("subject", subject)
     return event_dict
 
 
