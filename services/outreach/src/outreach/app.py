@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 log = get_logger(__name__)
 
 
-async def unsubscribe_contact(uow: UnitOfWork, customer_id: str) -> bool:
+async def unsubscribe_contact(uow: UnitOfWork[None], customer_id: str) -> bool:
     """No more marketing for this customer (until they opt in again); False when unknown."""
     contact = await uow.session.get(Contact, customer_id)
     if contact is None:

@@ -100,7 +100,7 @@ class Delivery:
                     await self._deliver_one(service, message_id)
         return len(due)
 
-    async def _situation(self, uow: UnitOfWork, message: Message, contact: Contact) -> Situation:
+    async def _situation(self, uow: UnitOfWork[None], message: Message, contact: Contact) -> Situation:
         """What `admit` needs; it reads the marketing sent, the last survey and the last referral
         ask only for the messages they concern, so only those look them up."""
         session, now = uow.session, utcnow()
@@ -233,7 +233,7 @@ class Delivery:
         return timedelta(seconds=self.settings.delivery_retry_seconds * 2 ** max(attempts - 1, 0))
 
     def _failed(
-        self, uow: UnitOfWork, message: Message, contact: Contact, error: str, *, final: bool
+        self, uow: UnitOfWork[None], message: Message, contact: Contact, error: str, *, final: bool
     ) -> None:
         message.last_error = error[:2000]
         if not final:

@@ -26,8 +26,8 @@ from wom_contracts import (
     TierChangedV1,
 )
 
+from outreach.batch_view import BatchView, load_batch_view
 from outreach.channels import channels_for
-from outreach.customers import Customers, load_customers
 from outreach.messaging import queue_buffered
 from outreach.models import Contact, ErasedCustomer, Message
 from outreach.rules import Rules
@@ -53,10 +53,10 @@ class Loop:
         self.rules = rules
         self.settings = settings
 
-    def _contact(self, uow: UnitOfWork, customer_id: str) -> Contact | None:
+    def _contact(self, uow: UnitOfWork[BatchView], customer_id: str) -> Contact | None:
         """The customer's contact, created empty when unknown; None for an erased customer.
-        Every handler reads contacts from its preloaded view, and `_save`s what it changes."""
-        customers: Customers = uow.preloaded
+        Every handler reads contacts from the batch's view, and `_save`s what it changes."""
+        customers = uow.view
         if customer_id in customers.erased:
             log.info("event_for_erased_customer_ignored")
             return None
@@ -75,19 +75,21 @@ class Loop:
             customers.contacts[customer_id] = contact
         return contact
 
-    def _save(self, uow: UnitOfWork, contact: Contact) -> None:
-        uow.preloaded.save(uow, contact)
+    def _save(self, uow: UnitOfWork[BatchView], contact: Contact) -> None:
+        uow.view.save(uow, contact)
 
-    def queue(self, uow: UnitOfWork, customer_id: str, kind: str, data: dict[str, Any], **extra: Any) -> None:
+    def queue(
+        self, uow: UnitOfWork[BatchView], customer_id: str, kind: str, data: dict[str, Any], **extra: Any
+    ) -> None:
         """Queue `kind` on its channels."""
         channels = channels_for(kind, self.settings)
-        queue_buffered(uow, uow.preloaded, customer_id, kind, data, channels=channels, **extra)
+        queue_buffered(uow, customer_id, kind, data, channels=channels, **extra)
 
     def _balances(self, contact: Contact, balance: Balance) -> None:
         contact.points_available, contact.points_pending = balance.points_available, balance.points_pending
         contact.updated_at = utcnow()
 
-    async def on_customer_registered(self, event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
+    async def on_customer_registered(self, event: CustomerRegisteredV1, uow: UnitOfWork[BatchView]) -> None:
         """Learn the contact, release messages that waited for it, welcome them."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -104,9 +106,10 @@ class Loop:
         contact.marketing_consent = event.marketing_consent and not unsubscribed
         contact.updated_at = utcnow()
         # messages wait only for a contact that has a row: a new one has none to release
-        had_row = event.customer_id in uow.preloaded.written
+        had_row = event.customer_id in uow.view.written
         self._save(uow, contact)
         if had_row:
+            await uow.flush()  # messages this batch queued for the customer wait in the table too
             await uow.session.execute(
                 update(Message)
                 .where(Message.customer_id == event.customer_id, Message.status == "waiting")
@@ -115,7 +118,7 @@ class Loop:
         due = event.registered_at + timedelta(minutes=self.rules.welcome_delay_minutes)
         self.queue(uow, event.customer_id, "welcome", {}, due_at=due, cause=f"welcome:{event.customer_id}")
 
-    async def on_code_issued(self, event: CodeIssuedV1, uow: UnitOfWork) -> None:
+    async def on_code_issued(self, event: CodeIssuedV1, uow: UnitOfWork[BatchView]) -> None:
         """Remember the customer's referral code and share link."""
         contact = self._contact(uow, event.customer_id)
         if contact is not None:
@@ -123,7 +126,7 @@ class Loop:
             contact.updated_at = utcnow()
             self._save(uow, contact)
 
-    async def on_order_completed(self, event: OrderCompletedV1, uow: UnitOfWork) -> None:
+    async def on_order_completed(self, event: OrderCompletedV1, uow: UnitOfWork[BatchView]) -> None:
         """Count the order; check in with a survey invitation some days later."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -138,7 +141,7 @@ class Loop:
         due = event.completed_at + timedelta(days=self.rules.check_in_days)
         self.queue(uow, event.customer_id, "check_in", data, due_at=due, cause=f"check_in:{event.order_id}")
 
-    async def on_reward_granted(self, event: RewardGrantedV1, uow: UnitOfWork) -> None:
+    async def on_reward_granted(self, event: RewardGrantedV1, uow: UnitOfWork[BatchView]) -> None:
         """Thank for a purchase, tell an advocate of their friend's purchase, welcome a friend."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -160,7 +163,7 @@ class Loop:
             }
         self.queue(uow, event.customer_id, kind, data)
 
-    async def on_reward_released(self, event: RewardReleasedV1, uow: UnitOfWork) -> None:
+    async def on_reward_released(self, event: RewardReleasedV1, uow: UnitOfWork[BatchView]) -> None:
         """Tell the customer a reward can be used now."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -170,7 +173,7 @@ class Loop:
         data = {"reward_kind": event.kind, "points": event.points, "credit": money_text(event.credit)}
         self.queue(uow, event.customer_id, "reward_released", data)
 
-    async def on_reward_revoked(self, event: RewardRevokedV1, uow: UnitOfWork) -> None:
+    async def on_reward_revoked(self, event: RewardRevokedV1, uow: UnitOfWork[BatchView]) -> None:
         """Explain a clawback or a reversal with its reason."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -181,7 +184,7 @@ class Loop:
         data = {"points": event.points, "credit": money_text(event.credit), "reason": reason}
         self.queue(uow, event.customer_id, "reward_revoked", data)
 
-    async def on_points_expiring(self, event: PointsExpiringV1, uow: UnitOfWork) -> None:
+    async def on_points_expiring(self, event: PointsExpiringV1, uow: UnitOfWork[BatchView]) -> None:
         """Warn before points expire."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -191,7 +194,7 @@ class Loop:
         data = {"points": event.points, "expires_at": event.expires_at.date().isoformat()}
         self.queue(uow, event.customer_id, "points_expiring", data)
 
-    async def on_tier_changed(self, event: TierChangedV1, uow: UnitOfWork) -> None:
+    async def on_tier_changed(self, event: TierChangedV1, uow: UnitOfWork[BatchView]) -> None:
         """Welcome a new key client with their offer; tell other tier changes plainly."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -209,14 +212,14 @@ class Loop:
         data = {"previous_tier": previous, "new_tier": event.tier, "upgrade": upgrade}
         self.queue(uow, event.customer_id, "tier_changed", data)
 
-    async def on_promoter_identified(self, event: PromoterIdentifiedV1, uow: UnitOfWork) -> None:
+    async def on_promoter_identified(self, event: PromoterIdentifiedV1, uow: UnitOfWork[BatchView]) -> None:
         """A delighted customer: a friendly invitation to share their own link."""
         contact = self._contact(uow, event.customer_id)
         if contact is not None:
             self._save(uow, contact)  # a contact unknown until now is created empty
             self.queue(uow, event.customer_id, "referral_ask", {})
 
-    async def on_case_opened(self, event: CaseOpenedV1, uow: UnitOfWork) -> None:
+    async def on_case_opened(self, event: CaseOpenedV1, uow: UnitOfWork[BatchView]) -> None:
         """Apologise, and hold referral asks while the case is open."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -227,7 +230,7 @@ class Loop:
             uow, event.customer_id, "apology", {"case_id": event.case_id, "key_client": event.key_client}
         )
 
-    async def on_case_resolved(self, event: CaseResolvedV1, uow: UnitOfWork) -> None:
+    async def on_case_resolved(self, event: CaseResolvedV1, uow: UnitOfWork[BatchView]) -> None:
         """Follow up on the resolved case, naming any compensation."""
         contact = self._contact(uow, event.customer_id)
         if contact is None:
@@ -240,34 +243,36 @@ class Loop:
                 "compensation": money_text(event.compensation)}  # fmt: skip
         self.queue(uow, event.customer_id, "case_follow_up", data)
 
-    async def on_customer_erased(self, event: CustomerErasedV1, uow: UnitOfWork) -> None:
+    async def on_customer_erased(self, event: CustomerErasedV1, uow: UnitOfWork[BatchView]) -> None:
         """Delete the contact, their history and their schedule; nothing is sent afterwards."""
         session = uow.session
         await session.execute(delete(Message).where(Message.customer_id == event.customer_id))
         await session.execute(delete(Contact).where(Contact.customer_id == event.customer_id))
         await remember_erased(session, ErasedCustomer, event.customer_id)
-        uow.preloaded.forget(event.customer_id)
+        uow.view.forget(event.customer_id)
         log.info("customer_erased")
 
 
-def build_handlers(rules: Rules, settings: OutreachSettings) -> EventHandlers:
+def build_handlers(rules: Rules, settings: OutreachSettings) -> EventHandlers[BatchView]:
     """The outreach handlers, bound to their rules."""
     loop = Loop(rules, settings)
-    handlers = EventHandlers()
-    # every handler reads and writes contacts through one view per transaction (`Customers`):
-    # a run of events costs a query only for customers not seen yet, and its writes are buffered
-    handlers.on(CustomerRegisteredV1, preload=load_customers)(loop.on_customer_registered)
-    handlers.on(CodeIssuedV1, preload=load_customers)(loop.on_code_issued)
-    handlers.on(OrderCompletedV1, preload=load_customers)(loop.on_order_completed)
-    handlers.on(RewardGrantedV1, preload=load_customers)(loop.on_reward_granted)
-    handlers.on(RewardReleasedV1, preload=load_customers)(loop.on_reward_released)
-    handlers.on(RewardRevokedV1, preload=load_customers)(loop.on_reward_revoked)
-    handlers.on(PointsExpiringV1, preload=load_customers)(loop.on_points_expiring)
-    handlers.on(TierChangedV1, preload=load_customers)(loop.on_tier_changed)
-    handlers.on(PromoterIdentifiedV1, preload=load_customers)(loop.on_promoter_identified)
-    handlers.on(CaseOpenedV1, preload=load_customers)(loop.on_case_opened)
-    handlers.on(CaseResolvedV1, preload=load_customers)(loop.on_case_resolved)
-    handlers.on(CustomerErasedV1, preload=load_customers)(loop.on_customer_erased)
+    # every handler reads and writes contacts through one view per batch: one query for the
+    # batch's customers, and their writes are buffered
+    handlers: EventHandlers[BatchView] = EventHandlers(load_view=load_batch_view)
+    handlers.on(CustomerRegisteredV1)(loop.on_customer_registered)
+    handlers.on(CodeIssuedV1)(loop.on_code_issued)
+    handlers.on(OrderCompletedV1)(loop.on_order_completed)
+    handlers.on(RewardGrantedV1)(loop.on_reward_granted)
+    handlers.on(RewardReleasedV1)(loop.on_reward_released)
+    handlers.on(RewardRevokedV1)(loop.on_reward_revoked)
+    handlers.on(PointsExpiringV1)(loop.on_points_expiring)
+    handlers.on(TierChangedV1)(loop.on_tier_changed)
+    handlers.on(PromoterIdentifiedV1)(loop.on_promoter_identified)
+    handlers.on(CaseOpenedV1)(loop.on_case_opened)
+    handlers.on(CaseResolvedV1)(loop.on_case_resolved)
+    # the erasure deletes from the tables: what the batch buffered for the customer is written
+    # first, so that it is deleted too
+    handlers.on(CustomerErasedV1, reads_database=True)(loop.on_customer_erased)
     return handlers
 
 

@@ -34,7 +34,7 @@ def _zone(name: str | None, default: str) -> ZoneInfo:
 
 
 async def _plan_contact(
-    uow: UnitOfWork, contact: Contact, now: datetime, rules: Rules, settings: OutreachSettings
+    uow: UnitOfWork[None], contact: Contact, now: datetime, rules: Rules, settings: OutreachSettings
 ) -> int:
     zone = _zone(contact.timezone, rules.quiet_hours.default_timezone)
     today = now.astimezone(zone).date()

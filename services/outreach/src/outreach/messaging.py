@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
 from wom_contracts import MessageSuppressedV1
 
-from outreach.customers import Customers
+from outreach.batch_view import BatchView
 from outreach.kinds import kind_of
 from outreach.models import Contact, Message
 
@@ -21,7 +21,7 @@ log = get_logger(__name__)
 
 
 async def queue_message(
-    uow: UnitOfWork,
+    uow: UnitOfWork[None],
     customer_id: str,
     kind: str,
     data: dict[str, Any],
@@ -49,8 +49,7 @@ async def queue_message(
 
 
 def queue_buffered(
-    uow: UnitOfWork,
-    customers: Customers,
+    uow: UnitOfWork[BatchView],
     customer_id: str,
     kind: str,
     data: dict[str, Any],
@@ -59,11 +58,12 @@ def queue_buffered(
     due_at: datetime | None = None,
     cause: str | None = None,
 ) -> None:
-    """`queue_message` for the consume path: what it reads comes from the run's `customers`
-    view, the rows are buffered. A message already queued in this transaction is skipped here;
+    """`queue_message` for the consume path: what it reads comes from the batch's view, the rows
+    are buffered. A message already queued in this transaction is skipped here;
     one queued by an earlier transaction is skipped by the database (insert or do nothing on
     the once-per-cause key), as `queue_message` would skip it, but without a log line."""
     cause_id = cause or uow.event_id
+    customers = uow.view
     contact = customers.contacts.get(customer_id)
     known = contact is not None and contact.email is not None
     for channel in channels:
@@ -77,7 +77,7 @@ def queue_buffered(
 
 
 def _row(
-    uow: UnitOfWork,
+    uow: UnitOfWork[Any],
     customer_id: str,
     kind: str,
     data: dict[str, Any],
@@ -116,7 +116,7 @@ async def _exists(session: AsyncSession, kind: str, cause: str, channel: str) ->
     return found is not None
 
 
-def suppress(uow: UnitOfWork, message: Message, reason: str) -> None:
+def suppress(uow: UnitOfWork[Any], message: Message, reason: str) -> None:
     """Do not send `message`, and say why."""
     message.status, message.reason = "suppressed", reason
     uow.emit(

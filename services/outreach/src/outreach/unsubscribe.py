@@ -38,7 +38,7 @@ log = get_logger(__name__)
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
 
-OnUnsubscribe = Callable[[UnitOfWork, str], Awaitable[bool]]
+OnUnsubscribe = Callable[[UnitOfWork[None], str], Awaitable[bool]]
 """Withdraws a customer's marketing consent inside the unit of work; False when the contact is unknown."""
 
 _PURPOSE = b"wom.outreach.unsubscribe.v1\x00"  # the key signs nothing else with these bytes
@@ -49,7 +49,7 @@ _TOKEN = re.compile(r"^([A-Za-z0-9_-]{2,86})\.([A-Za-z0-9_-]{43})$")
 class WorkSource(Protocol):
     """What opens a unit of work: the running `Service`, or a fake in tests."""
 
-    def work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+    def work(self) -> AbstractAsyncContextManager[UnitOfWork[None]]:
         """A unit of work that commits when the block ends."""
         ...
 

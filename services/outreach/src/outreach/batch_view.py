@@ -1,5 +1,5 @@
-"""What the consume path reads once per transaction and keeps current as it writes: the contacts
-of the customers its events are about, which of them are erased, and the messages it queued."""
+"""What the consume path reads once per batch and keeps current as it writes: the contacts of
+the customers its events are about, which of them are erased, and the messages it queued."""
 
 from __future__ import annotations
 
@@ -15,18 +15,17 @@ from wom_contracts import Event
 
 from outreach.models import Contact, ErasedCustomer
 
-__all__ = ["Customers", "load_customers"]
+__all__ = ["BatchView", "load_batch_view"]
 
 # writes go to the tables, not the classes: Core executemany, without the ORM's bulk bookkeeping
 CONTACTS = Contact.__table__
 COLUMNS = tuple(column.key for column in CONTACTS.columns)
-SESSION_KEY = "outreach.customers"
 
 
 @dataclass
-class Customers:
-    """The customers of one transaction's events. A contact here is a copy outside the session:
-    a handler changes it, then `save`s it, which buffers the write of what changed."""
+class BatchView:
+    """The customers of one batch's events. A contact here is a copy outside the session: a
+    handler changes it, then `save`s it, which buffers the write of what changed."""
 
     contacts: dict[str, Contact | None] = field(default_factory=dict)  # None: no contact yet
     erased: set[str] = field(default_factory=set)
@@ -35,7 +34,7 @@ class Customers:
     # (kind, cause, channel) of the messages queued in this transaction -> their customer
     queued: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
-    def save(self, uow: UnitOfWork, contact: Contact) -> None:
+    def save(self, uow: UnitOfWork[BatchView], contact: Contact) -> None:
         """Buffer the contact's insert, or the update of the columns that changed (only those:
         an unsubscribe committed meanwhile by the API is not overwritten, as with the ORM)."""
         row = {name: getattr(contact, name) for name in COLUMNS}
@@ -57,19 +56,18 @@ class Customers:
         self.queued = {key: owner for key, owner in self.queued.items() if owner != customer_id}
 
 
-async def load_customers(session: AsyncSession, events: Sequence[Event]) -> Customers:
-    """The preload of every outreach handler: one view per transaction (kept in the session's
-    `info`), to which each run of events adds the customers not seen yet, in two queries."""
-    customers: Customers = session.info.setdefault(SESSION_KEY, Customers())
-    new = list({event.customer_id for event in events} - customers.contacts.keys())
-    if not new:
-        return customers
-    customers.erased |= await erased_among(session, ErasedCustomer, new)
-    rows = await session.execute(select(CONTACTS).where(CONTACTS.c.customer_id.in_(new)))
+async def load_batch_view(session: AsyncSession, events: Sequence[Event]) -> BatchView:
+    """The contacts and erasures of every customer the batch's events are about, in two queries."""
+    view = BatchView()
+    customers = list({event.customer_id for event in events})
+    if not customers:
+        return view
+    view.erased = await erased_among(session, ErasedCustomer, customers)
+    rows = await session.execute(select(CONTACTS).where(CONTACTS.c.customer_id.in_(customers)))
     found = {row["customer_id"]: dict(row) for row in rows.mappings()}
-    for customer_id in new:
+    for customer_id in customers:
         row = found.get(customer_id)
-        customers.contacts[customer_id] = None if row is None else Contact(**row)
+        view.contacts[customer_id] = None if row is None else Contact(**row)
         if row is not None:
-            customers.written[customer_id] = row
-    return customers
+            view.written[customer_id] = row
+    return view
