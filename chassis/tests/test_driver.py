@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import Database, ExactDecimal, UtcDateTime
-from wom_chassis.driver import claim_new, upsert_rows, write_rows
+from wom_chassis.driver import _statement, claim_new, upsert_rows, write_rows
 
 
 class Base(DeclarativeBase):
@@ -123,3 +123,9 @@ def test_the_fused_time_conversion_equals_sqlalchemys(dialect: Any) -> None:
             assert fused(moment) == through_core(moment)
     with pytest.raises(ValueError, match="naive"):
         fused(datetime(2026, 1, 1))
+
+
+def test_the_driver_writes_times_with_the_fused_conversion() -> None:
+    statement = _statement(sqlite.dialect(), TABLE, ("id", "at"), None, ())
+    fused = statement.processors[statement.columns.index("at")]
+    assert fused is not None and fused.__name__ == "_sqlite_text"

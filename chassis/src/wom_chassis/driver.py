@@ -99,7 +99,7 @@ def _statement(
             sql += f" ON CONFLICT ({target}) DO UPDATE SET {assignments}"
         else:
             sql += f" ON CONFLICT ({target}) DO NOTHING"
-    processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    processors = tuple(_processor(table.c[name].type, dialect) for name in names)
     return RowStatement(sql, names, processors, defaults)
 
 
