@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Integer, MetaData, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import Database, ExactDecimal, UnitOfWork, every, unit_of_work, upsert
+from wom_chassis.driver import DriverConnection
 from wom_chassis.tables import OutboxRecord
 from wom_contracts import CustomerErasedV1
 
@@ -117,3 +118,33 @@ async def test_a_job_runs_on_schedule_and_survives_its_failures() -> None:
     await asyncio.wait_for(four.wait(), timeout=5)
     task.cancel()
     assert runs[:4] == [0, 1, 2, 3]
+
+
+class Other(Base):
+    __tablename__ = "others"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+async def test_upserts_alternating_two_tables_are_one_statement_each_in_order(
+    rows: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    original = DriverConnection.executemany
+
+    async def counted(self: DriverConnection, sql: str, parameters: list[tuple[Any, ...]]) -> None:
+        statements.append(sql.split("(")[0])
+        await original(self, sql, parameters)
+
+    monkeypatch.setattr(DriverConnection, "executemany", counted)
+    async with rows.transaction() as session:
+        work: UnitOfWork[None] = UnitOfWork(session, "wom/test", None)
+        for n in range(5):  # a contact, then a message, as a handler writes them
+            work.upsert(Row, {"id": "a", "amount": Decimal(n), "note": f"n{n}", "hits": n}, key=["id"])
+            work.upsert(Other, {"id": f"o{n}", "hits": n}, key=["id"])
+        await work.flush()
+    assert statements == ["INSERT INTO rows ", "INSERT INTO others "]
+    async with rows.session() as session:
+        a = await session.get(Row, "a")
+        assert a is not None and a.note == "n4"  # the last of the table's upserts wins
+        assert await session.scalar(select(func.count()).select_from(Other)) == 5

@@ -27,6 +27,7 @@ _MAX_PARAMETERS = 30_000
 """Bound parameters of one statement: below SQLite's 32,766 and asyncpg's 32,767."""
 
 Processor = Callable[[Any], Any] | None
+_DRIVER = "wom.driver_connection"
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,10 @@ class DriverConnection:
     """The driver connection under a session's transaction: sqlite3 through aiosqlite, or
     asyncpg. Statements run inside the session's transaction."""
 
-    def __init__(self, dialect: Dialect, connection: Any) -> None:
+    def __init__(self, dialect: Dialect, connection: Any, transaction: Any) -> None:
         self.dialect = dialect
         self.connection = connection
+        self.transaction = transaction
 
     async def executemany(self, sql: str, parameters: list[tuple[Any, ...]]) -> None:
         """Run `sql` once for each tuple of `parameters`."""
@@ -143,14 +145,20 @@ class DriverConnection:
 
 async def driver_connection(session: AsyncSession) -> DriverConnection:
     """The raw driver connection of `session`'s transaction (begun if it has not yet run a
-    statement: asyncpg starts SQLAlchemy's transaction only with the first statement)."""
+    statement: asyncpg starts SQLAlchemy's transaction only with the first statement). Looked up
+    once per transaction: each lookup through the async session is a greenlet round trip."""
+    found = session.info.get(_DRIVER)
+    if found is not None and found.transaction is session.get_transaction():
+        return found  # type: ignore[no-any-return]
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     dialect = connection.dialect
     if dialect.name == "postgresql" and not driver.is_in_transaction():
         await connection.exec_driver_sql("SELECT 1")
-    return DriverConnection(dialect, driver)
+    wrapped = DriverConnection(dialect, driver, session.get_transaction())
+    session.info[_DRIVER] = wrapped
+    return wrapped
 
 
 def _shapes(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:

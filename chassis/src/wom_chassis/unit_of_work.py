@@ -108,7 +108,8 @@ class UnitOfWork(Generic[View]):
     ) -> None:
         """Insert a row or update the `update` columns (all but `key` by default; none: keep the
         existing row) on a conflict on `key`, at the next `flush()`, after the buffered inserts:
-        upserts run in the order they were asked for, those of one shape in a row together."""
+        a table's upserts run in the order they were asked for, those of one shape in a row
+        together; tables in the order they first appear."""
         columns = tuple(c for c in values if c not in key) if update is None else tuple(update)
         self._upserts.append((_table(model), tuple(key), columns, values))
 
@@ -142,16 +143,19 @@ _Shape = tuple[Table, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 def _runs_of_one_shape(
     upserts: list[tuple[Table, tuple[str, ...], tuple[str, ...], dict[str, Any]]],
 ) -> list[tuple[_Shape, list[dict[str, Any]]]]:
-    """Consecutive upserts of one table, key, update and set of columns, together (one
-    statement each); the order between them is kept."""
-    runs: list[tuple[_Shape, list[dict[str, Any]]]] = []
+    """The upserts as statements: table by table in the order each first appears (as inserts
+    are written), and within a table its consecutive upserts of one key, update and set of
+    columns together, so that the order between the upserts of one table is kept. Handlers
+    that alternate two tables (a contact, then a message) get one statement per table."""
+    runs: dict[Table, list[tuple[_Shape, list[dict[str, Any]]]]] = {}
     for table, key, update, values in upserts:
         shape = (table, key, update, tuple(values))
-        if runs and runs[-1][0] == shape:
-            runs[-1][1].append(values)
+        table_runs = runs.setdefault(table, [])
+        if table_runs and table_runs[-1][0] == shape:
+            table_runs[-1][1].append(values)
         else:
-            runs.append((shape, [values]))
-    return runs
+            table_runs.append((shape, [values]))
+    return [run for table_runs in runs.values() for run in table_runs]
 
 
 @asynccontextmanager
