@@ -22,7 +22,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tests.bench.consume import Throughput, raw_rate, relay_rate, scale_out, service_throughput
+from tests.bench.consume import (
+    Throughput,
+    naive_throughput,
+    raw_rate,
+    relay_rate,
+    scale_out,
+    service_throughput,
+)
 from tests.bench.harness import embedded_broker, machine, produce
 from tests.bench.inputs import SERVICE_INPUTS
 from tests.bench.loop import LoopResult, whole_loop
@@ -40,6 +47,10 @@ def _num(value: float) -> str:
     return f"{value:,.0f}" if value == value else "–"
 
 
+def _times(value: float) -> str:
+    return f"{value:,.2f}×" if value == value else "–"
+
+
 def consume_part(directory: Path, events: int, record_events: int, services: list[str]) -> None:
     table = Table(
         title=f"consume path, each service alone, SQLite ({events:,} in batch, {record_events:,} per record)"
@@ -55,6 +66,7 @@ def consume_part(directory: Path, events: int, record_events: int, services: lis
     ):
         table.add_column(column, justify="left" if column in ("service", "mode") else "right")
     relay: tuple[int, float] | None = None
+    rewards: tuple[Throughput, Throughput, Throughput] | None = None
     for name in services:
         with embedded_broker() as bootstrap:
             run = uuid.uuid4().hex[:6]
@@ -64,6 +76,7 @@ def consume_part(directory: Path, events: int, record_events: int, services: lis
             batch = service_throughput(name, "batch", bootstrap, directory, batch_input)
             if name == "rewards":
                 relay = relay_rate(name, bootstrap, directory, batch)
+                naive = naive_throughput(bootstrap, directory, batch_input)
         with embedded_broker() as bootstrap:
             record_input = SERVICE_INPUTS[name](f"{run}r", record_events)
             asyncio.run(produce(bootstrap, record_input))
@@ -71,11 +84,24 @@ def consume_part(directory: Path, events: int, record_events: int, services: lis
         table.add_row(name, "raw aiokafka", f"{events:,}", _num(raw), "100 %", "", "")
         for result in (batch, record):
             _row(table, result, raw)
+        if name == "rewards":
+            _row(table, naive, raw)
+            rewards = (batch, record, naive)
         table.add_section()
     console.print(table)
     if relay is not None:
         console.print(f"outbox relay (rewards, rows written by the batch run, published again): "
                       f"{relay[0]:,} rows at {_num(relay[1])} rows/s")  # fmt: skip
+    if rewards is not None:
+        batch, record, naive = rewards
+        console.print(
+            f"rewards against the naive baseline (tests/bench/naive.py: FastStream one message at a time, "
+            f"SQLAlchemy ORM; the same {naive.events:,} orders): consumed/s batch ÷ baseline "
+            f"{_times(batch.consumed / naive.consumed)} (target ≥ 100×), per record ÷ baseline "
+            f"{_times(record.consumed / naive.consumed)} (target ≥ 5×); CPU per order baseline ÷ batch "
+            f"{_times(naive.cpu_us / batch.cpu_us)}, baseline ÷ per record "
+            f"{_times(naive.cpu_us / record.cpu_us)}"
+        )
 
 
 def _row(table: Table, result: Throughput, raw: float | None) -> None:

@@ -1,5 +1,6 @@
 """Consume-path throughput: the raw aiokafka rate (the limit), each service alone in batch and
-per-record mode, the outbox relay, and one against two instances of rewards.
+per-record mode, the naive baseline (`tests/bench/naive.py`) on the rewards input, the outbox
+relay, and one against two instances of rewards.
 
 A service runs as its own process on a fresh SQLite file, its input produced beforehand. It is
 timed by its own clock: from its first committed transaction to the one that committed the last
@@ -11,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 import uuid
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from wom_chassis.testing import MailInbox, rules_file
@@ -33,7 +37,9 @@ from tests.bench.harness import (
 )
 from tests.bench.inputs import SERVICE_INPUTS
 
-__all__ = ["Throughput", "raw_rate", "relay_rate", "scale_out", "service_throughput"]
+__all__ = ["Throughput", "naive_throughput", "raw_rate", "relay_rate", "scale_out", "service_throughput"]
+
+NAIVE = Path(__file__).with_name("naive.py")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,20 @@ class Throughput:
     cpu_us: float  # CPU µs of the service process per event, between the first and last commit
     database: Path
     group: str
+    mails: int = 0  # mails the SMTP inbox received (outreach)
+    mail_per_s: float = float("nan")  # ... per second, first to last arrival
+
+
+class TimedMailInbox(MailInbox):
+    """The SMTP inbox, with the time each mail arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[datetime] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.arrivals.append(datetime.now(UTC))
+        return await super().handle_DATA(server, session, envelope)
 
 
 async def _raw(bootstrap: str, topics: list[str], count: int) -> float:
@@ -91,14 +111,33 @@ def service_throughput(
         rules = rules_file(directory, shipped, {"welcome_delay_minutes": 24 * 60})
         env["OUTREACH_RULES_FILE"] = str(rules.rename(directory / f"outreach-rules-{run}.yaml"))
     group = f"bench-{name}-{mode}-{run}"
-    with MailInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
+    with TimedMailInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
         env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mail.port)}
         service = service_process(name, directory, bootstrap, database=database, group=group, env=env).start()
         try:
             clock = wait_for_inbox([service], database, len(records), settle=2.0)
         finally:
             service.stop()
-    return _throughput(name, mode, database, group, clock, len(records))
+    result = _throughput(name, mode, database, group, clock, len(records))
+    if not mail.arrivals:
+        return result
+    return replace(result, mails=len(mail.arrivals), mail_per_s=rate_from_commits(sorted(mail.arrivals)))
+
+
+def naive_throughput(bootstrap: str, directory: Path, records: list[RawRecord]) -> Throughput:
+    """The naive baseline (`tests/bench/naive.py`) consuming `records` (the rewards input, produced
+    beforehand on this broker) in a new consumer group, on a fresh database; timed like a service."""
+    run = uuid.uuid4().hex[:6]
+    database = directory / f"naive-{run}.db"
+    group = f"bench-naive-{run}"
+    command = [sys.executable, "-m", "faststream", "run", f"{NAIVE.stem}:app", "--app-dir", str(NAIVE.parent)]
+    baseline = service_process("naive", directory, bootstrap, database=database, group=group, command=command)
+    baseline.start()
+    try:
+        clock = wait_for_inbox([baseline], database, len(records), settle=1.0, relayed=False)
+    finally:
+        baseline.stop()
+    return _throughput("naive", "per message", database, group, clock, len(records))
 
 
 def relay_rate(name: str, bootstrap: str, directory: Path, measured: Throughput) -> tuple[int, float]:

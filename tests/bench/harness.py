@@ -89,8 +89,10 @@ def service_process(
     database: Path,
     group: str,
     env: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> ServiceProcess:
-    """A service as its own process (as deployed), on `database`, in consumer group `group`."""
+    """A service as its own process (as deployed, or `command` with the same settings), on
+    `database`, in consumer group `group`."""
     settings = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
@@ -100,7 +102,7 @@ def service_process(
         "API_TOKEN": "bench-token",
         **(env or {}),
     }
-    return ServiceProcess(name, settings, directory / f"{name}-{group}-{uuid.uuid4().hex[:4]}.log")
+    return ServiceProcess(name, settings, directory / f"{name}-{group}-{uuid.uuid4().hex[:4]}.log", command)
 
 
 def migrate(name: str, database: Path) -> None:
@@ -164,10 +166,17 @@ class Clock:
 
 
 def wait_for_inbox(
-    services: Sequence[ServiceProcess], database: Path, count: int, *, settle: float = 0.0, stuck: float = 600
+    services: Sequence[ServiceProcess],
+    database: Path,
+    count: int,
+    *,
+    settle: float = 0.0,
+    stuck: float = 600,
+    relayed: bool = True,
 ) -> Clock:
     """Poll `database` until its inbox holds `count` events and (after `settle` seconds without
-    change) every outbox row is published; CPU of `services` sampled along the way."""
+    change) every outbox row is published (if `relayed`: the services' outbox has a relay, the
+    naive baseline's none); CPU of `services` sampled along the way."""
     clock, last, last_change = Clock(), None, time.monotonic()
     pids = [s.process.pid for s in services if s.process is not None]
     while True:
@@ -175,7 +184,7 @@ def wait_for_inbox(
         for service in services:
             if service.process is not None and service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
-        done, (written, sent) = inbox_count(database), outbox_counts(database)
+        done, (written, sent) = inbox_count(database), outbox_counts(database) if relayed else (0, 0)
         cpu = sum(process_cpu_seconds(pid) for pid in pids)
         if done and not clock.events_at_first:
             clock.cpu_at_first, clock.events_at_first = cpu, done
