@@ -17,17 +17,16 @@ import time
 import uuid
 from contextlib import closing
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from wom_chassis.testing import MailInbox, rules_file
+from wom_chassis.testing import rules_file
 from womctl.storefront import RawRecord
 
 from tests.bench.harness import (
     Clock,
     commit_times,
+    embedded_broker,
     migrate,
     produce,
     rate_from_commits,
@@ -36,8 +35,18 @@ from tests.bench.harness import (
     wait_for_inbox,
 )
 from tests.bench.inputs import SERVICE_INPUTS
+from tests.platform import TimedInbox
 
-__all__ = ["Throughput", "naive_throughput", "raw_rate", "relay_rate", "scale_out", "service_throughput"]
+__all__ = [
+    "ServiceRuns",
+    "Throughput",
+    "measure_service",
+    "naive_throughput",
+    "raw_rate",
+    "relay_rate",
+    "scale_out",
+    "service_throughput",
+]
 
 NAIVE = Path(__file__).with_name("naive.py")
 
@@ -58,16 +67,33 @@ class Throughput:
     mail_per_s: float = float("nan")  # ... per second, first to last arrival
 
 
-class TimedMailInbox(MailInbox):
-    """The SMTP inbox, with the time each mail arrived."""
+@dataclass
+class ServiceRuns:
+    """What the consume part measured for one service."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrivals: list[datetime] = []
+    raw: float
+    batch: Throughput
+    record: Throughput
+    relay: tuple[int, float] | None = None  # rows, rows/s (rewards)
+    naive: Throughput | None = None  # the naive baseline on the same input (rewards)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.arrivals.append(datetime.now(UTC))
-        return await super().handle_DATA(server, session, envelope)
+
+def measure_service(name: str, directory: Path, events: int, record_events: int) -> ServiceRuns:
+    """One service's consume part: the raw rate, batch mode, per record; for rewards the relay and
+    the naive baseline, on the batch run's broker and input."""
+    run = uuid.uuid4().hex[:6]
+    with embedded_broker() as bootstrap:
+        batch_input = SERVICE_INPUTS[name](f"{run}b", events)
+        asyncio.run(produce(bootstrap, batch_input))
+        raw = raw_rate(bootstrap, batch_input)
+        batch = service_throughput(name, "batch", bootstrap, directory, batch_input)
+        relay = relay_rate(name, bootstrap, directory, batch) if name == "rewards" else None
+        naive = naive_throughput(bootstrap, directory, batch_input) if name == "rewards" else None
+    with embedded_broker() as bootstrap:
+        record_input = SERVICE_INPUTS[name](f"{run}r", record_events)
+        asyncio.run(produce(bootstrap, record_input))
+        record = service_throughput(name, "record", bootstrap, directory, record_input)
+    return ServiceRuns(raw, batch, record, relay, naive)
 
 
 async def _raw(bootstrap: str, topics: list[str], count: int) -> float:
@@ -111,7 +137,7 @@ def service_throughput(
         rules = rules_file(directory, shipped, {"welcome_delay_minutes": 24 * 60})
         env["OUTREACH_RULES_FILE"] = str(rules.rename(directory / f"outreach-rules-{run}.yaml"))
     group = f"bench-{name}-{mode}-{run}"
-    with TimedMailInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
+    with TimedInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
         env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mail.port)}
         service = service_process(name, directory, bootstrap, database=database, group=group, env=env).start()
         try:
@@ -121,7 +147,13 @@ def service_throughput(
     result = _throughput(name, mode, database, group, clock, len(records))
     if not mail.arrivals:
         return result
-    return replace(result, mails=len(mail.arrivals), mail_per_s=rate_from_commits(sorted(mail.arrivals)))
+    return replace(result, mails=len(mail.arrivals), mail_per_s=_arrival_rate([t for t, _ in mail.arrivals]))
+
+
+def _arrival_rate(times: list[float]) -> float:
+    """Mails per second from the first arrival to the last (the first starts the clock)."""
+    seconds = times[-1] - times[0] if times else 0.0
+    return (len(times) - 1) / seconds if seconds > 0 else float("nan")
 
 
 def naive_throughput(bootstrap: str, directory: Path, records: list[RawRecord]) -> Throughput:

@@ -16,6 +16,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from wom_chassis.testing import free_port
@@ -28,7 +29,9 @@ from tests.support import ServiceProcess
 __all__ = [
     "Clock",
     "embedded_broker",
+    "load_average",
     "machine",
+    "machine_facts",
     "peak_rss_mib",
     "process_cpu_seconds",
     "produce",
@@ -40,13 +43,27 @@ __all__ = [
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def machine_facts() -> dict[str, Any]:
+    """Cores, memory, Python and the system: what the figures of a run depend on."""
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def load_average() -> list[float]:
+    """The load average over 1, 5 and 15 minutes: how busy the machine was besides the bench."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def machine() -> str:
-    """Cores, memory, Python and the load average: what the figures of a run depend on."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    """The machine and its load average, in a line."""
+    facts = machine_facts()
     return (
-        f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}; load average {load}"
+        f"{facts['cores']} cores, {facts['memory_gib']:.0f} GiB, Python {facts['python']}, "
+        f"{facts['system']}; load average {', '.join(f'{value:.2f}' for value in load_average())}"
     )
 
 
