@@ -156,9 +156,12 @@ def _arrival_rate(times: list[float]) -> float:
     return (len(times) - 1) / seconds if seconds > 0 else float("nan")
 
 
-def naive_throughput(bootstrap: str, directory: Path, records: list[RawRecord]) -> Throughput:
+def naive_throughput(
+    bootstrap: str, directory: Path, records: list[RawRecord], *, stuck: float = 600
+) -> Throughput:
     """The naive baseline (`tests/bench/naive.py`) consuming `records` (the rewards input, produced
-    beforehand on this broker) in a new consumer group, on a fresh database; timed like a service."""
+    beforehand on this broker) in a new consumer group, on a fresh database; timed like a service.
+    It fails after `stuck` seconds without a new commit."""
     run = uuid.uuid4().hex[:6]
     database = directory / f"naive-{run}.db"
     group = f"bench-naive-{run}"
@@ -166,7 +169,7 @@ def naive_throughput(bootstrap: str, directory: Path, records: list[RawRecord]) 
     baseline = service_process("naive", directory, bootstrap, database=database, group=group, command=command)
     baseline.start()
     try:
-        clock = wait_for_inbox([baseline], database, len(records), settle=1.0, relayed=False)
+        clock = wait_for_inbox([baseline], database, len(records), settle=1.0, stuck=stuck, relayed=False)
     finally:
         baseline.stop()
     return _throughput("naive", "per message", database, group, clock, len(records))

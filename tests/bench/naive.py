@@ -63,7 +63,7 @@ class LedgerEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
-    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    order_id: Mapped[str] = mapped_column(String(64))
     points: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
