@@ -27,19 +27,21 @@ SERVICE_NAMES = ("referrals", "rewards", "outreach", "feedback")
 
 
 class ServiceProcess:
-    """One wom service as a real child process with its own database and consumer group."""
+    """One wom service as a real child process with its own database and consumer group
+    (`command`: another program with the same settings, by default the service as deployed)."""
 
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log: Path, command: list[str] | None = None) -> None:
         self.name = name
         self.env = env
         self.log = log
+        self.command = command or [sys.executable, "-c", f"from {name}.app import main; main()"]
         self.port = int(env["HTTP_PORT"])
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServiceProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", f"from {self.name}.app import main; main()"],
+                self.command,
                 env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,

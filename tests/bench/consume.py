@@ -1,5 +1,6 @@
 """Consume-path throughput: the raw aiokafka rate (the limit), each service alone in batch and
-per-record mode, the outbox relay, and one against two instances of rewards.
+per-record mode, the naive baseline (`tests/bench/naive.py`) on the rewards input, the outbox
+relay, and one against two instances of rewards.
 
 A service runs as its own process on a fresh SQLite file, its input produced beforehand. It is
 timed by its own clock: from its first committed transaction to the one that committed the last
@@ -11,19 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 import uuid
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from wom_chassis.testing import MailInbox, rules_file
+from wom_chassis.testing import rules_file
 from womctl.storefront import RawRecord
 
 from tests.bench.harness import (
     Clock,
     commit_times,
+    embedded_broker,
     migrate,
     produce,
     rate_from_commits,
@@ -32,8 +35,20 @@ from tests.bench.harness import (
     wait_for_inbox,
 )
 from tests.bench.inputs import SERVICE_INPUTS
+from tests.platform import TimedInbox
 
-__all__ = ["Throughput", "raw_rate", "relay_rate", "scale_out", "service_throughput"]
+__all__ = [
+    "ServiceRuns",
+    "Throughput",
+    "measure_service",
+    "naive_throughput",
+    "raw_rate",
+    "relay_rate",
+    "scale_out",
+    "service_throughput",
+]
+
+NAIVE = Path(__file__).with_name("naive.py")
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,37 @@ class Throughput:
     cpu_us: float  # CPU µs of the service process per event, between the first and last commit
     database: Path
     group: str
+    mails: int = 0  # mails the SMTP inbox received (outreach)
+    mail_per_s: float = float("nan")  # ... per second, first to last arrival
+
+
+@dataclass
+class ServiceRuns:
+    """What the consume part measured for one service."""
+
+    raw: float
+    batch: Throughput
+    record: Throughput
+    relay: tuple[int, float] | None = None  # rows, rows/s (rewards)
+    naive: Throughput | None = None  # the naive baseline on the same input (rewards)
+
+
+def measure_service(name: str, directory: Path, events: int, record_events: int) -> ServiceRuns:
+    """One service's consume part: the raw rate, batch mode, per record; for rewards the relay and
+    the naive baseline, on the batch run's broker and input."""
+    run = uuid.uuid4().hex[:6]
+    with embedded_broker() as bootstrap:
+        batch_input = SERVICE_INPUTS[name](f"{run}b", events)
+        asyncio.run(produce(bootstrap, batch_input))
+        raw = raw_rate(bootstrap, batch_input)
+        batch = service_throughput(name, "batch", bootstrap, directory, batch_input)
+        relay = relay_rate(name, bootstrap, directory, batch) if name == "rewards" else None
+        naive = naive_throughput(bootstrap, directory, batch_input) if name == "rewards" else None
+    with embedded_broker() as bootstrap:
+        record_input = SERVICE_INPUTS[name](f"{run}r", record_events)
+        asyncio.run(produce(bootstrap, record_input))
+        record = service_throughput(name, "record", bootstrap, directory, record_input)
+    return ServiceRuns(raw, batch, record, relay, naive)
 
 
 async def _raw(bootstrap: str, topics: list[str], count: int) -> float:
@@ -91,14 +137,42 @@ def service_throughput(
         rules = rules_file(directory, shipped, {"welcome_delay_minutes": 24 * 60})
         env["OUTREACH_RULES_FILE"] = str(rules.rename(directory / f"outreach-rules-{run}.yaml"))
     group = f"bench-{name}-{mode}-{run}"
-    with MailInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
+    with TimedInbox() as mail:  # a real SMTP server, in this process: outreach's mail goes somewhere
         env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mail.port)}
         service = service_process(name, directory, bootstrap, database=database, group=group, env=env).start()
         try:
             clock = wait_for_inbox([service], database, len(records), settle=2.0)
         finally:
             service.stop()
-    return _throughput(name, mode, database, group, clock, len(records))
+    result = _throughput(name, mode, database, group, clock, len(records))
+    if not mail.arrivals:
+        return result
+    return replace(result, mails=len(mail.arrivals), mail_per_s=_arrival_rate([t for t, _ in mail.arrivals]))
+
+
+def _arrival_rate(times: list[float]) -> float:
+    """Mails per second from the first arrival to the last (the first starts the clock)."""
+    seconds = times[-1] - times[0] if times else 0.0
+    return (len(times) - 1) / seconds if seconds > 0 else float("nan")
+
+
+def naive_throughput(
+    bootstrap: str, directory: Path, records: list[RawRecord], *, stuck: float = 600
+) -> Throughput:
+    """The naive baseline (`tests/bench/naive.py`) consuming `records` (the rewards input, produced
+    beforehand on this broker) in a new consumer group, on a fresh database; timed like a service.
+    It fails after `stuck` seconds without a new commit."""
+    run = uuid.uuid4().hex[:6]
+    database = directory / f"naive-{run}.db"
+    group = f"bench-naive-{run}"
+    command = [sys.executable, "-m", "faststream", "run", f"{NAIVE.stem}:app", "--app-dir", str(NAIVE.parent)]
+    baseline = service_process("naive", directory, bootstrap, database=database, group=group, command=command)
+    baseline.start()
+    try:
+        clock = wait_for_inbox([baseline], database, len(records), settle=1.0, stuck=stuck, relayed=False)
+    finally:
+        baseline.stop()
+    return _throughput("naive", "per message", database, group, clock, len(records))
 
 
 def relay_rate(name: str, bootstrap: str, directory: Path, measured: Throughput) -> tuple[int, float]:

@@ -16,6 +16,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from wom_chassis.testing import free_port
@@ -28,7 +29,9 @@ from tests.support import ServiceProcess
 __all__ = [
     "Clock",
     "embedded_broker",
+    "load_average",
     "machine",
+    "machine_facts",
     "peak_rss_mib",
     "process_cpu_seconds",
     "produce",
@@ -40,13 +43,27 @@ __all__ = [
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def machine_facts() -> dict[str, Any]:
+    """Cores, memory, Python and the system: what the figures of a run depend on."""
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def load_average() -> list[float]:
+    """The load average over 1, 5 and 15 minutes: how busy the machine was besides the bench."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def machine() -> str:
-    """Cores, memory, Python and the load average: what the figures of a run depend on."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    """The machine and its load average, in a line."""
+    facts = machine_facts()
     return (
-        f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}; load average {load}"
+        f"{facts['cores']} cores, {facts['memory_gib']:.0f} GiB, Python {facts['python']}, "
+        f"{facts['system']}; load average {', '.join(f'{value:.2f}' for value in load_average())}"
     )
 
 
@@ -89,8 +106,10 @@ def service_process(
     database: Path,
     group: str,
     env: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> ServiceProcess:
-    """A service as its own process (as deployed), on `database`, in consumer group `group`."""
+    """A service as its own process (as deployed, or `command` with the same settings), on
+    `database`, in consumer group `group`."""
     settings = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
@@ -100,7 +119,7 @@ def service_process(
         "API_TOKEN": "bench-token",
         **(env or {}),
     }
-    return ServiceProcess(name, settings, directory / f"{name}-{group}-{uuid.uuid4().hex[:4]}.log")
+    return ServiceProcess(name, settings, directory / f"{name}-{group}-{uuid.uuid4().hex[:4]}.log", command)
 
 
 def migrate(name: str, database: Path) -> None:
@@ -164,10 +183,17 @@ class Clock:
 
 
 def wait_for_inbox(
-    services: Sequence[ServiceProcess], database: Path, count: int, *, settle: float = 0.0, stuck: float = 600
+    services: Sequence[ServiceProcess],
+    database: Path,
+    count: int,
+    *,
+    settle: float = 0.0,
+    stuck: float = 600,
+    relayed: bool = True,
 ) -> Clock:
     """Poll `database` until its inbox holds `count` events and (after `settle` seconds without
-    change) every outbox row is published; CPU of `services` sampled along the way."""
+    change) every outbox row is published (if `relayed`: the services' outbox has a relay, the
+    naive baseline's none); CPU of `services` sampled along the way."""
     clock, last, last_change = Clock(), None, time.monotonic()
     pids = [s.process.pid for s in services if s.process is not None]
     while True:
@@ -175,7 +201,7 @@ def wait_for_inbox(
         for service in services:
             if service.process is not None and service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
-        done, (written, sent) = inbox_count(database), outbox_counts(database)
+        done, (written, sent) = inbox_count(database), outbox_counts(database) if relayed else (0, 0)
         cpu = sum(process_cpu_seconds(pid) for pid in pids)
         if done and not clock.events_at_first:
             clock.cpu_at_first, clock.events_at_first = cpu, done

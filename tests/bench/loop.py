@@ -9,7 +9,7 @@ import json
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from tests.bench.inputs import mixed_traffic
 from tests.platform import Platform, running_platform
 from tests.support import SERVICE_NAMES
 
-__all__ = ["LoopResult", "whole_loop"]
+__all__ = ["PATHS", "Latency", "LatencyRun", "LoopResult", "whole_loop"]
 
 # inbound topic → (effect topic, the field that ties an effect to its input)
 EFFECTS: dict[str, tuple[str, str]] = {
@@ -29,12 +29,19 @@ EFFECTS: dict[str, tuple[str, str]] = {
     "feedback.response.submitted.v1": ("feedback.case.opened.v1", "response_id"),
 }
 PROMOTERS = "feedback.promoter.identified.v1"  # the other effect of a survey answer
+# inbound topic → the path's key in results.json, its label
+PATHS: dict[str, tuple[str, str]] = {
+    "commerce.customer.registered.v1": ("signup_code", "sign-up → code issued (referrals)"),
+    "commerce.order.completed.v1": ("order_reward", "order → reward granted (rewards)"),
+    "feedback.response.submitted.v1": ("answer_feedback", "answer → promoter / case (feedback)"),
+}
 
 
 @dataclass
 class Latency:
     """Event → effect latency of one kind of input, in seconds."""
 
+    key: str
     path: str
     samples: list[float] = field(default_factory=list)
 
@@ -45,14 +52,23 @@ class Latency:
 
 
 @dataclass
+class LatencyRun:
+    """One latency run: `rate` events/s asked for `seconds`, what was offered, each path's latency."""
+
+    rate: float
+    seconds: float
+    offered: int = 0
+    offered_rate: float = float("nan")
+    latencies: list[Latency] = field(default_factory=list)  # the paths, then all of them together
+
+
+@dataclass
 class LoopResult:
     events: int = 0
     drain_seconds: float = float("nan")
     consumed: dict[str, int] = field(default_factory=dict)
     busy: dict[str, float] = field(default_factory=dict)  # seconds from a service's first commit to its last
-    offered: int = 0
-    offered_rate: float = float("nan")
-    latencies: list[Latency] = field(default_factory=list)
+    latency_runs: list[LatencyRun] = field(default_factory=list)
     peak_rss: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -144,11 +160,12 @@ def _inbound_of(effect_topic: str) -> str:
     return next(inbound for inbound, (topic, _) in EFFECTS.items() if topic == effect_topic)
 
 
-def _latency(platform: Platform, rate: float, seconds: float, result: LoopResult) -> None:
+def _latency(platform: Platform, rate: float, seconds: float) -> LatencyRun:
+    run = LatencyRun(rate, seconds)
     records = mixed_traffic(uuid.uuid4().hex[:4], int(rate * seconds), seed=11)
     started = time.monotonic()
     sent = asyncio.run(produce(platform.bootstrap, records, rate=rate))
-    result.offered, result.offered_rate = len(records), len(records) / (time.monotonic() - started)
+    run.offered, run.offered_rate = len(records), len(records) / (time.monotonic() - started)
     _quiet(platform, settle=3.0)
     wanted: dict[tuple[str, str], float] = {}
     for record, when in zip(records, sent, strict=True):
@@ -158,22 +175,19 @@ def _latency(platform: Platform, rate: float, seconds: float, result: LoopResult
                 wanted[record.topic, tie] = when
     topics = [topic for topic, _ in EFFECTS.values()] + [PROMOTERS]
     found = asyncio.run(_effects(platform.bootstrap, topics, wanted))
-    paths: dict[str, Latency] = {}
-    labels: dict[str, str] = {
-        "commerce.order.completed.v1": "order → reward granted (rewards)",
-        "commerce.customer.registered.v1": "sign-up → code issued (referrals)",
-        "feedback.response.submitted.v1": "answer → promoter / case (feedback)",
-    }
+    paths = {topic: Latency(key, label) for topic, (key, label) in PATHS.items()}
     for (topic, tie), effect_at in found.items():
-        paths.setdefault(topic, Latency(labels[topic])).samples.append(
-            max(0.0, effect_at - wanted[topic, tie])
-        )
-    every = Latency("all of the above", [s for p in paths.values() for s in p.samples])
-    result.latencies = [*paths.values(), every]
+        paths[topic].samples.append(max(0.0, effect_at - wanted[topic, tie]))
+    every = Latency("all", "all of the above", [s for p in paths.values() for s in p.samples])
+    run.latencies = [*paths.values(), every]
+    return run
 
 
-def whole_loop(directory: Path, *, drain: int, rate: float, seconds: float, parts: set[str]) -> LoopResult:
-    """Run the parts asked for (`drain`, `latency`) on one platform; peak RSS at the end."""
+def whole_loop(
+    directory: Path, *, drain: int, latency: Sequence[tuple[float, float]], parts: set[str]
+) -> LoopResult:
+    """Run the parts asked for (`drain`, then `latency`: a run per (events/s, seconds), each after
+    the loop is quiet again) on one platform; peak RSS at the end."""
     result = LoopResult()
 
     async def run() -> None:
@@ -181,13 +195,10 @@ def whole_loop(directory: Path, *, drain: int, rate: float, seconds: float, part
             await asyncio.to_thread(_run_parts, platform)
 
     def _run_parts(platform: Platform) -> None:
-        steps: dict[str, Callable[[], None]] = {
-            "drain": lambda: _drain(platform, drain, result),
-            "latency": lambda: _latency(platform, rate, seconds, result),
-        }
-        for name, step in steps.items():
-            if name in parts:
-                step()
+        if "drain" in parts:
+            _drain(platform, drain, result)
+        if "latency" in parts:
+            result.latency_runs = [_latency(platform, rate, seconds) for rate, seconds in latency]
         for name, service in platform.services.items():
             assert service.process is not None
             result.peak_rss[name] = peak_rss_mib(service.process.pid)
