@@ -150,7 +150,7 @@ class Platform:
     def database(self, name: str) -> Path:
         return self.directory / f"{name}.db"
 
-    def wait_healthy(self, timeout: float = 60) -> None:
+    def wait_healthy(self, timeout: float | None = None) -> None:
         for service in self.services.values():
             service.wait_healthy(timeout)
 
@@ -180,7 +180,7 @@ async def running_platform(
             common = {
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "API_TOKEN": API_TOKEN, "LOG_LEVEL": "WARNING",
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(inbox.port),
-                "RELEASE_EVERY_SECONDS": "1", "BREACH_EVERY_SECONDS": "1", "DELIVERY_EVERY_SECONDS": "1",
+                "RELEASE_EVERY_SECONDS": "1", "BREACH_EVERY_SECONDS": "1", "DELIVERY_INTERVAL_SECONDS": "0.5",
                 "SCHEDULE_EVERY_SECONDS": "1",
                 **(env or {}),
             }  # fmt: skip

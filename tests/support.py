@@ -22,6 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from wom_chassis.testing import empty_database_url
 
+HEALTHY_TIMEOUT = float(os.environ.get("WOM_TEST_HEALTHY_TIMEOUT", "120"))
+"""How long a started service may take to answer /health (`WOM_TEST_HEALTHY_TIMEOUT`): start-up
+(imports, migrations, the group join) takes a few seconds alone and far longer on a loaded machine."""
+
 API_TOKEN = "e2e-token"
 SERVICE_NAMES = ("referrals", "rewards", "outreach", "feedback")
 
@@ -48,7 +52,8 @@ class ServiceProcess:
             )
         return self
 
-    def wait_healthy(self, timeout: float = 60) -> None:
+    def wait_healthy(self, timeout: float | None = None) -> None:
+        timeout = HEALTHY_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
