@@ -212,26 +212,29 @@ async def test_a_rejected_event_is_dead_lettered_at_once_with_its_reason(db, sin
     assert "refund in SEK" in letter["dlq.error"]
 
 
-async def test_a_run_of_events_reads_what_earlier_runs_of_the_batch_wrote(db, sink) -> None:
-    """Events of one type are preloaded per run; rows an earlier run wrote are visible to it."""
+async def test_the_view_is_read_once_per_batch_and_a_database_reader_sees_what_came_before(db, sink) -> None:
+    """One view per transaction, with every event of the batch whatever its type; a handler that
+    reads the database (`reads_database=True`) finds what the events before it buffered."""
     from wom_contracts import CustomerErasedV1
 
+    loads: list[list[str]] = []
     seen: list[int] = []
 
-    async def count_outbox(session, events):  # type: ignore[no-untyped-def]
-        return int(await session.scalar(select(func.count(OutboxRecord.id))) or 0)
+    async def load(session, events):  # type: ignore[no-untyped-def]
+        loads.append([event.event_type for event in events])
+        return {"outbox_at_start": int(await session.scalar(select(func.count(OutboxRecord.id))) or 0)}
 
-    async def on_order(event: OrderCompletedV1, uow: UnitOfWork) -> None:
-        seen.append(uow.preloaded)
+    async def on_order(event: OrderCompletedV1, uow: UnitOfWork[dict[str, int]]) -> None:
+        seen.append(uow.view["outbox_at_start"])
         uow.emit(event)
 
-    async def on_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
+    async def on_erased(event: CustomerErasedV1, uow: UnitOfWork[dict[str, int]]) -> None:
         seen.append(int(await uow.session.scalar(select(func.count(OutboxRecord.id))) or 0))
         uow.emit(event)
 
-    handlers = EventHandlers()
-    handlers.on(OrderCompletedV1, preload=count_outbox)(on_order)
-    handlers.on(CustomerErasedV1)(on_erased)
+    handlers: EventHandlers[dict[str, int]] = EventHandlers(load_view=load)
+    handlers.on(OrderCompletedV1)(on_order)
+    handlers.on(CustomerErasedV1, reads_database=True)(on_erased)
     proc = EventProcessor(
         db=db, broker=sink.broker, handlers=handlers, service="test", source="wom/test",
         dead_letter_topic="test.dlq",
@@ -241,12 +244,16 @@ async def test_a_run_of_events_reads_what_earlier_runs_of_the_batch_wrote(db, si
         record_of(order(1), offset=0),
         record_of(order(2), offset=1),
         record_of(erased, offset=2),
-        record_of(erased, offset=3),
+        record_of(CustomerErasedV1(customer_id="c-2", requested_at=WHEN), offset=3),
         record_of(order(3), offset=4),
     ]
     await proc.process(records)
-    # run 1 preloads 0; the erasures see 2, then 3 (flushed after each); run 3 preloads 4
-    assert seen == [0, 0, 2, 3, 4]
+    order_type, erased_type = OrderCompletedV1.event_type, CustomerErasedV1.event_type
+    assert loads == [[order_type, order_type, erased_type, erased_type, order_type]]  # once, all types
+    # the view was read before anything was written; the erasures see 2, then 3 rows
+    assert seen == [0, 0, 2, 3, 0]
+    async with db.session() as session:
+        assert await session.scalar(select(func.count(OutboxRecord.id))) == 5
 
 
 def replayed(record: FakeRecord, service: str, offset: int) -> FakeRecord:

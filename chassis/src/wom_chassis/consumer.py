@@ -37,14 +37,12 @@ MAX_EVENT_ID_LENGTH = 255
 
 Handler = Callable[[Any, UnitOfWork[Any]], Awaitable[None]]
 ViewLoader = Callable[[AsyncSession, Sequence[Event]], Awaitable[View]]
-Preload = Callable[[AsyncSession, list[Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
 class _Registration:
     handler: Handler
     reads_database: bool
-    preload: Preload | None
 
 
 class EventHandlers(Generic[View]):
@@ -61,29 +59,24 @@ class EventHandlers(Generic[View]):
         self.load_view = load_view
 
     def on(
-        self, model: type[E], *, reads_database: bool = False, preload: Preload | None = None
+        self, model: type[E], *, reads_database: bool = False
     ) -> Callable[[Callable[[E, UnitOfWork[View]], Awaitable[None]]], Any]:
         """Register the decorated function as the handler of `model`'s event type.
 
         A handler that reads the database itself rather than the view (`reads_database`) sees
         what the batch wrote before it: the buffered rows are written before it runs and after.
-        `preload` is the older per-run view, being replaced by `load_view`.
+        A service without a view reads the database in every handler.
         """
 
         def register(function: Callable[[E, UnitOfWork[View]], Awaitable[None]]) -> Any:
             if model.event_type in self._handlers:
                 raise ValueError(f"{model.event_type} already has a handler")
             self._handlers[model.event_type] = _Registration(
-                function, reads_database or (preload is None and self.load_view is None), preload
+                function, reads_database or self.load_view is None
             )
             return function
 
         return register
-
-    @property
-    def has_preloads(self) -> bool:
-        """True while a handler still has an older per-run `preload`."""
-        return any(registration.preload is not None for registration in self._handlers.values())
 
     def registration(self, event_type: str) -> _Registration | None:
         """How `event_type` is handled, or None when this service does not consume it."""
@@ -260,11 +253,8 @@ class EventProcessor:
                 view = None if loader is None else await loader(session, events)
                 work: UnitOfWork[Any] = UnitOfWork(session, self.source, view)
                 timing: dict[str, float] = {}
-                if self.handlers.has_preloads:
-                    await self._handle_runs(fresh, work, timing, log_context)
-                else:
-                    for item in fresh:
-                        await self._handle(item, work, timing, log_context)
+                for item in fresh:
+                    await self._handle(item, work, timing, log_context)
                 await work.flush()
         for event_type, seconds in timing.items():
             count = outcomes[event_type, "processed"]
@@ -274,22 +264,6 @@ class EventProcessor:
         if work.outbox and self.on_committed is not None:
             self.on_committed(work.outbox)
 
-    async def _handle_runs(
-        self, fresh: list[_Item], work: UnitOfWork[Any], timing: dict[str, float], log_context: LogContext
-    ) -> None:
-        # the older per-run preloads: flushed and read again at each run of one event type
-        for run in _runs_of_one_type(fresh):
-            registration = self.handlers.registration(run[0].decoded.envelope.type)
-            assert registration is not None
-            await work.flush()
-            if registration.preload is not None:
-                work.preloaded = await registration.preload(
-                    work.session, [item.decoded.event for item in run]
-                )
-            for item in run:
-                await self._handle(item, work, timing, log_context)
-            work.preloaded = None
-
     async def _handle(
         self, item: _Item, work: UnitOfWork[Any], timing: dict[str, float], log_context: LogContext
     ) -> None:
@@ -297,7 +271,7 @@ class EventProcessor:
         log_context.about(envelope.id, envelope.type, envelope.subject)
         registration = self.handlers.registration(envelope.type)
         assert registration is not None
-        reads_database = registration.reads_database and registration.preload is None
+        reads_database = registration.reads_database
         if reads_database:
             await work.flush()
         work.begin_event(envelope, record_trace_context(item.record.headers))
@@ -376,17 +350,6 @@ class EventProcessor:
             )
             DEAD_LETTERS.labels(self.service, letter.reason).inc()
             self._metrics.consumed(_type_of(letter.record), "dead_lettered").inc()
-
-
-def _runs_of_one_type(items: list[_Item]) -> list[list[_Item]]:
-    """Consecutive items of one event type: a handler's preload serves one run at a time."""
-    runs: list[list[_Item]] = []
-    for item in items:
-        if runs and runs[-1][0].decoded.envelope.type == item.decoded.envelope.type:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
 
 
 def _type_of(record: SourceRecord) -> str:

@@ -61,8 +61,6 @@ class UnitOfWork(Generic[View]):
         self._envelope: Envelope | None = None
         self._trace: TraceContext | None = None
         self._own_trace: TraceContext | None = None
-        # what a handler registered with a `preload` reads (being replaced by `view`)
-        self.preloaded: Any = None
 
     def begin_event(self, envelope: Envelope, trace: TraceContext | None) -> None:
         """Make the unit of work handle `envelope` next; `trace` is its record's trace context
