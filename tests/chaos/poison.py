@@ -1,6 +1,9 @@
 """Bad records: valid instances of the committed JSON Schemas (hypothesis-jsonschema), then broken;
 plus garbage bytes, truncated JSON, wrong types, oversized values, unknown versions and missing
-CloudEvents headers. A record counts as bad only if the contracts' own decoder refuses it."""
+CloudEvents headers. A record counts as bad only if the contracts' own decoder refuses it.
+
+The contracts' tests draw the same records (`contracts/tests/test_fast_path.py`), so this module
+needs no more than the contracts and the storefront's record type."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import json
 import random
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,6 @@ from hypothesis.internal.conjecture import utils as conjecture_utils
 from hypothesis_jsonschema import from_schema
 from wom_contracts.codec import decode
 from womctl.storefront import RawRecord
-
-from tests.chaos.traffic import CONSUMERS
 
 __all__ = ["BREAKAGES", "bad_records", "valid_instances"]
 
@@ -218,12 +219,14 @@ def _refused(record: RawRecord) -> bool:
     return False
 
 
-def bad_records(count: int, seed: int, run: str) -> tuple[list[RawRecord], Counter[str]]:
-    """`count` records the contracts refuse, over every topic a service consumes, keyed
+def bad_records(
+    count: int, seed: int, run: str, topics: Iterable[str]
+) -> tuple[list[RawRecord], Counter[str]]:
+    """`count` records the contracts refuse, over `topics` (every topic a service consumes), keyed
     `<run>-p<n>`; and how many of each breakage. A breakage the decoder still accepts (a value
     pydantic may coerce) is drawn again."""
     rnd = random.Random(seed)
-    topics = sorted(CONSUMERS)
+    topics = sorted(topics)
     per_topic = min(30, max(5, count // (len(topics) * 10)))
     instances = {topic: valid_instances(topic, per_topic, seed) for topic in topics}
     records: list[RawRecord] = []

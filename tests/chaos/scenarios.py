@@ -17,7 +17,7 @@ from womctl.storefront import RawRecord
 from tests.chaos.harness import Harness, harness
 from tests.chaos.poison import bad_records
 from tests.chaos.state import Violations, check_invariants, snapshot
-from tests.chaos.traffic import HASH_KEY, storefront_records
+from tests.chaos.traffic import CONSUMERS, HASH_KEY, storefront_records
 from tests.platform import Platform, running_platform
 from tests.support import SERVICE_NAMES
 
@@ -233,7 +233,7 @@ async def cuts(platform: Platform, seed: int, scale: Scale, log: Callable[[str],
 async def poison(platform: Platform, seed: int, scale: Scale, log: Callable[[str], None] = print) -> Outcome:
     """`scale.poison` bad records mixed into valid traffic; markers measure the stall of valid traffic."""
     rnd = random.Random(seed + 2)
-    bad, kinds = bad_records(scale.poison, seed + 2, f"p{seed}")
+    bad, kinds = bad_records(scale.poison, seed + 2, f"p{seed}", CONSUMERS)
     log(f"poison: {len(bad)} bad records generated ({dict(kinds)})")
     stream = _interleave(_mixed(seed + 2, f"p{seed}", scale.poison_valid), [(r, True) for r in bad], rnd)
     detail = ", ".join(f"{n} {k}" for k, n in kinds.most_common() if k != "drawn_again")

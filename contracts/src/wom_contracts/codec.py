@@ -5,8 +5,15 @@ path of every consumer: the SDK builds an event object, validates every attribut
 parses `ce_time` with dateutil, some 20 µs a record before the data is looked at, more than the
 validation of the data itself. This module reads the headers directly and lets pydantic-core
 parse and validate the data straight from the bytes. It accepts and refuses exactly the records
-the SDK and the pydantic models do (`contracts/tests/test_fast_path.py` holds it to them, both
-modes, attribute by attribute); the SDK stays in the tests as the reference.
+the SDK and the pydantic models do, quirks included (`contracts/tests/test_fast_path.py` holds
+it to them, both modes, attribute by attribute; the SDK stays in the tests as the reference),
+but for three records the SDK reads by making something up:
+
+- a `specversion` other than "1.0", or none, is refused: the SDK reads a 0.3 event as one and a
+  record without the attribute as 1.0; the binding requires it, and only 1.0 is published;
+- a record without an `id` is refused: the SDK invents a uuid4 each time it reads one, so a
+  redelivered record would pass the inbox as a new event and have its effects twice;
+- a record without a `time` has `Envelope.time` None: the SDK fills in the moment of reading.
 """
 
 from __future__ import annotations
@@ -46,13 +53,17 @@ SPECVERSION = "1.0"
 _REQUIRED = ("id", "source", "type")
 _OPTIONAL = ("datacontenttype", "dataschema", "subject", "time")
 _KNOWN = frozenset(("specversion", *_REQUIRED, *_OPTIONAL))
-_EXTENSION_NAME = re.compile(r"[a-z0-9]+")
+# the SDK's `re.match(r"^[a-z0-9]+$", name)`: its `$` lets one trailing newline through
+_EXTENSION_NAME = re.compile(r"[a-z0-9]+\n?")
 # RFC 3339 as `datetime.fromisoformat` reads it exactly as dateutil's isoparse does; anything
-# else (ISO 8601's other forms) goes to isoparse itself, the SDK's parser
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})", re.ASCII)
-# the header names publishers write (lower case): found without lower-casing each name
-_ATTRIBUTE_OF = {f"ce_{name}": name for name in ("specversion", *_REQUIRED, *_OPTIONAL)}
-_ATTRIBUTE_OF["content-type"] = "content-type"
+# else (ISO 8601's other forms, hour 24, which isoparse reads as the next midnight, an offset's
+# minutes over 59, which isoparse refuses) goes to isoparse itself, the SDK's parser
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)", re.ASCII
+)
+# the header names publishers write (lower case): found without lower-casing each name;
+# ce_datacontenttype is left to the slow path (see `_binary_attributes`)
+_ATTRIBUTE_OF = {f"ce_{name}": name for name in ("specversion", *_REQUIRED, "dataschema", "subject", "time")}
 _SPECVERSION_HEADER = ("ce_specversion", SPECVERSION.encode())
 _CONTENT_TYPE_HEADER = ("content-type", JSON.encode())
 _STRUCTURED_HEADERS = [("content-type", STRUCTURED.encode())]
@@ -187,33 +198,54 @@ def _check_attributes(attributes: dict[str, Any]) -> None:
 
 
 def _binary_attributes(headers: Sequence[tuple[str, bytes | None]]) -> tuple[dict[str, Any], str | None]:
-    """The attributes of a binary-mode record and its data content type (None: no header); the
-    last of two headers of one name wins, as in the SDK's dict of headers."""
+    """The attributes of a binary-mode record and its content-type header (None: no header), as
+    the SDK reads its dict of headers: names lower-cased, the last of two of one name wins; and
+    `content-type` and `ce_datacontenttype` both set `datacontenttype`, the name first seen
+    later winning. Every header's value must be UTF-8, as the SDK decodes them: the last of
+    each name, so an undecodable one is refused only if no header of its name follows."""
     attributes: dict[str, Any] = {}
     content_type = None
+    content_type_wins = True
+    undecodable: set[str] | None = None  # names whose last value is not UTF-8
     for name, raw in headers:
-        text = raw.decode("utf-8") if raw else ""  # every header, as the SDK decodes them
+        try:
+            text = raw.decode("utf-8") if raw else ""
+        except UnicodeDecodeError:
+            text = ""
+            undecodable = undecodable or set()
+            undecodable.add(name.lower())
+        else:
+            if undecodable:
+                undecodable.discard(name.lower())
         attribute = _ATTRIBUTE_OF.get(name)
         if attribute is None:
             lower = name.lower()
-            attribute = lower[3:] if lower.startswith("ce_") else lower
-            if not lower.startswith("ce_"):
-                if lower == "content-type":
-                    content_type = text
+            if lower == "content-type":
+                content_type = text
                 continue
-        if attribute == "content-type":
-            content_type = text
-        else:
-            attributes[attribute] = text
+            if not lower.startswith("ce_"):
+                continue
+            attribute = lower[3:]
+            if attribute == "datacontenttype" and attribute not in attributes:
+                content_type_wins = content_type is None
+        attributes[attribute] = text
+    if undecodable:
+        raise ValueError(f"header {min(undecodable)!r} is not UTF-8")
     if "time" in attributes:
         attributes["time"] = _parse_time(attributes["time"])
-    if content_type is not None:
+    if content_type is not None and content_type_wins:
         attributes["datacontenttype"] = content_type
     return attributes, content_type
 
 
 def _structured_attributes(value: bytes) -> tuple[dict[str, Any], Any]:
-    attributes = pydantic_core.from_json(value)
+    try:
+        attributes = pydantic_core.from_json(value)
+    except ValueError:
+        # what jiter refuses and the SDK's json reads (lone surrogates, deeper nesting, longer
+        # numbers), read as the SDK does; past some 990 levels of nesting json's own verdict
+        # hangs on the depth of the caller's stack, and is not matched
+        attributes = json.loads(value.decode("utf-8"))
     if not isinstance(attributes, dict):
         raise InvalidEnvelope("not a CloudEvent: a structured record must be a JSON object")
     if "time" in attributes:
@@ -239,7 +271,10 @@ def decode_envelope(value: bytes | None, headers: Sequence[tuple[str, bytes | No
             raise InvalidEnvelope("the record has no value")
         data: Any = value
     else:
-        raw_type = next((raw for name, raw in headers if name.lower() == "content-type"), None)
+        raw_type = None
+        for name, raw in headers:  # the last one, as in the SDK's dict of headers
+            if name.lower() == "content-type":
+                raw_type = raw
         media_type = (raw_type or b"").decode("utf-8", "replace").split(";")[0].strip()
         if media_type != STRUCTURED:
             raise InvalidEnvelope("no ce_ headers and content-type is not application/cloudevents+json")
