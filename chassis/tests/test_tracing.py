@@ -120,7 +120,7 @@ async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
 
     await OutboxRelay(db, outbound.broker, service="test").publish_pending()
     headers = outbound.headers(0)
-    trace_id = parts(headers["traceparent"])[0]
+    trace_id, producer_id = parts(headers["traceparent"])
     assert trace_id == TRACE_ID
     assert headers["ce_type"] == TOPIC and headers["content-type"] == "application/json"  # binary mode kept
     producer = next(
