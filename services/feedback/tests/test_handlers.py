@@ -104,7 +104,9 @@ async def test_a_batch_reads_what_its_earlier_answers_wrote(feedback: Service) -
         [case] = (await session.scalars(select(Case))).all()
         kinds = list(
             await session.scalars(
-                select(CaseEvent.kind).where(CaseEvent.case_id == case.case_id).order_by(CaseEvent.at)
+                select(CaseEvent.kind)
+                .where(CaseEvent.case_id == case.case_id)
+                .order_by(CaseEvent.at, CaseEvent.id)
             )
         )
         outbox = list(await session.scalars(select(OutboxRecord.event_type)))
