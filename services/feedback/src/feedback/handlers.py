@@ -40,48 +40,25 @@ async def on_response_submitted(
     """Classify the answer; a negative one opens or joins a remediation case, a promoter without
     an open case is announced (the moment to ask for a referral)."""
     view = uow.view
-    customer_id = event.customer_id
-    if customer_id in view.erased:
+    if event.customer_id in view.erased:
         log.info("event_for_erased_customer_ignored", response_id=event.response_id)
         return
     if event.response_id in view.known_responses:
         log.info("response_already_recorded", response_id=event.response_id)
         return
     view.known_responses.add(event.response_id)
-    tier = view.tier_of(customer_id)
+    tier = view.tier_of(event.customer_id)
     answer_category = category(event.kind, event.score)
     signals = signals_in(event.comment, patterns)
-    case = view.open_cases.get(customer_id)
     case_id = None
     if is_negative(answer_category, signals):
-        found = triage(
-            kind=event.kind,
-            score=event.score,
-            signals=signals,
-            key_client=tier == KEY_CLIENT,
-            opened_at=uow.now,
-            rules=rules,
-        )
-        if case is None:
-            case = view.open_cases[customer_id] = open_case(
-                uow,
-                customer_id=customer_id,
-                response_id=event.response_id,
-                kind=event.kind,
-                score=event.score,
-                tier=tier,
-                triage=found,
-                rules=rules,
-            )
-        else:
-            join_case(uow, case, response_id=event.response_id, score=event.score, triage=found)
-        case_id = case.case_id
-    elif answer_category == "promoter" and case is not None:
+        case_id = _remediate(uow, event, tier, signals, rules)
+    elif answer_category == "promoter" and event.customer_id in view.open_cases:
         log.info("promoter_with_open_case_not_announced", response_id=event.response_id)
     elif answer_category == "promoter":
         uow.emit(
             PromoterIdentifiedV1(
-                customer_id=customer_id,
+                customer_id=event.customer_id,
                 response_id=event.response_id,
                 kind=event.kind,
                 score=event.score,
@@ -94,7 +71,7 @@ async def on_response_submitted(
     uow.insert(
         Response.__table__,
         response_id=event.response_id,
-        customer_id=customer_id,
+        customer_id=event.customer_id,
         order_id=event.order_id,
         kind=event.kind,
         score=event.score,
@@ -107,6 +84,35 @@ async def on_response_submitted(
         tier=tier,
         case_id=case_id,
     )
+
+
+def _remediate(
+    uow: UnitOfWork[BatchView], event: ResponseSubmittedV1, tier: str | None, signals: list[str], rules: Rules
+) -> str:
+    """Open a case for a negative answer, or join the customer's open case; the case's id."""
+    found = triage(
+        kind=event.kind,
+        score=event.score,
+        signals=signals,
+        key_client=tier == KEY_CLIENT,
+        opened_at=uow.now,
+        rules=rules,
+    )
+    case = uow.view.open_cases.get(event.customer_id)
+    if case is None:
+        case = uow.view.open_cases[event.customer_id] = open_case(
+            uow,
+            customer_id=event.customer_id,
+            response_id=event.response_id,
+            kind=event.kind,
+            score=event.score,
+            tier=tier,
+            triage=found,
+            rules=rules,
+        )
+    else:
+        join_case(uow, case, response_id=event.response_id, score=event.score, triage=found)
+    return case.case_id
 
 
 async def on_tier_changed(event: TierChangedV1, uow: UnitOfWork[BatchView], *, rules: Rules) -> None:
