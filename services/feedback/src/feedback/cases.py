@@ -81,14 +81,17 @@ def _write_case(uow: UnitOfWork[View], case: OpenCase) -> None:
 
 def join_case(uow: UnitOfWork[View], case: OpenCase, *, response_id: str, score: int, triage: Triage) -> None:
     """Add a negative answer to the customer's open case, raising its priority when this answer
-    is more urgent."""
+    is more urgent; the case's row is written only when that or its signals change."""
     _history(uow, case.case_id, "joined", response_id=response_id, score=score)
-    if triage.priority < case.priority:  # "P1" < "P2": more urgent
+    signals = sorted(set(case.signals) | set(triage.signals))
+    raised = triage.priority < case.priority  # "P1" < "P2": more urgent
+    if raised:
         case.priority = triage.priority
         case.sla_due_at = min(case.sla_due_at, triage.sla_due_at)
         _history(uow, case.case_id, "priority_raised", priority=triage.priority)
-    case.signals = sorted(set(case.signals) | set(triage.signals))
-    _write_case(uow, case)
+    if raised or signals != case.signals:
+        case.signals = signals
+        _write_case(uow, case)
 
 
 def open_case(
