@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +11,8 @@ import pytest
 from sqlalchemy import Integer, MetaData, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import Database, ExactDecimal, UnitOfWork, every, unit_of_work, upsert
-from wom_chassis.driver import DriverConnection
-from wom_chassis.tables import OutboxRecord
+from wom_chassis.driver import DriverConnection, select_where_in
+from wom_chassis.tables import InboxRecord, OutboxRecord
 from wom_contracts import CustomerErasedV1
 
 
@@ -79,6 +80,24 @@ async def test_buffered_upserts_are_written_at_flush_in_the_order_asked(rows: Da
         a, b = await session.get(Row, "a"), await session.get(Row, "b")
         assert a is not None and (a.amount, a.note, a.hits) == (Decimal(2), "second", 2)
         assert b is not None and b.hits == 5
+
+
+async def test_rows_are_selected_by_key_through_the_driver_converted_as_sqlalchemy_does(
+    rows: Database,
+) -> None:
+    when = datetime(2026, 11, 1, 8, 30, 15, 250, tzinfo=UTC)
+    async with rows.transaction() as session:
+        session.add_all([Row(id=f"r{n}", amount=Decimal(f"{n}.0125"), note=f"n{n}") for n in range(3)])
+        session.add(InboxRecord(event_id="e-1", event_type="t", source_topic="t", source_partition=0,
+                                source_offset=7, processed_at=when))  # fmt: skip
+        await session.flush()
+        found = await select_where_in(session, Row, ("id", "amount", "hits"), "id", ["r2", "r0", "nope"])
+        assert sorted(found) == [("r0", Decimal("0.0125"), 0), ("r2", Decimal("2.0125"), 0)]
+        assert await select_where_in(session, Row, ("id",), "amount", [Decimal("1.0125")]) == [("r1",)]
+        assert await select_where_in(session, InboxRecord, ("processed_at",), "event_id", ["e-1"]) == [
+            (when,)
+        ]
+        assert await select_where_in(session, Row, ("id",), "id", []) == []
 
 
 async def test_a_unit_of_work_commits_rows_and_events_together_or_not_at_all(db: Database) -> None:

@@ -1,5 +1,5 @@
 """Rows written through the raw database driver: the consume path's writes, one statement per
-table per batch.
+table per batch; and a batch view's reads by key, one statement per table (`select_where_in`).
 
 SQLAlchemy owns the models, the migrations, the APIs and the jobs. On the consume path its
 per-row work (compiling, `construct_params`, a processor call per row and column inside its
@@ -21,7 +21,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["RowStatement", "claim_new", "driver_connection", "upsert_rows", "write_rows"]
+__all__ = ["RowStatement", "claim_new", "driver_connection", "select_where_in", "upsert_rows", "write_rows"]
 
 _MAX_PARAMETERS = 30_000
 """Bound parameters of one statement: below SQLite's 32,766 and asyncpg's 32,767."""
@@ -132,6 +132,16 @@ class DriverConnection:
             cursor = await self.connection.executemany(sql, parameters)
             await cursor.close()
 
+    async def fetch_rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows `sql` returns, as tuples."""
+        if self.dialect.name == "postgresql":
+            return [tuple(row) for row in await self.connection.fetch(sql, *parameters)]
+        cursor = await self.connection.execute(sql, parameters)
+        try:
+            return list(await cursor.fetchall())
+        finally:
+            await cursor.close()
+
     async def fetch_column(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """The first column of each row `sql` returns."""
         if self.dialect.name == "postgresql":
@@ -227,3 +237,43 @@ async def claim_new(
         sql = _claim_sql(driver.dialect, table, statement.columns, key, len(chunk))
         claimed.update(await driver.fetch_column(sql, [value for row in chunk for value in row]))
     return claimed
+
+
+@functools.cache
+def _selection(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], key: str
+) -> tuple[str, tuple[Processor, ...], Processor]:
+    quote = dialect.identifier_preparer.quote
+    sql = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE {quote(key)} IN "
+    results = tuple(
+        table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) for name in columns
+    )
+    return sql, results, table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+
+
+async def select_where_in(
+    session: AsyncSession, model: Any, columns: Sequence[str], key: str, values: Iterable[Any]
+) -> list[tuple[Any, ...]]:
+    """The `columns` of the rows of `model`'s table (a mapped class or a table) whose `key` is
+    one of `values`, converted as SQLAlchemy would convert them: one `SELECT … WHERE key IN (…)`
+    per 30,000 values through the raw driver, inside the session's transaction (a batch's view,
+    read in one statement per table). ORM changes the session has not flushed are not seen."""
+    keys = list(values)
+    if not keys:
+        return []
+    table = getattr(model, "__table__", model)
+    assert isinstance(table, Table), f"{model!r} is neither a mapped class nor a table"
+    driver = await driver_connection(session)
+    sql, results, bind = _selection(driver.dialect, table, tuple(columns), key)
+    if bind is not None:
+        keys = [None if value is None else bind(value) for value in keys]
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), _MAX_PARAMETERS):
+        chunk = keys[start : start + _MAX_PARAMETERS]
+        rows.extend(await driver.fetch_rows(f"{sql}({_placeholders(driver.dialect, len(chunk))})", chunk))
+    if not any(results):
+        return rows
+    pairs = tuple(enumerate(results))
+    return [
+        tuple(value if (value := row[i]) is None or p is None else p(value) for i, p in pairs) for row in rows
+    ]

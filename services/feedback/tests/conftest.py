@@ -3,6 +3,7 @@ database (SQLite, and PostgreSQL when configured), with the shipped rules or adj
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -24,12 +25,14 @@ FeedbackFactory = Callable[..., AbstractAsyncContextManager[Service]]
 
 @pytest.fixture(params=database_backends())
 def make_feedback(request: pytest.FixtureRequest, tmp_path: Path) -> FeedbackFactory:
-    """Build a feedback service whose rules are the shipped ones with `changes` applied key by key."""
+    """Build a feedback service whose rules are the shipped ones with `changes` applied key by key,
+    on an empty database each time."""
 
     @asynccontextmanager
     async def make(changes: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
-        rules = rules_file(tmp_path, DEFAULT_RULES_FILE, changes)
-        url = await empty_database_url(request.param, tmp_path)
+        directory = Path(tempfile.mkdtemp(dir=tmp_path))  # a new SQLite file for each service
+        rules = rules_file(directory, DEFAULT_RULES_FILE, changes)
+        url = await empty_database_url(request.param, directory)
         app = create_app(
             FeedbackSettings(
                 database_url=url,

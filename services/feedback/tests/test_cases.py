@@ -149,7 +149,8 @@ async def test_more_answers_join_the_open_case(feedback: Service) -> None:
     assert len(await emitted(feedback, CaseOpenedV1)) == 1
     assert (await stored(feedback, "r-2")).case_id == case.case_id
     async with feedback.db.session() as session:
-        history = [e.kind for e in (await session.scalars(select(CaseEvent).order_by(CaseEvent.at))).all()]
+        lines = await session.scalars(select(CaseEvent).order_by(CaseEvent.at, CaseEvent.id))
+        history = [line.kind for line in lines]
     assert history == ["opened", "joined", "priority_raised"]
 
 

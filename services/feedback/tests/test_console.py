@@ -107,7 +107,7 @@ async def open_case(
             key_client=key_client,
             signals=signals,
         )
-        case = await cases.open_case(
+        case = cases.open_case(
             uow,
             customer_id=answer.customer_id,
             response_id=answer.response_id,

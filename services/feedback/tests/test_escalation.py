@@ -184,7 +184,7 @@ async def open_case(h: Harness, *, key_client: bool = True, customer: str = "ana
             key_client=key_client,
             signals=("damaged",),
         )
-        case = await cases.open_case(
+        case = cases.open_case(
             uow,
             customer_id=answer.customer_id,
             response_id=answer.response_id,

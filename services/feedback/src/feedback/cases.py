@@ -8,9 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
+from wom_chassis import UnitOfWork, get_logger, new_id
+from wom_chassis.unit_of_work import View
 from wom_contracts import CaseBreachedV1, CaseOpenedV1, CaseResolvedV1, Money
 
+from feedback.batch_view import OpenCase
 from feedback.domain.triage import Triage, sla_deadline
 from feedback.escalation import schedule_escalation
 from feedback.models import Case, CaseEvent
@@ -34,33 +36,66 @@ class CaseConflict(Exception):
     """The case cannot make this step (already resolved, claimed by someone else)."""
 
 
-def _history(uow: UnitOfWork, case_id: str, kind: str, actor: str | None = None, **detail: Any) -> None:
+def _history(uow: UnitOfWork[View], case_id: str, kind: str, actor: str | None = None, **detail: Any) -> None:
     """A line of the case's history, written at the unit of work's next flush (the table, not
-    the class: a Core insert, every line one shape, all of a batch's lines in one statement)."""
+    the class: a Core insert, every line one shape, all of a batch's lines in one statement).
+    Lines of one unit of work share its time; their time-ordered ids keep them in order."""
     uow.insert(
         CaseEvent.__table__,
-        id=new_id(),
+        id=uow.ids.next(),
         case_id=case_id,
-        at=utcnow(),
+        at=uow.now,
         kind=kind,
         actor=actor,
         detail=detail or None,
     )
 
 
-def join_case(uow: UnitOfWork, case: Case, *, response_id: str, score: int, triage: Triage) -> None:
+_TRIAGE = ("priority", "sla_due_at", "signals", "key_client")
+"""what of an unresolved case the consume path changes"""
+
+
+def _write_case(uow: UnitOfWork[View], case: OpenCase) -> None:
+    """Write `case` at the next flush: inserted when it is new, else its triage updated (one
+    upsert shape for opening, joining and raising: a batch's cases in one statement)."""
+    uow.upsert(
+        Case.__table__,
+        {
+            "case_id": case.case_id,
+            "customer_id": case.customer_id,
+            "open_for": case.customer_id,
+            "status": case.status,
+            "priority": case.priority,
+            "queue": case.queue,
+            "key_client": case.key_client,
+            "tier": case.tier,
+            "signals": case.signals,
+            "opened_at": case.opened_at,
+            "sla_due_at": case.sla_due_at,
+            "first_response_id": case.first_response_id,
+        },
+        key=("case_id",),
+        update=_TRIAGE,
+    )
+
+
+def join_case(uow: UnitOfWork[View], case: OpenCase, *, response_id: str, score: int, triage: Triage) -> None:
     """Add a negative answer to the customer's open case, raising its priority when this answer
-    is more urgent."""
+    is more urgent; the case's row is written only when that or its signals change."""
     _history(uow, case.case_id, "joined", response_id=response_id, score=score)
-    if triage.priority < case.priority:  # "P1" < "P2": more urgent
+    signals = sorted(set(case.signals) | set(triage.signals))
+    raised = triage.priority < case.priority  # "P1" < "P2": more urgent
+    if raised:
         case.priority = triage.priority
         case.sla_due_at = min(case.sla_due_at, triage.sla_due_at)
         _history(uow, case.case_id, "priority_raised", priority=triage.priority)
-    case.signals = sorted(set(case.signals) | set(triage.signals))
+    if raised or signals != case.signals:
+        case.signals = signals
+        _write_case(uow, case)
 
 
-async def open_case(
-    uow: UnitOfWork,
+def open_case(
+    uow: UnitOfWork[View],
     *,
     customer_id: str,
     response_id: str,
@@ -69,13 +104,12 @@ async def open_case(
     tier: str | None,
     triage: Triage,
     rules: Rules,
-) -> Case:
-    """Open a case for a negative answer of a customer without an open case: its history, the
-    `CaseOpenedV1` event and the escalation deliveries of its queue."""
-    case = Case(
+) -> OpenCase:
+    """Open a case for a negative answer of a customer without an open case: its row and history
+    (at the next flush), the `CaseOpenedV1` event and the escalation deliveries of its queue."""
+    case = OpenCase(
         case_id=new_id(),
         customer_id=customer_id,
-        open_for=customer_id,
         status="open",
         priority=triage.priority,
         queue=triage.queue,
@@ -86,7 +120,7 @@ async def open_case(
         sla_due_at=triage.sla_due_at,
         first_response_id=response_id,
     )
-    uow.session.add(case)
+    _write_case(uow, case)
     _history(uow, case.case_id, "opened", response_id=response_id, priority=case.priority)
     uow.emit(
         CaseOpenedV1(
@@ -103,16 +137,16 @@ async def open_case(
             occurred_at=case.opened_at,
         )
     )
-    await schedule_escalation(uow, case, "opened", rules)
+    schedule_escalation(uow, case, "opened", case.opened_at, rules)
     log.info("case_opened", case_id=case.case_id, priority=case.priority, queue=case.queue)
     return case
 
 
-async def _case(uow: UnitOfWork, case_id: str) -> Case | None:
+async def _case(uow: UnitOfWork[None], case_id: str) -> Case | None:
     return await uow.session.get(Case, case_id, with_for_update=True)
 
 
-async def claim(uow: UnitOfWork, case_id: str, agent: str) -> Case | None:
+async def claim(uow: UnitOfWork[None], case_id: str, agent: str) -> Case | None:
     """An agent takes the case; None when there is no such case."""
     case = await _case(uow, case_id)
     if case is None:
@@ -122,13 +156,13 @@ async def claim(uow: UnitOfWork, case_id: str, agent: str) -> Case | None:
     if case.status == "claimed" and case.claimed_by != agent:
         raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
     if case.status == "open":
-        case.status, case.claimed_by, case.claimed_at = "claimed", agent, utcnow()
+        case.status, case.claimed_by, case.claimed_at = "claimed", agent, uow.now
         _history(uow, case_id, "claimed", actor=agent)
     return case
 
 
 async def resolve(
-    uow: UnitOfWork,
+    uow: UnitOfWork[None],
     case_id: str,
     *,
     agent: str,
@@ -145,7 +179,7 @@ async def resolve(
         raise CaseConflict(f"case {case_id} is already resolved")
     if case.status == "claimed" and case.claimed_by != agent:
         raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
-    now = utcnow()
+    now = uow.now
     case.status, case.open_for = "resolved", None
     case.resolved_at, case.resolved_by, case.resolution, case.note = now, agent, resolution, note
     if compensation is not None:
@@ -169,9 +203,9 @@ async def resolve(
     return case
 
 
-async def mark_breaches(uow: UnitOfWork, rules: Rules, now: datetime | None = None) -> list[Case]:
+async def mark_breaches(uow: UnitOfWork[None], rules: Rules, now: datetime | None = None) -> list[Case]:
     """Mark unresolved cases past their SLA as breached (once), announce and escalate them."""
-    now = now or utcnow()
+    now = now or uow.now
     due = (
         await uow.session.scalars(
             select(Case)
@@ -195,7 +229,7 @@ async def mark_breaches(uow: UnitOfWork, rules: Rules, now: datetime | None = No
                 occurred_at=now,
             )
         )
-        await schedule_escalation(uow, case, "breached", rules)
+        schedule_escalation(uow, case, "breached", now, rules)
         log.warning("case_breached", case_id=case.case_id, priority=case.priority, queue=case.queue)
     return list(due)
 
@@ -207,14 +241,14 @@ def compensation_of(case: Case) -> Money | None:
     return Money(amount=Decimal(case.compensation_amount), currency=case.compensation_currency)
 
 
-async def raise_for_key_client(uow: UnitOfWork, customer_id: str, rules: Rules) -> None:
-    """A customer who became a key client: their open case gets key-client priority and SLA."""
-    case = await uow.session.scalar(select(Case).where(Case.open_for == customer_id))
-    if case is None:
+def raise_for_key_client(uow: UnitOfWork[View], case: OpenCase, rules: Rules) -> None:
+    """The customer of `case` became a key client: the case gets key-client priority and SLA."""
+    priority = rules.priority.key_client
+    if case.key_client and priority >= case.priority:
         return
     case.key_client = True
-    priority = rules.priority.key_client
     if priority < case.priority:
         case.priority = priority
         case.sla_due_at = min(case.sla_due_at, sla_deadline(case.opened_at, priority, rules.sla_hours))
         _history(uow, case.case_id, "priority_raised", priority=priority, reason="key_client")
+    _write_case(uow, case)

@@ -7,17 +7,12 @@ import os
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import utcnow
-from wom_chassis.privacy import erased_among, remember_erased
+from wom_chassis.privacy import remember_erased
 
 from feedback.deliveries import Delivery
 from feedback.models import Case, CustomerTier, ErasedCustomer, Response
 
-__all__ = ["forget_customer", "is_erased"]
-
-
-async def is_erased(session: AsyncSession, customer_id: str) -> bool:
-    """True when the customer asked to be forgotten."""
-    return bool(await erased_among(session, ErasedCustomer, [customer_id]))
+__all__ = ["forget_customer"]
 
 
 async def forget_customer(session: AsyncSession, customer_id: str) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
+from wom_chassis import UnitOfWork, get_logger
+from wom_chassis.unit_of_work import View
 
+from feedback.batch_view import OpenCase
 from feedback.deliveries import Delivery, console_path
 from feedback.models import Case
 from feedback.rules import Rules
@@ -23,7 +25,7 @@ log = get_logger(__name__)
 
 
 def escalation_payload(
-    case: Case, what: Literal["opened", "breached"], occurred_at: datetime
+    case: Case | OpenCase, what: Literal["opened", "breached"], occurred_at: datetime
 ) -> dict[str, Any]:
     """The JSON a support team receives about `case`, frozen when the delivery is scheduled."""
     return {
@@ -43,17 +45,20 @@ def escalation_payload(
     }
 
 
-async def schedule_escalation(
-    uow: UnitOfWork, case: Case, what: Literal["opened", "breached"], rules: Rules
+def schedule_escalation(
+    uow: UnitOfWork[View],
+    case: Case | OpenCase,
+    what: Literal["opened", "breached"],
+    occurred_at: datetime,
+    rules: Rules,
 ) -> None:
-    """Queue the deliveries that tell the case's queue what happened (in this transaction, at
-    the unit of work's next flush)."""
+    """Queue the deliveries that tell the case's queue what happened at `occurred_at` (in this
+    transaction, at the unit of work's next flush)."""
     queue = next((q for q in rules.queues if q.name == case.queue), None)
     if queue is None:  # the rules changed since the case was triaged
         log.warning("escalation_queue_unknown", case_id=case.case_id, queue=case.queue)
         return
-    now = utcnow()
-    occurred_at = case.opened_at if what == "opened" else (case.breached_at or now)
+    now = uow.now
     payload = escalation_payload(case, what, occurred_at)
     traceparent, tracestate = uow.trace_context
     targets = []
@@ -64,7 +69,7 @@ async def schedule_escalation(
     for channel, target in targets:
         uow.insert(  # the table, not the class: a Core insert at the unit of work's next flush
             Delivery.__table__,
-            id=new_id(),
+            id=uow.ids.next(),
             case_id=case.case_id,
             queue=queue.name,
             channel=channel,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
+from wom_chassis import EventHandlers, UnitOfWork, get_logger
 from wom_contracts import CustomerErasedV1, PromoterIdentifiedV1, ResponseSubmittedV1, TierChangedV1
 
-from feedback.answer_batch import AnswerBatch, load_answer_batch
+from feedback.batch_view import BatchView, KnownTier, load_batch_view
 from feedback.cases import join_case, open_case, raise_for_key_client
 from feedback.domain.classification import (
     Lexicon,
@@ -18,7 +18,7 @@ from feedback.domain.classification import (
     signals_in,
 )
 from feedback.domain.triage import triage
-from feedback.erasure import forget_customer, is_erased
+from feedback.erasure import forget_customer
 from feedback.models import CustomerTier, Response
 from feedback.rules import Rules
 
@@ -35,64 +35,39 @@ log = get_logger(__name__)
 
 
 async def on_response_submitted(
-    event: ResponseSubmittedV1, uow: UnitOfWork, *, rules: Rules, patterns: SignalPatterns
+    event: ResponseSubmittedV1, uow: UnitOfWork[BatchView], *, rules: Rules, patterns: SignalPatterns
 ) -> None:
     """Classify the answer; a negative one opens or joins a remediation case, a promoter without
-    an open case is announced (the moment to ask for a referral). Reads the run's `AnswerBatch`,
-    not the database."""
-    batch: AnswerBatch = uow.preloaded
-    if event.customer_id in batch.erased:
+    an open case is announced (the moment to ask for a referral)."""
+    view = uow.view
+    if event.customer_id in view.erased:
         log.info("event_for_erased_customer_ignored", response_id=event.response_id)
         return
-    if event.response_id in batch.known_responses:
+    if event.response_id in view.known_responses:
         log.info("response_already_recorded", response_id=event.response_id)
         return
-    batch.known_responses.add(event.response_id)
-    tier = batch.tiers.get(event.customer_id)
+    view.known_responses.add(event.response_id)
+    tier = view.tier_of(event.customer_id)
     answer_category = category(event.kind, event.score)
     signals = signals_in(event.comment, patterns)
     case_id = None
     if is_negative(answer_category, signals):
-        found = triage(
-            kind=event.kind,
-            score=event.score,
-            signals=signals,
-            key_client=tier == KEY_CLIENT,
-            opened_at=utcnow(),
-            rules=rules,
-        )
-        case = batch.open_cases.get(event.customer_id)
-        if case is None:
-            case = await open_case(
-                uow,
+        case_id = _remediate(uow, event, tier, signals, rules)
+    elif answer_category == "promoter" and event.customer_id in view.open_cases:
+        log.info("promoter_with_open_case_not_announced", response_id=event.response_id)
+    elif answer_category == "promoter":
+        uow.emit(
+            PromoterIdentifiedV1(
                 customer_id=event.customer_id,
                 response_id=event.response_id,
                 kind=event.kind,
                 score=event.score,
-                tier=tier,
-                triage=found,
-                rules=rules,
+                locale=event.locale,
+                occurred_at=uow.now,
             )
-            batch.open_cases[event.customer_id] = case
-        else:
-            join_case(uow, case, response_id=event.response_id, score=event.score, triage=found)
-        case_id = case.case_id
-    elif answer_category == "promoter":
-        if event.customer_id in batch.open_cases:
-            log.info("promoter_with_open_case_not_announced", response_id=event.response_id)
-        else:
-            uow.emit(
-                PromoterIdentifiedV1(
-                    customer_id=event.customer_id,
-                    response_id=event.response_id,
-                    kind=event.kind,
-                    score=event.score,
-                    locale=event.locale,
-                    occurred_at=utcnow(),
-                )
-            )
+        )
     # the table, not the class: a Core insert keeps the None columns, so every answer of the
-    # run has one shape and the run's answers go in one statement
+    # batch has one shape and the batch's answers go in one statement
     uow.insert(
         Response.__table__,
         response_id=event.response_id,
@@ -111,38 +86,73 @@ async def on_response_submitted(
     )
 
 
-async def on_tier_changed(event: TierChangedV1, uow: UnitOfWork, *, rules: Rules) -> None:
-    """Learn the customer's tier; a new key client's open case moves up to key-client priority."""
-    session = uow.session
-    if await is_erased(session, event.customer_id):
+def _remediate(
+    uow: UnitOfWork[BatchView], event: ResponseSubmittedV1, tier: str | None, signals: list[str], rules: Rules
+) -> str:
+    """Open a case for a negative answer, or join the customer's open case; the case's id."""
+    found = triage(
+        kind=event.kind,
+        score=event.score,
+        signals=signals,
+        key_client=tier == KEY_CLIENT,
+        opened_at=uow.now,
+        rules=rules,
+    )
+    case = uow.view.open_cases.get(event.customer_id)
+    if case is None:
+        case = uow.view.open_cases[event.customer_id] = open_case(
+            uow,
+            customer_id=event.customer_id,
+            response_id=event.response_id,
+            kind=event.kind,
+            score=event.score,
+            tier=tier,
+            triage=found,
+            rules=rules,
+        )
+    else:
+        join_case(uow, case, response_id=event.response_id, score=event.score, triage=found)
+    return case.case_id
+
+
+async def on_tier_changed(event: TierChangedV1, uow: UnitOfWork[BatchView], *, rules: Rules) -> None:
+    """Learn the customer's tier; a new key client's open case moves up to key-client priority
+    (and so do their later answers, which read the tier)."""
+    view = uow.view
+    if event.customer_id in view.erased:
         return
-    known = await session.get(CustomerTier, event.customer_id)
+    known = view.tiers.get(event.customer_id)
     if known is not None and known.changed_at > event.occurred_at:
         log.info("older_tier_change_ignored")
         return
-    if known is None:
-        session.add(
-            CustomerTier(customer_id=event.customer_id, tier=event.tier, changed_at=event.occurred_at)
-        )
-    else:
-        known.tier, known.changed_at = event.tier, event.occurred_at
-    if event.tier == KEY_CLIENT:
-        await raise_for_key_client(uow, event.customer_id, rules)
+    view.tiers[event.customer_id] = KnownTier(event.tier, event.occurred_at)
+    uow.upsert(
+        CustomerTier,
+        {"customer_id": event.customer_id, "tier": event.tier, "changed_at": event.occurred_at},
+        key=("customer_id",),
+    )
+    case = view.open_cases.get(event.customer_id)
+    if event.tier == KEY_CLIENT and case is not None:
+        raise_for_key_client(uow, case, rules)
 
 
-async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
-    """Forget the customer: comments and ids gone, scores and cases kept for the counts."""
+async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork[BatchView]) -> None:
+    """Forget the customer: comments and ids gone, scores and cases kept for the counts. It
+    updates their rows wherever they are (registered `reads_database`: what the batch buffered
+    is written before), and the view forgets them, so the batch's later events about them are
+    ignored."""
     await forget_customer(uow.session, event.customer_id)
+    uow.view.forget(event.customer_id)
     log.info("customer_erased")
 
 
-def build_handlers(rules: Rules, lexicon: Lexicon) -> EventHandlers:
-    """The feedback handlers, bound to their rules."""
-    handlers = EventHandlers()
-    handlers.on(ResponseSubmittedV1, preload=load_answer_batch)(
+def build_handlers(rules: Rules, lexicon: Lexicon) -> EventHandlers[BatchView]:
+    """The feedback handlers, bound to their rules, sharing one view per batch."""
+    handlers: EventHandlers[BatchView] = EventHandlers(load_view=load_batch_view)
+    handlers.on(ResponseSubmittedV1)(
         # the lexicon compiled once, not for every comment
         partial(on_response_submitted, rules=rules, patterns=signal_patterns(lexicon))
     )
     handlers.on(TierChangedV1)(partial(on_tier_changed, rules=rules))
-    handlers.on(CustomerErasedV1)(on_customer_erased)
+    handlers.on(CustomerErasedV1, reads_database=True)(on_customer_erased)
     return handlers

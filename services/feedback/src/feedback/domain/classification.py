@@ -46,6 +46,8 @@ def is_negative(answer_category: str, signals: Sequence[str]) -> bool:
 
 def _fold(text: str) -> str:
     # one form for matching: lower case, no diacritics (ș/ş/s, ё/е, å/a), single spaces
+    if text.isascii():  # nothing to decompose: the same form, without a pass per character
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return " ".join(plain.replace("’", "'").split())
