@@ -71,9 +71,11 @@ def database_backends() -> list[Any]:
 
 
 async def empty_database_url(backend: str, tmp_path: Path) -> str:
-    """The URL of an empty database: a new SQLite file, or a wiped PostgreSQL schema."""
+    """The URL of an empty database: a new SQLite file (another at each call, so that two services
+    of one test never share one), or a wiped PostgreSQL schema."""
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        number = sum(1 for _ in tmp_path.glob("test-*.db"))
+        return f"sqlite+aiosqlite:///{tmp_path / f'test-{number}.db'}"
     engine = create_async_engine(backend)
     async with engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
