@@ -80,9 +80,11 @@ def key_client(customer: str = "anna") -> TierChangedV1:
 async def deliver(service: Service) -> int:
     settings = service.settings
     assert isinstance(settings, OutreachSettings)
-    return await Delivery(load_rules(settings.outreach_rules_file), settings, Templates()).deliver_due(
-        service
-    )
+    delivery = Delivery(load_rules(settings.outreach_rules_file), settings, Templates())
+    try:
+        return await delivery.deliver_due(service)
+    finally:
+        await delivery.close()
 
 
 async def messages(service: Service, kind: str | None = None) -> list[Message]:

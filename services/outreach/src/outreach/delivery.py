@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from wom_chassis import Service, UnitOfWork, get_logger, utcnow
+from wom_chassis.mail import MailPool
 from wom_chassis.tracing import continue_trace
 from wom_contracts import MessageFailedV1, MessageSentV1
 
-from outreach.channels import EmailChannel, Outgoing, WebhookChannel
+from outreach.channels import Channel, Outgoing, build_channels
 from outreach.domain.policies import Admission, Situation, admit
 from outreach.domain.wording import language_of, reward_phrase
 from outreach.kinds import kind_of
@@ -69,18 +70,15 @@ def context_for(
 
 @dataclass
 class Delivery:
-    """Sends due messages; one instance per service."""
+    """Sends due messages; one instance per service, its mail over one pool of SMTP connections."""
 
     rules: Rules
     settings: OutreachSettings
     templates: Templates
 
     def __post_init__(self) -> None:
-        self.email = EmailChannel(self.settings)
-        self.channels: dict[str, EmailChannel | WebhookChannel] = {
-            "email": self.email,
-            "webhook": WebhookChannel(self.settings),
-        }
+        self.pool = MailPool(self.settings)
+        self.channels: dict[str, Channel] = build_channels(self.settings, self.pool)
 
     async def deliver_due(self, service: Service, limit: int = 50) -> int:
         """Try every message that is due now, each in the trace of the event that queued it; how
@@ -94,11 +92,14 @@ class Delivery:
                     .limit(limit)
                 )
             ).all()
-        async with self.email.one_connection():
-            for message_id, traceparent, tracestate in due:
-                with continue_trace("deliver message", traceparent, tracestate):
-                    await self._deliver_one(service, message_id)
+        for message_id, traceparent, tracestate in due:
+            with continue_trace("deliver message", traceparent, tracestate):
+                await self._deliver_one(service, message_id)
         return len(due)
+
+    async def close(self) -> None:
+        """Say goodbye on the idle SMTP connections (the next run opens new ones)."""
+        await self.pool.close()
 
     async def _situation(self, uow: UnitOfWork, message: Message, contact: Contact) -> Situation:
         """What `admit` needs; it reads the marketing sent, the last survey and the last referral
@@ -258,11 +259,15 @@ class Delivery:
 
     async def run(self, service: Service) -> None:
         """Deliver due messages until cancelled (a background task of the service)."""
-        while True:
-            try:
-                tried = await self.deliver_due(service)
-            except Exception as error:
-                log.error("delivery_loop_error", error=repr(error))
-                tried = 0
-            if not tried:
-                await asyncio.sleep(self.settings.delivery_interval_seconds)
+        try:
+            while True:
+                try:
+                    tried = await self.deliver_due(service)
+                except Exception as error:
+                    log.error("delivery_loop_error", error=repr(error))
+                    tried = 0
+                if not tried:
+                    await self.close()  # no connection is held open while nothing is due
+                    await asyncio.sleep(self.settings.delivery_interval_seconds)
+        finally:
+            await self.close()
