@@ -7,6 +7,7 @@ import asyncio
 from types import TracebackType
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
@@ -59,12 +60,7 @@ class MailPool:
                 try:
                     if client is None or not client.is_connected:  # the relay may have hung up
                         client = await self._connect()
-                    await client.sendmail(
-                        mail.sender,
-                        mail.recipients,
-                        head.encode() + mail.content,
-                        mail_options=["SMTPUTF8"] if mail.smtputf8 else None,
-                    )
+                    await _transaction(client, mail, head.encode() + mail.content)
                 except BaseException:
                     if client is not None:
                         client.close()  # whatever state the failure left, the next mail starts afresh
@@ -82,6 +78,8 @@ class MailPool:
             timeout=settings.smtp_timeout_seconds,
         )
         await client.connect()
+        if client.is_ehlo_or_helo_needed:  # connect says hello only for STARTTLS or a login
+            await client.ehlo()
         return client
 
     async def close(self) -> None:
@@ -97,6 +95,25 @@ class MailPool:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         await self.close()
+
+
+async def _transaction(client: aiosmtplib.SMTP, mail: Mail, content: bytes) -> None:
+    """One mail transaction (RFC 5321 §3.3): MAIL, RCPT for each recipient, DATA. `sendmail` does
+    the same, but parses every address twice more and scans the message once more for its size;
+    the composer has checked the addresses, and SIZE is optional for a client."""
+    if mail.smtputf8 and not client.supports_extension("smtputf8"):
+        raise aiosmtplib.SMTPNotSupported("an address is not ASCII and the relay does not take SMTPUTF8")
+    encoding = "utf-8" if mail.smtputf8 else "ascii"
+    options = [b"SMTPUTF8"] if mail.smtputf8 else []
+    sender = b"FROM:<" + mail.sender.encode(encoding) + b">"
+    response = await client.execute_command(b"MAIL", sender, *options)
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, mail.sender)
+    for recipient in mail.recipients:
+        response = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+        if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+            raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
+    await client.data(content)
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
