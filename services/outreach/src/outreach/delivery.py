@@ -8,7 +8,8 @@ The job works in rounds of at most `delivery_round_size` due messages, one per c
 2. `smtp_connections` workers render the admitted messages and hand them to their channels with
    no transaction open, mail over the service's pool of SMTP connections: a connection that hangs
    holds up its own message only, for at most the SMTP timeout, while the others go on;
-3. outcomes are recorded as they come, one transaction for whatever came meanwhile.
+3. outcomes are recorded as they come, within `RECORD_WITHIN_SECONDS`, one transaction for
+   whatever came meanwhile.
 
 Every transaction is short, so the consume path's batches take the writer lock in between. Each
 message is admitted, sent and recorded in the trace of the event that queued it.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -37,9 +39,11 @@ from outreach.rules import Rules
 from outreach.settings import OutreachSettings
 from outreach.templates import Rendered, Templates
 
-__all__ = ["Delivery"]
+__all__ = ["RECORD_WITHIN_SECONDS", "Delivery"]
 
 log = get_logger(__name__)
+RECORD_WITHIN_SECONDS = 0.01
+"""An outcome is recorded this long after it came at most, with all that came meanwhile."""
 
 
 @dataclass(frozen=True)
@@ -93,20 +97,25 @@ class Delivery:
             await self.close()
 
     async def _send_and_record(self, service: Service, admitted: list[Admitted]) -> None:
-        waiting, came = deque(admitted), asyncio.Event()
+        waiting, came, all_came = deque(admitted), asyncio.Event(), asyncio.Event()
         outcomes: list[_Outcome] = []
 
         async def worker() -> None:
             while waiting:
                 outcomes.append(await self._send(waiting.popleft()))
                 came.set()
+                if len(outcomes) == len(admitted):
+                    all_came.set()
 
         async def recorder() -> None:
             recorded = 0
             while recorded < len(admitted):
                 await came.wait()
+                with suppress(TimeoutError):  # a transaction costs more than the rows it writes
+                    async with asyncio.timeout(RECORD_WITHIN_SECONDS):
+                        await all_came.wait()
                 came.clear()
-                batch = outcomes[recorded:]  # whatever came while the last batch was written
+                batch = outcomes[recorded:]  # whatever came meanwhile
                 await self._record(service, batch)
                 recorded += len(batch)
 
