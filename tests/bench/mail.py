@@ -1,9 +1,16 @@
-"""Outreach's mail: how many mails a second its delivery job hands to a local SMTP inbox, alone
-or beside its consume path.
+"""Outreach's mail: the CPU a composed mail costs, and how many mails a second its delivery job
+hands to a local SMTP inbox, alone or beside its consume path.
 
-    uv run python -m tests.bench.mail                                  # 5,000 queued mails
+    uv run python -m tests.bench.mail                                  # both parts, 5,000 mails
+    uv run python -m tests.bench.mail --parts compose                  # µs of CPU per composed mail
     uv run python -m tests.bench.mail --mails 5000 --connections 1     # SMTP_CONNECTIONS for the run
     uv run python -m tests.bench.mail --mails 5000 --consume 20000     # the consume path beside it
+
+Composing is timed in this process over every kind in every locale, with names in four scripts:
+rendering the templates, then the mail's bytes built directly (`wom_chassis.mime`, as delivery
+does) and, for comparison, with Python's `email` package as outreach did before (the reference
+of `services/outreach/tests/email_package.py`, flattened as aiosmtplib did); CPU per mail, the
+best of three passes, after `gc.freeze()` as in the service.
 
 Outreach runs as its own process, as deployed, on a SQLite file that holds `--mails` contacts with
 one queued message each, due now: every kind in turn, in en, ru, ro-MD and sv, names with and
@@ -25,10 +32,12 @@ import argparse
 import asyncio
 import email
 import email.policy
+import gc
 import itertools
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,27 +225,94 @@ def delivery_rate(
     return result
 
 
+def compose_costs(passes: int = 3, rounds: int = 20) -> dict[str, float]:
+    """µs of CPU per mail: rendering, composing the bytes directly, with the `email` package."""
+    from outreach.channels import EmailChannel, Outgoing
+    from outreach.kinds import sample_context
+    from outreach.settings import OutreachSettings
+    from outreach.templates import Templates
+    from wom_chassis.mail import MailPool
+
+    from services.outreach.tests.email_package import mail_as_the_email_package_wrote_it
+
+    settings = OutreachSettings(database_url="sqlite+aiosqlite:///:memory:")
+    templates, channel = Templates(), EmailChannel(settings, MailPool(settings))
+    cases = [
+        (kind, locale, {**sample_context(kind), "first_name": name})
+        for kind in sorted(KINDS)
+        for locale in LOCALES
+        for name in NAMES
+    ]
+    outgoing = []
+    for n, (kind, locale, context) in enumerate(cases):
+        rendered = templates.render(kind, locale, context)
+        marketing = KINDS[kind].message_class == "marketing"
+        outgoing.append(
+            Outgoing(
+                message_id=f"m-{n}",
+                kind=kind,
+                message_class=KINDS[kind].message_class,
+                customer_id=f"c-{n}",
+                recipient=f"c-{n}@example.com",
+                locale=rendered.locale,
+                rendered=rendered,
+                unsubscribe_url=context["unsubscribe_url"] if marketing else None,
+            )
+        )
+    steps: dict[str, Callable[[], object]] = {
+        "render": lambda: [templates.render(kind, locale, context) for kind, locale, context in cases],
+        "compose directly": lambda: [channel.compose(out) for out in outgoing],
+        "compose with the email package": lambda: [
+            mail_as_the_email_package_wrote_it(out, settings.mail_from) for out in outgoing
+        ],
+    }
+    gc.collect()
+    gc.freeze()
+    costs = {}
+    for name, step in steps.items():
+        best = float("inf")
+        for _ in range(passes):
+            started = time.process_time()
+            for _ in range(rounds):
+                step()
+            best = min(best, (time.process_time() - started) / (rounds * len(cases)) * 1e6)
+        costs[name] = best
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--parts", default="compose,delivery", help="comma-separated, of compose, delivery")
     parser.add_argument("--mails", type=int, default=5_000, help="queued mails to deliver")
     parser.add_argument("--connections", type=int, help="SMTP_CONNECTIONS of the run (its default if unset)")
     parser.add_argument("--consume", type=int, default=0, help="outreach records to consume meanwhile")
     parser.add_argument("--keep", type=Path, help="keep databases and logs in this directory")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     console.print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory(prefix="wom-bench-mail-") as temporary:
-        directory = args.keep or Path(temporary)
-        directory.mkdir(parents=True, exist_ok=True)
-        result = delivery_rate(directory, args.mails, connections=args.connections, consume=args.consume)
-    console.print(
-        f"delivery: {result.mails:,} mails ({result.distinct:,} distinct) in {result.seconds:.2f} s = "
-        f"{result.rate:,.0f} mails/s, outreach CPU {result.cpu_us:,.0f} µs/mail; messages {result.statuses}"
-    )
-    if args.consume:
+    if "compose" in parts:
+        costs = compose_costs()
         console.print(
-            f"consume path meanwhile: {result.consumed:,} events at {result.consume_rate:,.0f}/s, the "
-            f"longest stretch without a consume commit while mail flowed {result.longest_consume_gap:.2f} s"
+            "composing a mail, µs of CPU: "
+            + ", ".join(f"{name} {cost:,.0f}" for name, cost in costs.items())
+            + f"; render + compose directly {costs['render'] + costs['compose directly']:,.0f}"
         )
+    if "delivery" in parts:
+        with tempfile.TemporaryDirectory(prefix="wom-bench-mail-") as temporary:
+            directory = args.keep or Path(temporary)
+            directory.mkdir(parents=True, exist_ok=True)
+            result = delivery_rate(directory, args.mails, connections=args.connections, consume=args.consume)
+        console.print(
+            f"delivery: {result.mails:,} mails ({result.distinct:,} distinct) in {result.seconds:.2f} s = "
+            f"{result.rate:,.0f} mails/s, outreach CPU {result.cpu_us:,.0f} µs/mail; "
+            f"messages {result.statuses}"
+        )
+        if args.consume:
+            console.print(
+                f"consume path meanwhile: {result.consumed:,} events at {result.consume_rate:,.0f}/s, the "
+                f"longest stretch without a consume commit while mail flowed "
+                f"{result.longest_consume_gap:.2f} s"
+            )
     console.print(f"machine after the run: {machine()}")
 
 
