@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NoOpTracer, SpanKind
 from sqlalchemy import insert, select
 from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork, tracing, unit_of_work
-from wom_chassis.mail import MailSettings, send_mail
+from wom_chassis.mail import MailPool, MailSettings
+from wom_chassis.mime import Mail, MailComposer
 from wom_chassis.outbox import OutboxRelay, outbox_row
 from wom_chassis.tables import OutboxRecord
 from wom_chassis.testing import MailInbox, record_of, span_recorder
@@ -28,6 +28,11 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 UPSTREAM_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{UPSTREAM_SPAN}-01"
 TOPIC = OrderCompletedV1.event_type
+COMPOSER = MailComposer("wom <hello@wom.localhost>")
+
+
+def mail(text: str, subject: str = "hello") -> Mail:
+    return COMPOSER.compose("ada@example.com", subject, text)
 
 
 def order(n: int) -> OrderCompletedV1:
@@ -160,15 +165,12 @@ async def test_a_mail_sent_while_handling_an_event_carries_its_trace(
 
     @handlers.on(OrderCompletedV1)
     async def thank(event: OrderCompletedV1, uow: UnitOfWork) -> None:
-        mail = EmailMessage()
-        mail["To"] = "ada@example.com"
-        mail["Subject"] = f"thanks for {event.order_id}"
-        mail.set_content("thanks")
-        await send_mail(settings, mail)
+        async with MailPool(settings) as pool:
+            await pool.send(mail("thanks", f"thanks for {event.order_id}"))
 
     await processor(db, outbound.broker, handlers).process([traced(1)])
-    (mail,) = inbox.messages
-    trace_id, span_id = parts(str(mail["traceparent"]))
+    (received,) = inbox.messages
+    trace_id, span_id = parts(str(received["traceparent"]))
     (sent,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT]
     (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
     assert trace_id == f"{consumer.context.trace_id:032x}"  # in the batch's span, linked to the event's
@@ -192,15 +194,27 @@ async def test_work_done_later_for_an_event_continues_its_stored_trace(
     await processor(db, outbound.broker, handlers).process([traced(1)])
     inbox, settings = smtp
     with continue_trace("deliver message", *stored[0]):
-        mail = EmailMessage()
-        mail["To"] = "ada@example.com"
-        mail.set_content("later")
-        await send_mail(settings, mail)
+        async with MailPool(settings) as pool:
+            await pool.send(mail("later"))
         async with unit_of_work(db, source="wom/test") as uow:
             uow.emit(order(9))
     await OutboxRelay(db, outbound.broker, service="test").publish_pending()
     assert parts(str(inbox.messages[0]["traceparent"]))[0] == TRACE_ID
     assert parts(outbound.headers(0)["traceparent"])[0] == TRACE_ID
+
+
+async def test_a_mail_sent_again_carries_the_trace_of_that_attempt_only(
+    smtp: tuple[MailInbox, MailSettings],
+) -> None:
+    inbox, settings = smtp
+    composed = mail("once composed, twice sent")
+    other = f"00-{'1' * 32}-{UPSTREAM_SPAN}-01"
+    async with MailPool(settings) as pool:
+        for traceparent in (TRACEPARENT, other):
+            with continue_trace("deliver message", traceparent):
+                await pool.send(composed)
+    assert [len(m.get_all("traceparent") or []) for m in inbox.messages] == [1, 1]
+    assert [parts(str(m["traceparent"]))[0] for m in inbox.messages] == [TRACE_ID, "1" * 32]
 
 
 async def test_a_job_outside_any_trace_publishes_in_a_trace_of_its_own(
@@ -240,10 +254,8 @@ async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
     @handlers.on(OrderCompletedV1)
     async def thank(event: OrderCompletedV1, uow: UnitOfWork) -> None:
         uow.emit(event)
-        mail = EmailMessage()
-        mail["To"] = "ada@example.com"
-        mail.set_content("thanks")
-        await send_mail(settings, mail)
+        async with MailPool(settings) as pool:
+            await pool.send(mail("thanks"))
 
     await processor(db, outbound.broker, handlers).process([traced(1), traced(2, traceparent=None)])
     await OutboxRelay(db, outbound.broker, service="test").publish_pending()
@@ -252,7 +264,6 @@ async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
     assert parts(fresh)[0] != TRACE_ID
     assert str(inbox.messages[0]["traceparent"]) == str(inbox.messages[1]["traceparent"]) == fresh
 
-    alone = EmailMessage()
-    alone["To"] = "ada@example.com"
-    await send_mail(settings, alone)  # outside any trace: one of its own
+    async with MailPool(settings) as pool:
+        await pool.send(mail("alone"))  # outside any trace: one of its own
     assert parts(str(inbox.messages[2]["traceparent"]))[0] not in (TRACE_ID, parts(fresh)[0])

@@ -117,6 +117,7 @@ async def test_a_hostile_template_fails_its_message_with_the_reason_and_holds_up
     delivery = Delivery(load_rules(settings.outreach_rules_file), settings, templates)
     assert await delivery.deliver_due(service) == 2
     assert await delivery.deliver_due(service) == 0, "a failed message is not tried again and again"
+    await delivery.close()
 
     async with service.db.session() as session:
         messages = {m.customer_id: m for m in await session.scalars(select(Message))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import itertools
 import os
 import socket
 from collections.abc import AsyncIterator, Sequence
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
+_SQLITE_FILES = itertools.count()
 E = TypeVar("E", bound=Event)
 
 
@@ -74,8 +76,7 @@ async def empty_database_url(backend: str, tmp_path: Path) -> str:
     """The URL of an empty database: a new SQLite file (another at each call, so that two services
     of one test never share one), or a wiped PostgreSQL schema."""
     if backend == "sqlite":
-        number = sum(1 for _ in tmp_path.glob("test-*.db"))
-        return f"sqlite+aiosqlite:///{tmp_path / f'test-{number}.db'}"
+        return f"sqlite+aiosqlite:///{tmp_path / f'test-{next(_SQLITE_FILES)}.db'}"
     engine = create_async_engine(backend)
     async with engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))

@@ -42,6 +42,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from wom_chassis.mail import MailPool
 from wom_chassis.testing import free_port, serving
 
 SECRET = "unsubscribe-secret-for-tests"
@@ -111,6 +112,12 @@ class RawInbox:
         return None
 
 
+async def send_email(config: OutreachSettings, out: Outgoing) -> None:
+    """`out` through the email channel, over a pool of its own."""
+    async with MailPool(config) as pool:
+        await EmailChannel(config, pool).send(out)
+
+
 @pytest.fixture
 def inbox() -> Iterator[tuple[RawInbox, int]]:
     handler, port = RawInbox(), free_port()
@@ -126,7 +133,7 @@ async def test_marketing_email_has_one_click_unsubscribe_headers(inbox: tuple[Ra
     url = unsubscribe_url(config, "cus_42")
     assert len(f"List-Unsubscribe: <{url}>") > 78  # long enough that standard folding would mangle it
 
-    await EmailChannel(config).send(outgoing(unsubscribe=url))
+    await send_email(config, outgoing(unsubscribe=url))
 
     mail = received.mail()
     assert received.raw_header("List-Unsubscribe") == f"<{url}>"  # verbatim: no RFC 2047 encoded words
@@ -150,8 +157,8 @@ async def test_transactional_email_has_no_unsubscribe_headers(inbox: tuple[RawIn
     received, port = inbox
     config = settings(smtp_port=port)
 
-    await EmailChannel(config).send(outgoing("transactional", unsubscribe=unsubscribe_url(config, "cus_42")))
-    await EmailChannel(config).send(outgoing("marketing", unsubscribe=None))
+    await send_email(config, outgoing("transactional", unsubscribe=unsubscribe_url(config, "cus_42")))
+    await send_email(config, outgoing("marketing", unsubscribe=None))
 
     for index in (0, 1):
         mail = received.mail(index)
@@ -163,54 +170,15 @@ async def test_transactional_email_has_no_unsubscribe_headers(inbox: tuple[RawIn
 async def test_email_failures_raise(inbox: tuple[RawInbox, int]) -> None:
     received, port = inbox
     with pytest.raises(ChannelError, match="no email address"):
-        await EmailChannel(settings(smtp_port=port)).send(outgoing(recipient=None))
+        await send_email(settings(smtp_port=port), outgoing(recipient=None))
     with pytest.raises(ChannelError, match="not a plain http"):
-        await EmailChannel(settings(smtp_port=port)).send(
-            outgoing(unsubscribe="https://x.example/u/a>\r\nBcc: victim@example.com")
+        await send_email(
+            settings(smtp_port=port),
+            outgoing(unsubscribe="https://x.example/u/a>\r\nBcc: victim@example.com"),
         )
     with pytest.raises(Exception, match=r"(?i)connect|refused"):
-        await EmailChannel(settings(smtp_port=free_port())).send(outgoing())
+        await send_email(settings(smtp_port=free_port()), outgoing())
     assert received.raw == []
-
-
-@dataclass
-class PickyInbox(RawInbox):
-    """An SMTP server that refuses one recipient."""
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        if address.startswith("nobody@"):
-            return "550 no such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-
-async def test_mails_of_a_run_share_one_connection_and_fail_alone() -> None:
-    received, port = PickyInbox(), free_port()
-    controller = Controller(received, hostname="127.0.0.1", port=port)
-    controller.start()
-    channel = EmailChannel(settings(smtp_port=port))
-    try:
-        async with channel.one_connection():
-            await channel.send(outgoing())
-            assert channel.smtp is not None
-            first = channel.smtp.client
-            await channel.send(outgoing())
-            assert channel.smtp.client is first  # the same connection
-            with pytest.raises(Exception, match="no such mailbox"):
-                await channel.send(outgoing(recipient="nobody@example.com"))
-            await channel.send(outgoing())  # on a new connection
-            controller.stop()
-            with pytest.raises(Exception, match=r"(?i)connect|refused|EOF"):
-                await channel.send(outgoing())
-            controller = Controller(received, hostname="127.0.0.1", port=port)
-            controller.start()
-            await channel.send(outgoing())  # the relay is back
-    finally:
-        controller.stop()
-    assert len(received.raw) == 4
-    assert channel.smtp is None
 
 
 # --- webhook over a real HTTP receiver ------------------------------------------------------------

@@ -78,11 +78,18 @@ def key_client(customer: str = "anna") -> TierChangedV1:
 
 
 async def deliver(service: Service) -> int:
+    """Deliver what is due, round after round (a customer's messages go one a round), as the
+    delivery job does until nothing is due; how many messages were taken up."""
     settings = service.settings
     assert isinstance(settings, OutreachSettings)
-    return await Delivery(load_rules(settings.outreach_rules_file), settings, Templates()).deliver_due(
-        service
-    )
+    delivery = Delivery(load_rules(settings.outreach_rules_file), settings, Templates())
+    taken = 0
+    try:
+        while tried := await delivery.deliver_due(service):
+            taken += tried
+    finally:
+        await delivery.close()
+    return taken
 
 
 async def messages(service: Service, kind: str | None = None) -> list[Message]:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -23,8 +22,9 @@ from sqlalchemy import JSON, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 from wom_chassis import Service, UtcDateTime, get_logger, utcnow
 from wom_chassis.deadletters import DeadLetter, dead_letter_record
-from wom_chassis.mail import send_mail
+from wom_chassis.mail import MailPool
 from wom_chassis.metrics import DEAD_LETTERS
+from wom_chassis.mime import Mail, MailComposer
 from wom_chassis.publishing import publish_records
 from wom_chassis.signatures import signature
 from wom_chassis.tracing import continue_trace
@@ -101,6 +101,15 @@ class _Claimed:
 
 
 @dataclass(frozen=True)
+class _Senders:
+    """What a run sends with: an HTTP client for webhooks, a pool of SMTP connections for email."""
+
+    http: httpx.AsyncClient
+    mail: MailPool
+    composer: MailComposer
+
+
+@dataclass(frozen=True)
 class _Outcome:
     ok: bool
     status_code: int | None = None
@@ -129,15 +138,11 @@ def _due_text(payload: dict[str, Any]) -> str:
         return str(payload.get("sla_due_at", "?"))
 
 
-def escalation_mail(payload: dict[str, Any], to: str) -> EmailMessage:
+def escalation_mail(composer: MailComposer, payload: dict[str, Any], to: str, delivery_id: str) -> Mail:
     """The short plain-text mail that tells a queue's team what happened to a case."""
     case_id, queue, what = payload["case_id"], payload["queue"], payload["what"]
     happened = "was opened" if what == "opened" else "is past its SLA"
-    mail = EmailMessage()
-    mail["To"] = to
-    mail["Subject"] = (
-        f"[{payload['priority']}] case {case_id} {what} in queue {queue} — due {_due_text(payload)}"
-    )
+    subject = f"[{payload['priority']}] case {case_id} {what} in queue {queue} — due {_due_text(payload)}"
     facts = [
         ("Priority", payload["priority"] + (" (key client)" if payload.get("key_client") else "")),
         ("Status", payload.get("status", "?")),
@@ -150,8 +155,10 @@ def escalation_mail(payload: dict[str, Any], to: str) -> EmailMessage:
     lines = [f"Case {case_id} {happened} in queue {queue}.", ""]
     lines += [f"{label + ':':<13}{value}" for label, value in facts]
     lines += ["", f"Open it in the support console: {payload.get('console_path', console_path(case_id))}"]
-    mail.set_content("\n".join(lines) + "\n")
-    return mail
+    text = "\n".join(lines) + "\n"
+    return composer.compose(
+        to, subject, text, headers=[("X-Wom-Delivery", delivery_id)], idstring=delivery_id
+    )
 
 
 async def _post_webhook(client: httpx.AsyncClient, claimed: _Claimed, rules: Rules) -> _Outcome:
@@ -176,15 +183,13 @@ async def _post_webhook(client: httpx.AsyncClient, claimed: _Claimed, rules: Rul
     return _Outcome(False, response.status_code, f"HTTP {response.status_code}: {response.text[:500]}")
 
 
-async def _send_email(claimed: _Claimed, settings: FeedbackSettings) -> _Outcome:
-    mail = escalation_mail(claimed.payload, claimed.target)
-    mail["X-Wom-Delivery"] = claimed.id
-    await send_mail(settings, mail)
+async def _send_email(claimed: _Claimed, senders: _Senders) -> _Outcome:
+    await senders.mail.send(escalation_mail(senders.composer, claimed.payload, claimed.target, claimed.id))
     return _Outcome(True)
 
 
 async def _attempt(
-    client: httpx.AsyncClient, claimed: _Claimed, rules: Rules, settings: FeedbackSettings
+    senders: _Senders, claimed: _Claimed, rules: Rules, settings: FeedbackSettings
 ) -> _Outcome:
     limit = (
         rules.escalation.timeout_seconds if claimed.channel == "webhook" else settings.smtp_timeout_seconds
@@ -192,8 +197,8 @@ async def _attempt(
     try:
         async with asyncio.timeout(limit * 2):  # httpx times each phase; this bounds the whole call
             if claimed.channel == "webhook":
-                return await _post_webhook(client, claimed, rules)
-            return await _send_email(claimed, settings)
+                return await _post_webhook(senders.http, claimed, rules)
+            return await _send_email(claimed, senders)
     except Exception as error:  # whatever went wrong is this attempt's error, never the run's
         return _Outcome(False, error=f"{type(error).__name__}: {error}"[:4000])
 
@@ -266,7 +271,7 @@ async def _claim(service: Service, now: datetime, lease: timedelta) -> list[_Cla
 
 async def _handle(
     service: Service,
-    client: httpx.AsyncClient,
+    senders: _Senders,
     claimed: _Claimed,
     *,
     rules: Rules,
@@ -276,7 +281,7 @@ async def _handle(
     limit = rules.escalation.webhook_attempts
     if claimed.attempts < limit:
         with continue_trace("deliver escalation", claimed.traceparent, claimed.tracestate):
-            outcome = await _attempt(client, claimed, rules, settings)
+            outcome = await _attempt(senders, claimed, rules, settings)
         attempts = claimed.attempts + 1
     else:  # out of attempts earlier, but its dead letter could not be published then
         outcome, attempts = _Outcome(False, error=claimed.last_error), claimed.attempts
@@ -321,11 +326,15 @@ async def deliver_due(
     slowest = max(rules.escalation.timeout_seconds, settings.smtp_timeout_seconds)
     lease = timedelta(seconds=4 * slowest + 60)
     taken = 0
-    async with httpx.AsyncClient(timeout=rules.escalation.timeout_seconds) as client:
+    async with (
+        httpx.AsyncClient(timeout=rules.escalation.timeout_seconds) as client,
+        MailPool(settings) as pool,
+    ):
+        senders = _Senders(client, pool, MailComposer(settings.mail_from))
         # claimed rows move past `now` (lease, then backoff): each is attempted at most once a run
         while claimed := await _claim(service, now, lease):
             results = await asyncio.gather(
-                *(_handle(service, client, c, rules=rules, settings=settings, now=now) for c in claimed),
+                *(_handle(service, senders, c, rules=rules, settings=settings, now=now) for c in claimed),
                 return_exceptions=True,
             )
             taken += len(claimed)

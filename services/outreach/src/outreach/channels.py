@@ -8,21 +8,17 @@ caller (delivery).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import Policy
-from email.utils import make_msgid
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 from wom_chassis import get_logger
-from wom_chassis.mail import MailConnection, send_mail
+from wom_chassis.mail import MailPool
+from wom_chassis.mime import Mail, MailComposer
 from wom_chassis.signatures import signature
 
 from outreach.settings import OutreachSettings
@@ -81,53 +77,41 @@ class Channel(Protocol):
 
 
 class EmailChannel:
-    """Sends one multipart (text + HTML) email through the configured SMTP relay."""
+    """Sends one multipart (text + HTML) email through the service's pool of SMTP connections."""
 
-    def __init__(self, settings: OutreachSettings) -> None:
-        self.settings = settings
-        self.smtp: MailConnection | None = None
+    def __init__(self, settings: OutreachSettings, pool: MailPool) -> None:
+        self.pool = pool
+        self.composer = MailComposer(settings.mail_from)
 
-    @contextlib.asynccontextmanager
-    async def one_connection(self) -> AsyncIterator[None]:
-        """Mails sent inside the block share one SMTP connection (a due run's mails: the
-        connection and the greeting cost more than a mail). One block at a time per channel."""
-        self.smtp = MailConnection(self.settings)
-        try:
-            yield
-        finally:
-            smtp, self.smtp = self.smtp, None
-            await smtp.close()
-
-    def compose(self, out: Outgoing) -> EmailMessage:
+    def compose(self, out: Outgoing) -> Mail:
         """The email for `out`: marketing mail with an unsubscribe URL gets the one-click headers."""
         if not out.recipient:
             raise ChannelError(f"message {out.message_id}: the contact has no email address")
         rendered = out.rendered
-        mail = EmailMessage()
-        mail["From"] = self.settings.mail_from
-        mail["To"] = out.recipient
-        mail["Subject"] = rendered.subject
-        mail["Message-ID"] = make_msgid(idstring=out.message_id, domain="wom.localhost")
-        mail["X-Wom-Message-Id"] = out.message_id
-        mail["X-Wom-Kind"] = out.kind  # lets mail tools (and the end-to-end tests) sort by kind
+        headers = [
+            ("X-Wom-Message-Id", out.message_id),
+            ("X-Wom-Kind", out.kind),  # lets mail tools (and the end-to-end tests) sort by kind
+        ]
         if out.message_class == "marketing":
             if out.unsubscribe_url:
-                mail["List-Unsubscribe"] = _VerbatimHeader("List-Unsubscribe", f"<{_header_url(out)}>")
-                mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+                # as one line, verbatim: RFC 2369 allows no encoded words in it, and 998 is the limit
+                headers.append(("List-Unsubscribe", f"<{_header_url(out)}>"))
+                headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
             else:
                 log.warning("marketing_mail_without_unsubscribe", message_id=out.message_id, kind=out.kind)
-        mail.set_content(rendered.text)
-        mail.add_alternative(rendered.html, subtype="html")
-        mail["Content-Language"] = rendered.locale  # after the body: set_content drops Content-*
-        return mail
+        headers.append(("Content-Language", rendered.locale))
+        return self.composer.compose(
+            out.recipient,
+            rendered.subject,
+            rendered.text,
+            rendered.html,
+            headers=headers,
+            idstring=out.message_id,
+        )
 
     async def send(self, out: Outgoing) -> None:
         """Send `out` to its recipient; raise when the relay refuses or cannot be reached."""
-        mail = self.compose(out)
-        if self.smtp is None:
-            await send_mail(self.settings, mail)
-        else:
-            await self.smtp.send(mail)
+        await self.pool.send(self.compose(out))
 
 
 def _header_url(out: Outgoing) -> str:
@@ -135,24 +119,6 @@ def _header_url(out: Outgoing) -> str:
     if not _HEADER_URL.match(url):  # it goes into a header verbatim: no spaces, brackets or newlines
         raise ChannelError(f"message {out.message_id}: the unsubscribe URL is not a plain http(s) URL")
     return url
-
-
-class _VerbatimHeader(str):
-    """A header written as given. The standard policy turns a line it cannot fold (a long URL in
-    angle brackets) into RFC 2047 encoded words, which List-Unsubscribe does not allow; a single
-    line up to RFC 5322's 998 characters is valid."""
-
-    name: str
-    max_count = None
-
-    def __new__(cls, name: str, value: str) -> _VerbatimHeader:
-        header = super().__new__(cls, value)
-        header.name = name
-        return header
-
-    def fold(self, *, policy: Policy) -> str:
-        """The header as one line, ended by the policy's line separator."""
-        return f"{self.name}: {self}{policy.linesep}"
 
 
 def webhook_body(out: Outgoing) -> bytes:
@@ -221,6 +187,6 @@ def channels_for(kind: str, settings: OutreachSettings) -> list[str]:
     return channels
 
 
-def build_channels(settings: OutreachSettings) -> dict[str, Channel]:
-    """Every channel by the name `channels_for` uses."""
-    return {"email": EmailChannel(settings), "webhook": WebhookChannel(settings)}
+def build_channels(settings: OutreachSettings, pool: MailPool) -> dict[str, Channel]:
+    """Every channel by the name `channels_for` uses; email goes out through `pool`."""
+    return {"email": EmailChannel(settings, pool), "webhook": WebhookChannel(settings)}

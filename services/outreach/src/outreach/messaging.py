@@ -1,5 +1,5 @@
-"""Queueing messages and suppressing them: every message once per kind, cause and channel, and
-every message not sent announced with its reason."""
+"""Queueing messages, suppressing them and failing them: every message once per kind, cause and
+channel, and every message not sent announced with its reason."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, get_logger, new_id, utcnow
-from wom_contracts import MessageSuppressedV1
+from wom_contracts import MessageFailedV1, MessageSuppressedV1
 
 from outreach.batch_view import BatchView
 from outreach.kinds import kind_of
 from outreach.models import Contact, Message
 
-__all__ = ["queue_buffered", "queue_message", "suppress"]
+__all__ = ["fail", "queue_buffered", "queue_message", "suppress"]
 
 log = get_logger(__name__)
 
@@ -131,3 +131,30 @@ def suppress(uow: UnitOfWork[Any], message: Message, reason: str) -> None:
         )
     )
     log.info("message_suppressed", message_id=message.id, kind=message.kind, reason=reason)
+
+
+def fail(
+    uow: UnitOfWork[None], message: Message, error: str, *, locale: str | None, retry_at: datetime | None
+) -> None:
+    """An attempt to send `message` failed with `error`: try again at `retry_at`, or, without one,
+    give the message up and say why (`locale` is the contact's, for the event)."""
+    message.last_error = error[:2000]
+    if retry_at is not None:
+        message.next_attempt_at = retry_at
+        log.warning("message_retry_later", message_id=message.id, error=message.last_error)
+        return
+    message.status = "failed"
+    uow.emit(
+        MessageFailedV1(
+            customer_id=message.customer_id,
+            message_id=message.id,
+            kind=message.kind,
+            channel=message.channel,
+            locale=locale,
+            cause_event_id=message.cause_event_id,
+            error=message.last_error,
+            attempts=message.attempts,
+            occurred_at=utcnow(),
+        )
+    )
+    log.error("message_failed", message_id=message.id, error=message.last_error)

@@ -45,6 +45,12 @@ class OutreachSettings(ServiceSettings, MailSettings):
     outreach_webhook_kinds: list[str] = Field(default_factory=list, description="kinds also sent by webhook")
     default_locale: str = "en"
     delivery_interval_seconds: float = Field(default=0.5, gt=0)
+    delivery_round_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="due messages a delivery round admits in one transaction (it holds the writer lock)",
+    )
     delivery_max_attempts: int = Field(default=6, ge=1)
     delivery_retry_seconds: float = Field(default=5.0, gt=0)
     schedule_every_seconds: float = Field(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["TEMPLATE_DIR", "Rendered", "Templates", "locale_chain"]
@@ -37,7 +37,9 @@ class Templates:
 
     Templates live in `templates/<kind>/<locale>.subject.txt|txt|html`; HTML ones extend
     `_layout.html`, and marketing ones end with the unsubscribe footer of their language
-    (`_footer/<locale>.html|txt`). Every variable must be given (StrictUndefined)."""
+    (`_footer/<locale>.html|txt`). Every variable must be given (StrictUndefined). Templates are
+    files of the package: each is compiled once, and the locale a kind falls back to is looked
+    up once per kind and locale (no file is looked at again)."""
 
     def __init__(self, directory: Path = TEMPLATE_DIR, default_locale: str = "en") -> None:
         self.default_locale = default_locale
@@ -48,17 +50,28 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,
         )
+        self._chosen: dict[tuple[str, str], tuple[str, list[Template]]] = {}
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
         """Render `kind` in the first locale of the chain that has it."""
+        candidate, templates = self._choose(kind, locale)
+        values = {**context, "lang": candidate}
+        subject, text, html = (template.render(values) for template in templates)
+        return Rendered(candidate, " ".join(subject.split()), text, html)
+
+    def _choose(self, kind: str, locale: str) -> tuple[str, list[Template]]:
+        chosen = self._chosen.get((kind, locale))
+        if chosen is None:
+            chosen = self._chosen[kind, locale] = self._find(kind, locale)
+        return chosen
+
+    def _find(self, kind: str, locale: str) -> tuple[str, list[Template]]:
         for candidate in locale_chain(locale, self.default_locale):
             try:
-                parts = [
-                    self.env.get_template(f"{kind}/{candidate}.{part}").render({**context, "lang": candidate})
-                    for part in ("subject.txt", "txt", "html")
-                ]
+                parts = ("subject.txt", "txt", "html")
+                return candidate, [self.env.get_template(f"{kind}/{candidate}.{part}") for part in parts]
             except TemplateNotFound:
                 continue
-            return Rendered(candidate, " ".join(parts[0].split()), parts[1], parts[2])
         raise LookupError(f"no template for {kind!r} in {locale!r} or its fallbacks")
