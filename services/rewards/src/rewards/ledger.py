@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from rewards.models import ErasedCustomer, LedgerEntry, WithheldReward
 
 __all__ = [
     "ANONYMOUS_PREFIX",
+    "Grant",
     "add_entry",
     "amount_fields",
     "balance_of",
@@ -27,6 +29,7 @@ __all__ = [
     "is_erased",
     "month_start",
     "revoke",
+    "reward_grants",
     "withhold",
 ]
 
@@ -39,7 +42,7 @@ def is_anonymous(customer_id: str) -> bool:
 
 
 def add_entry(
-    uow: UnitOfWork,
+    uow: UnitOfWork[Any],
     *,
     customer_id: str,
     kind: str,
@@ -62,7 +65,7 @@ def add_entry(
         reason=reason,
         once_key=once_key,
         source_event_id=uow.cause_id or "scheduled",
-        created_at=utcnow(),
+        created_at=utcnow(),  # not the batch's clock: entries are listed in the order they were made
         **columns,
     )
 
@@ -112,13 +115,68 @@ def amount_fields(unit: str, amount: Decimal, coupon_code: str | None = None) ->
     return {"credit": as_money(amount, unit)}
 
 
-def revoke(uow: UnitOfWork, grant: LedgerEntry, *, reason: str, balances: Balances) -> None:
+@dataclass(slots=True)
+class Grant:
+    """A ledger entry that gives something (a referral reward, say), as a batch reads it to take
+    it back: the columns a revocation needs and the row's required ones."""
+
+    id: str
+    customer_id: str
+    kind: str
+    unit: str
+    amount: Decimal
+    status: str
+    reason: str
+    once_key: str
+    source_event_id: str
+    created_at: datetime
+    order_id: str | None = None
+    referral_id: str | None = None
+    case_id: str | None = None
+    coupon_code: str | None = None
+    reporting_value: Decimal | None = None
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> Grant:
+        """The grant of an entry written in this unit of work (`add_entry`'s row)."""
+        fields: dict[str, Any] = {name: entry.get(name) for name in _GRANT_FIELDS}
+        return cls(**fields)
+
+    def row(self) -> dict[str, Any]:
+        """The entry's row, as far as the grant knows it."""
+        return {name: getattr(self, name) for name in _GRANT_FIELDS}
+
+
+_GRANT_FIELDS = tuple(Grant.__dataclass_fields__)
+
+
+async def reward_grants(session: AsyncSession, referral_ids: Collection[str]) -> dict[str, list[Grant]]:
+    """The rewards granted for each of `referral_ids` (both sides, advocate first)."""
+    grants: dict[str, list[Grant]] = {}
+    if not referral_ids:
+        return grants
+    columns = [getattr(LedgerEntry, name) for name in _GRANT_FIELDS]
+    rows = await session.execute(
+        select(*columns)
+        .where(LedgerEntry.referral_id.in_(list(referral_ids)), LedgerEntry.amount > 0)
+        .order_by(LedgerEntry.kind)
+    )
+    for row in rows:
+        grant = Grant(*row)
+        grants.setdefault(grant.referral_id or "", []).append(grant)
+    return grants
+
+
+def revoke(uow: UnitOfWork[Any], grant: Grant, *, reason: str, balances: Balances) -> None:
     """Take a whole reward back. A pending one is cancelled (it will never be released); an
     available one is debited, even if that takes the balance below zero."""
-    amount = Decimal(grant.amount)
+    amount = grant.amount
     was = grant.status
     if was == "pending":
         grant.status = "revoked"
+        # an update, written as an upsert of the row so that it joins the batch's buffered
+        # writes: they come after its inserts, and the grant may be one of them
+        uow.upsert(LedgerEntry, grant.row(), key=["id"], update=["status"])
     add_entry(
         uow,
         customer_id=grant.customer_id,
@@ -144,14 +202,14 @@ def revoke(uow: UnitOfWork, grant: LedgerEntry, *, reason: str, balances: Balanc
             order_id=grant.order_id,
             referral_id=grant.referral_id,
             balance=balances.to_event(),
-            occurred_at=utcnow(),
+            occurred_at=uow.now,
             **amount_fields(grant.unit, amount, grant.coupon_code),
         )
     )
 
 
 def withhold(
-    uow: UnitOfWork,
+    uow: UnitOfWork[Any],
     *,
     customer_id: str,
     kind: str,
@@ -163,7 +221,7 @@ def withhold(
 ) -> None:
     """Record and announce a reward that the rules withheld (`points`, or `credit` for store
     credit and coupons), with the reason."""
-    now = utcnow()
+    now = uow.now
     uow.insert(
         WithheldReward,
         id=new_id(),
