@@ -36,7 +36,7 @@ from rewards.models import Order, Refund
 from rewards.purchases import StoredOrder, StoredRefund, stored_orders, stored_refunds
 from rewards.refund_chain import PurchaseGrant, purchase_grants
 from rewards.rules import Rules
-from rewards.tiering import KeyClientLine, key_client_line, order_counts, tier_states, trailing_revenues
+from rewards.tiering import KeyClientLine, OrderTotals, key_client_line, order_totals, tier_states
 
 __all__ = ["Account", "BatchView", "load_batch_view"]
 
@@ -158,9 +158,9 @@ async def load_batch_view(session: AsyncSession, events: Sequence[Event], *, rul
     trailing = timedelta(days=rules.tiers.key_client.trailing_days)
     view = BatchView(await erased_among(session, list(everyone)), trailing_since=now - trailing)
     buyers = {event.customer_id for event in purchases} - view.erased
-    revenues: dict[str, Decimal] | None = None
+    totals: dict[str, OrderTotals] | None = None
     if orders or refunds:
-        view.line, revenues = await key_client_line(session, now, rules)
+        view.line, totals = await key_client_line(session, now, rules)
         view.orders = await stored_orders(session, {event.order_id for event in purchases})
         refund_ids = {event.refund_id for event in refunds}
         for refund in await stored_refunds(session, refund_ids, {event.order_id for event in orders}):
@@ -184,16 +184,10 @@ async def load_batch_view(session: AsyncSession, events: Sequence[Event], *, rul
     view.balances = await balances_of(session, holders - view.erased)
     if buyers:
         states = await tier_states(session, buyers)
-        counts = await order_counts(session, buyers)
-        if revenues is None:
-            revenues = await trailing_revenues(session, now, rules, buyers)
-        view.accounts = {
-            customer_id: Account(
-                states[customer_id],
-                revenues.get(customer_id, Decimal(0)),
-                counts[customer_id],
-                view.balances[customer_id],
-            )
-            for customer_id in buyers
-        }
+        if totals is None:  # a large shop's recorded line: only the buyers' orders are read
+            totals = await order_totals(session, now, rules, buyers)
+        for customer_id in buyers:
+            total = totals.get(customer_id) or OrderTotals()
+            balances = view.balances[customer_id]
+            view.accounts[customer_id] = Account(states[customer_id], total.revenue, total.orders, balances)
     return view

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,11 +21,13 @@ from rewards.rules import Rules
 
 __all__ = [
     "KeyClientLine",
+    "OrderTotals",
     "apply_tier_step",
     "compute_ranking",
     "key_client_line",
     "latest_ranking",
     "order_counts",
+    "order_totals",
     "tier_states",
     "trailing_revenues",
 ]
@@ -37,6 +40,11 @@ def _since(now: datetime, rules: Rules) -> datetime:
     return now - timedelta(days=rules.tiers.key_client.trailing_days)
 
 
+# erased customers' orders are gone; these would be theirs
+_NOT_ANONYMOUS = ~Order.customer_id.startswith(ANONYMOUS_PREFIX)
+_COUNTED = Order.refunded < Order.total  # an order not refunded in full counts towards repeat buying
+
+
 async def trailing_revenues(
     session: AsyncSession, now: datetime, rules: Rules, customer_ids: Iterable[str] | None = None
 ) -> dict[str, Decimal]:
@@ -44,7 +52,7 @@ async def trailing_revenues(
     customers, or of everyone (erased customers' orders are gone and do not count)."""
     query = (
         select(Order.customer_id, func.sum(Order.revenue))
-        .where(Order.completed_at >= _since(now, rules), ~Order.customer_id.startswith(ANONYMOUS_PREFIX))
+        .where(Order.completed_at >= _since(now, rules), _NOT_ANONYMOUS)
         .group_by(Order.customer_id)
     )
     ids = None if customer_ids is None else list(set(customer_ids))
@@ -58,11 +66,7 @@ async def trailing_revenues(
 
 async def order_counts(session: AsyncSession, customer_ids: Iterable[str] | None = None) -> dict[str, int]:
     """Orders that were not refunded in full, per customer (of the given ones, or everyone's)."""
-    query = (
-        select(Order.customer_id, func.count())
-        .where(Order.refunded < Order.total)
-        .group_by(Order.customer_id)
-    )
+    query = select(Order.customer_id, func.count()).where(_COUNTED).group_by(Order.customer_id)
     ids = None if customer_ids is None else list(set(customer_ids))
     if ids is not None:
         query = query.where(Order.customer_id.in_(ids))
@@ -70,6 +74,37 @@ async def order_counts(session: AsyncSession, customer_ids: Iterable[str] | None
     for customer_id, count in (await session.execute(query)).all():
         counts[customer_id] = int(count)
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTotals:
+    """What a customer's orders add up to for tiers."""
+
+    revenue: Decimal = Decimal(0)  # net, of the trailing window, in the reporting currency
+    orders: int = 0  # not refunded in full
+
+
+async def order_totals(
+    session: AsyncSession, now: datetime, rules: Rules, customer_ids: Iterable[str] | None = None
+) -> dict[str, OrderTotals]:
+    """`trailing_revenues` and `order_counts` in one read: of the given customers, or of
+    everyone with an order."""
+    query = (
+        select(
+            Order.customer_id,
+            func.sum(Order.revenue).filter(Order.completed_at >= _since(now, rules)),
+            func.count().filter(_COUNTED),
+        )
+        .where(_NOT_ANONYMOUS)
+        .group_by(Order.customer_id)
+    )
+    ids = None if customer_ids is None else list(set(customer_ids))
+    if ids is not None:
+        query = query.where(Order.customer_id.in_(ids))
+    totals = dict.fromkeys(ids or [], OrderTotals())
+    for customer_id, revenue, orders in (await session.execute(query)).all():
+        totals[customer_id] = OrderTotals(Decimal(revenue or 0), int(orders))
+    return totals
 
 
 async def tier_states(
@@ -133,9 +168,9 @@ class KeyClientLine:
 
 async def key_client_line(
     session: AsyncSession, now: datetime, rules: Rules
-) -> tuple[KeyClientLine, dict[str, Decimal] | None]:
-    """The line to judge a batch's revenue changes by, and everyone's trailing revenue when it is
-    drawn from them (None: the recorded line of a large shop holds, nobody's revenue was read)."""
+) -> tuple[KeyClientLine, dict[str, OrderTotals] | None]:
+    """The line to judge a batch's revenue changes by, and everyone's order totals when it is
+    drawn from them (None: the recorded line of a large shop holds, nobody's orders were read)."""
     latest = await latest_ranking(session)
     fresh_after = now - timedelta(minutes=float(rules.tiers.key_client.recompute_minutes))
     if (
@@ -145,9 +180,10 @@ async def key_client_line(
     ):
         ranking = Ranking(latest.threshold, latest.ranked_customers, latest.key_clients)
         return KeyClientLine(ranking, None), None
-    revenues = await trailing_revenues(session, now, rules)
+    totals = await order_totals(session, now, rules)
+    revenues = {customer_id: total.revenue for customer_id, total in totals.items()}
     standings = Standings(revenues, rules.tiers.key_client.top_percent)
-    return KeyClientLine(Ranking(None, 0, 0), standings), revenues
+    return KeyClientLine(Ranking(None, 0, 0), standings), totals
 
 
 async def compute_ranking(
