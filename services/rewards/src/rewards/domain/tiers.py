@@ -79,6 +79,7 @@ class Standings:
         self._revenues = {customer_id: revenue for customer_id, revenue in revenues.items() if revenue > 0}
         self._ascending = sorted(self._revenues.values())
         self._top_percent = top_percent
+        self._inside = (0, 0)  # (ranked, how many of them are inside the top percent), as last counted
 
     def update(self, customer_id: str, revenue: Decimal) -> None:
         """Take a customer's new trailing revenue into account."""
@@ -96,7 +97,10 @@ class Standings:
         if not ascending:
             return Ranking(None, 0, 0)
         ranked = len(ascending)
-        inside = max(1, math.ceil(ranked * self._top_percent / 100))
+        counted, inside = self._inside
+        if counted != ranked:
+            inside = max(1, math.ceil(ranked * self._top_percent / 100))
+            self._inside = (ranked, inside)
         threshold = ascending[ranked - inside]
         return Ranking(threshold, ranked, ranked - bisect_left(ascending, threshold))
 
