@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, new_id, utcnow
 from wom_chassis.privacy import erased_among as erased_in_register
@@ -70,18 +70,21 @@ def add_entry(
     )
 
 
+# built once: a batch's ids are bound at execution rather than compiled into each statement
+_BALANCES = (
+    select(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status, func.sum(LedgerEntry.amount))
+    .where(LedgerEntry.customer_id.in_(bindparam("ids", expanding=True)))
+    .group_by(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status)
+)
+
+
 async def balances_of(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Balances]:
     """The balances of each customer, summed from their entries in one query."""
     ids = list(set(customer_ids))
     balances = {customer_id: Balances() for customer_id in ids}
     if not ids:
         return balances
-    rows = await session.execute(
-        select(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status, func.sum(LedgerEntry.amount))
-        .where(LedgerEntry.customer_id.in_(ids))
-        .group_by(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status)
-    )
-    for customer_id, unit, status, total in rows.all():
+    for customer_id, unit, status, total in await session.execute(_BALANCES, {"ids": ids}):
         balances[customer_id].add(unit, status, Decimal(total or 0))
     return balances
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.models import Order, Refund
@@ -92,11 +92,25 @@ _REFUND_COLUMNS = (
 )
 
 
+# built once: a batch's ids are bound at execution rather than compiled into each statement
+_ORDERS = select(*_ORDER_COLUMNS).where(Order.order_id.in_(bindparam("order_ids", expanding=True)))
+_REFUNDS = (
+    select(*_REFUND_COLUMNS)
+    .where(
+        or_(
+            Refund.refund_id.in_(bindparam("refund_ids", expanding=True)),
+            Refund.order_id.in_(bindparam("order_ids", expanding=True)) & Refund.applied_at.is_(None),
+        )
+    )
+    .order_by(Refund.refunded_at, Refund.refund_id)
+)
+
+
 async def stored_orders(session: AsyncSession, order_ids: Collection[str]) -> dict[str, StoredOrder]:
     """The stored orders among `order_ids`, by id."""
     if not order_ids:
         return {}
-    rows = await session.execute(select(*_ORDER_COLUMNS).where(Order.order_id.in_(list(order_ids))))
+    rows = await session.execute(_ORDERS, {"order_ids": list(order_ids)})
     return {row[0]: StoredOrder(*row) for row in rows}
 
 
@@ -107,14 +121,5 @@ async def stored_refunds(
     `waiting_for`, in the order they were made."""
     if not refund_ids and not waiting_for:
         return []
-    rows = await session.execute(
-        select(*_REFUND_COLUMNS)
-        .where(
-            or_(
-                Refund.refund_id.in_(list(refund_ids)),
-                Refund.order_id.in_(list(waiting_for)) & Refund.applied_at.is_(None),
-            )
-        )
-        .order_by(Refund.refunded_at, Refund.refund_id)
-    )
+    rows = await session.execute(_REFUNDS, {"refund_ids": list(refund_ids), "order_ids": list(waiting_for)})
     return [StoredRefund(*row) for row in rows]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork
 from wom_contracts import TierChangedV1
@@ -84,25 +84,36 @@ class OrderTotals:
     orders: int = 0  # not refunded in full
 
 
+# built once: a batch's ids are bound at execution rather than compiled into each statement
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_TOTALS = (
+    select(
+        Order.customer_id,
+        func.sum(Order.revenue).filter(
+            Order.completed_at >= bindparam("since", type_=Order.completed_at.type)
+        ),
+        func.count().filter(_COUNTED),
+    )
+    .where(_NOT_ANONYMOUS)
+    .group_by(Order.customer_id)
+)
+_TOTALS_OF = _TOTALS.where(Order.customer_id.in_(_IDS))
+_TIER_STATES = select(Customer.customer_id, Customer.tier, Customer.below_threshold_since)
+_TIER_STATES_OF = _TIER_STATES.where(Customer.customer_id.in_(_IDS))
+
+
 async def order_totals(
     session: AsyncSession, now: datetime, rules: Rules, customer_ids: Iterable[str] | None = None
 ) -> dict[str, OrderTotals]:
     """`trailing_revenues` and `order_counts` in one read: of the given customers, or of
     everyone with an order."""
-    query = (
-        select(
-            Order.customer_id,
-            func.sum(Order.revenue).filter(Order.completed_at >= _since(now, rules)),
-            func.count().filter(_COUNTED),
-        )
-        .where(_NOT_ANONYMOUS)
-        .group_by(Order.customer_id)
-    )
     ids = None if customer_ids is None else list(set(customer_ids))
-    if ids is not None:
-        query = query.where(Order.customer_id.in_(ids))
+    since = _since(now, rules)
+    query, parameters = (
+        (_TOTALS, {"since": since}) if ids is None else (_TOTALS_OF, {"since": since, "ids": ids})
+    )
     totals = dict.fromkeys(ids or [], OrderTotals())
-    for customer_id, revenue, orders in (await session.execute(query)).all():
+    for customer_id, revenue, orders in await session.execute(query, parameters):
         totals[customer_id] = OrderTotals(Decimal(revenue or 0), int(orders))
     return totals
 
@@ -112,12 +123,10 @@ async def tier_states(
 ) -> dict[str, TierState]:
     """The tier state of each customer (of the given ones, or everyone rewards keeps; a
     customer rewards keeps nothing of is a member)."""
-    query = select(Customer.customer_id, Customer.tier, Customer.below_threshold_since)
     ids = None if customer_ids is None else list(set(customer_ids))
-    if ids is not None:
-        query = query.where(Customer.customer_id.in_(ids))
+    query, parameters = (_TIER_STATES, {}) if ids is None else (_TIER_STATES_OF, {"ids": ids})
     states = {customer_id: TierState() for customer_id in ids or []}
-    for customer_id, tier, below_since in (await session.execute(query)).all():
+    for customer_id, tier, below_since in await session.execute(query, parameters):
         states[customer_id] = TierState(tier, below_since)
     return states
 
