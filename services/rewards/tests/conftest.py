@@ -3,6 +3,7 @@ database (SQLite, and PostgreSQL when configured), with the shipped rules or adj
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -24,12 +25,16 @@ RewardsFactory = Callable[..., AbstractAsyncContextManager[Service]]
 
 @pytest.fixture(params=database_backends())
 def make_rewards(request: pytest.FixtureRequest, tmp_path: Path) -> RewardsFactory:
-    """Build a rewards service whose rules are the shipped ones with `changes` applied key by key."""
+    """Build a rewards service whose rules are the shipped ones with `changes` applied key by key,
+    on an empty database of its own (each call a new one)."""
+    calls = itertools.count()
 
     @asynccontextmanager
     async def make(changes: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
-        rules = rules_file(tmp_path, DEFAULT_RULES_FILE, changes)
-        url = await empty_database_url(request.param, tmp_path)
+        directory = tmp_path / f"rewards-{next(calls)}"
+        directory.mkdir()
+        rules = rules_file(directory, DEFAULT_RULES_FILE, changes)
+        url = await empty_database_url(request.param, directory)
         app = create_app(
             RewardsSettings(database_url=url, api_token=TOKEN, rewards_rules_file=rules, **settings)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from rewards.domain.tiers import (
     REPEAT_BUYER,
     Position,
     Ranking,
+    Standings,
     TierState,
     next_tier,
     position_of,
@@ -164,6 +166,31 @@ def _revenues(*amounts: int | str) -> dict[str, Decimal]:
 )
 def test_rank_customers(revenues: dict[str, Decimal], top_percent: str, ranking: Ranking) -> None:
     assert rank_customers(revenues, D(top_percent)) == ranking
+
+
+def _ranked_by_sorting(revenues: dict[str, Decimal], top_percent: Decimal) -> Ranking:
+    ranked = sorted((revenue for revenue in revenues.values() if revenue > 0), reverse=True)
+    if not ranked:
+        return Ranking(None, 0, 0)
+    threshold = ranked[max(1, math.ceil(len(ranked) * top_percent / 100)) - 1]
+    return Ranking(threshold, len(ranked), sum(1 for revenue in ranked if revenue >= threshold))
+
+
+@PROPERTY
+@given(
+    start=st.dictionaries(st.sampled_from("abcdefgh"), st.integers(-5, 50).map(D), max_size=8),
+    changes=st.lists(st.tuples(st.sampled_from("abcdefghij"), st.integers(-5, 50).map(D)), max_size=30),
+    top_percent=st.sampled_from(["1", "12.5", "20", "50", "100"]).map(D),
+)
+def test_property_standings_rank_as_a_sort_of_everyone_after_each_change(
+    start: dict[str, Decimal], changes: list[tuple[str, Decimal]], top_percent: Decimal
+) -> None:
+    standings, revenues = Standings(start, top_percent), dict(start)
+    assert standings.ranking() == _ranked_by_sorting(revenues, top_percent)
+    for customer_id, revenue in changes:
+        standings.update(customer_id, revenue)
+        revenues[customer_id] = revenue
+        assert standings.ranking() == _ranked_by_sorting(revenues, top_percent)
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,11 @@ from rewards.models import (
 __all__ = ["forget_customer"]
 
 
-async def forget_customer(session: AsyncSession, customer_id: str) -> None:
+async def forget_customer(session: AsyncSession, customer_id: str) -> str:
     """Delete what rewards knows of the customer (birthday, time zone, tier, orders, refunds);
     keep the ledger, coupons and referrals for accounting under a random pseudonym that cannot
-    be traced back; remember only a hash of the id, so later events about them are ignored."""
+    be traced back; remember only a hash of the id, so later events about them are ignored.
+    Returns the pseudonym."""
     pseudonym = f"{ANONYMOUS_PREFIX}{new_id()[:16]}"
     for model in (LedgerEntry, Coupon, Redemption, WithheldReward):
         await session.execute(
@@ -41,3 +42,4 @@ async def forget_customer(session: AsyncSession, customer_id: str) -> None:
     for forgotten in (Customer, Order, Refund):
         await session.execute(delete(forgotten).where(forgotten.customer_id == customer_id))
     await remember_erased(session, ErasedCustomer, customer_id)
+    return pseudonym

@@ -1,84 +1,168 @@
-"""Referral rewards against the database: caps, the programme budget, and the grant itself."""
+"""Referral rewards and compensation against the database: referrals as rewards learnt them, the
+advocate cap and the budgets (read once for a batch, kept current as it grants), the grants."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis import UnitOfWork, utcnow
+from wom_chassis import UnitOfWork
 from wom_contracts import CaseResolvedV1, Money, ReferralQualifiedV1, RewardGrantedV1
 
-from rewards.domain.balances import POINTS
+from rewards.domain.balances import POINTS, Balances
 from rewards.domain.compensation import compensation_withheld_reason
 from rewards.domain.earning import expiry_date
 from rewards.domain.redemption import coupon_code
 from rewards.domain.referral_rewards import BudgetUse, reward_value, withheld_reason
-from rewards.ledger import add_entry, amount_fields, balance_of, month_start, withhold
-from rewards.models import Coupon, LedgerEntry, Referral
+from rewards.ledger import Grant, add_entry, amount_fields, month_start, withhold
+from rewards.models import Coupon, LedgerEntry, Referral, WithheldReward
 from rewards.rules import ReferralRewardRule, Rules
 
-__all__ = ["grant_compensation", "grant_referral_reward", "referral_budget_used", "referral_withheld_reason"]
+__all__ = [
+    "CompensationBudget",
+    "ReferralLimits",
+    "StoredReferral",
+    "compensation_budget",
+    "grant_compensation",
+    "grant_referral_reward",
+    "referral_limits",
+    "stored_referrals",
+]
 
 REFERRAL_KINDS = ("referral_advocate", "referral_friend")
 
 
-def _budget_period_start(now: datetime, rules: Rules) -> datetime | None:
-    return month_start(now) if rules.referrals.budget.period == "month" else None
+@dataclass(slots=True)
+class StoredReferral:
+    """A row of `referrals`: a referral as rewards learnt it, qualified or reversed."""
+
+    referral_id: str
+    advocate_id: str
+    friend_id: str
+    order_id: str | None
+    status: str
+    advocate_rewarded: bool = False
+    hold_until: datetime | None = None
+    qualified_at: datetime | None = None
+    reversed_at: datetime | None = None
+    reversal_reason: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The row as the table takes it."""
+        return {name: getattr(self, name) for name in _REFERRAL_FIELDS}
 
 
-async def referral_budget_used(session: AsyncSession, rules: Rules) -> BudgetUse:
-    """What referral rewards have used of the programme budget in its current period (rewards
-    taken back give their share back)."""
+_REFERRAL_FIELDS = tuple(StoredReferral.__dataclass_fields__)
+
+
+async def stored_referrals(session: AsyncSession, referral_ids: Collection[str]) -> dict[str, StoredReferral]:
+    """The referrals among `referral_ids` that rewards knows, by id."""
+    if not referral_ids:
+        return {}
+    columns = [getattr(Referral, name) for name in _REFERRAL_FIELDS]
+    rows = await session.execute(select(*columns).where(Referral.referral_id.in_(list(referral_ids))))
+    return {row[0]: StoredReferral(*row) for row in rows}
+
+
+@dataclass
+class ReferralLimits:
+    """What the advocate cap and the programme budget count: read once for a batch of
+    qualifications, kept current as the batch grants and revokes."""
+
+    rewarded: dict[str, list[tuple[str, datetime]]]  # advocate → (referral, qualified at) rewarded
+    budget: BudgetUse  # used in the current period
+    period_start: datetime | None  # None: the budget never renews
+
+    def withheld_reason(
+        self, side: str, event: ReferralQualifiedV1, rule: ReferralRewardRule, rules: Rules
+    ) -> str | None:
+        """Why this side's reward is withheld by the advocate's cap or the budget, or None."""
+        cap = rules.referrals.cap_per_advocate
+        in_period = 0
+        if side == "advocate" and cap is not None:
+            since = event.occurred_at - timedelta(days=cap.period_days)
+            in_period = sum(
+                1
+                for referral_id, qualified_at in self.rewarded.get(event.advocate_customer_id, [])
+                if referral_id != event.referral_id and qualified_at > since
+            )
+        return withheld_reason(
+            side=side,
+            value=reward_value(rule, rules),
+            advocate_rewards_in_period=in_period,
+            budget_used=self.budget,
+            rules=rules,
+        )
+
+    def granted(self, grant: Grant, event: ReferralQualifiedV1) -> None:
+        """Count a reward just granted."""
+        self._count(grant, +1)
+        if grant.kind == "referral_advocate":
+            self.rewarded.setdefault(event.advocate_customer_id, []).append(
+                (event.referral_id, event.occurred_at)
+            )
+
+    def revoked(self, grant: Grant) -> None:
+        """Give the budget back a pending reward that was just revoked."""
+        if grant.kind in REFERRAL_KINDS and (
+            self.period_start is None or grant.created_at >= self.period_start
+        ):
+            self._count(grant, -1)
+
+    def _count(self, grant: Grant, sign: int) -> None:
+        points = int(grant.amount) if grant.unit == POINTS else 0
+        credit = grant.reporting_value or Decimal(0)
+        self.budget = BudgetUse(self.budget.points + sign * points, self.budget.credit + sign * credit)
+
+
+async def referral_limits(
+    session: AsyncSession, qualifications: Collection[ReferralQualifiedV1], now: datetime, rules: Rules
+) -> ReferralLimits:
+    """What the cap and the budget count for `qualifications`: the advocates' rewarded
+    referrals inside the cap's period, and what the budget's period has used (rewards taken
+    back inside their hold give their share back)."""
+    rewarded: dict[str, list[tuple[str, datetime]]] = {}
+    cap = rules.referrals.cap_per_advocate
+    if cap is not None and qualifications:
+        since = min(event.occurred_at for event in qualifications) - timedelta(days=cap.period_days)
+        advocates = list({event.advocate_customer_id for event in qualifications})
+        rows = await session.execute(
+            select(Referral.advocate_id, Referral.referral_id, Referral.qualified_at).where(
+                Referral.advocate_id.in_(advocates),
+                Referral.advocate_rewarded.is_(True),
+                Referral.qualified_at > since,
+            )
+        )
+        for advocate_id, referral_id, qualified_at in rows:
+            assert qualified_at is not None  # the query asks for a later one
+            rewarded.setdefault(advocate_id, []).append((referral_id, qualified_at))
+    start = month_start(now) if rules.referrals.budget.period == "month" else None
     query = select(
         func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.unit == POINTS), 0),
         func.coalesce(func.sum(LedgerEntry.reporting_value), 0),
     ).where(LedgerEntry.kind.in_(REFERRAL_KINDS), LedgerEntry.status != "revoked")
-    start = _budget_period_start(utcnow(), rules)
     if start is not None:
         query = query.where(LedgerEntry.created_at >= start)
     points, credit = (await session.execute(query)).one()
-    return BudgetUse(points=int(points or 0), credit=Decimal(credit or 0))
+    return ReferralLimits(rewarded, BudgetUse(points=int(points or 0), credit=Decimal(credit or 0)), start)
 
 
-async def referral_withheld_reason(
-    session: AsyncSession, side: str, event: ReferralQualifiedV1, rule: ReferralRewardRule, rules: Rules
-) -> str | None:
-    """Why this side's reward is withheld by the advocate's cap or the budget, or None."""
-    cap = rules.referrals.cap_per_advocate
-    in_period = 0
-    if side == "advocate" and cap is not None:
-        in_period = int(
-            await session.scalar(
-                select(func.count()).where(
-                    Referral.advocate_id == event.advocate_customer_id,
-                    Referral.advocate_rewarded.is_(True),
-                    Referral.referral_id != event.referral_id,
-                    Referral.qualified_at > event.occurred_at - timedelta(days=cap.period_days),
-                )
-            )
-            or 0
-        )
-    return withheld_reason(
-        side=side,
-        value=reward_value(rule, rules),
-        advocate_rewards_in_period=in_period,
-        budget_used=await referral_budget_used(session, rules),
-        rules=rules,
-    )
-
-
-async def grant_referral_reward(
-    uow: UnitOfWork,
+def grant_referral_reward(
+    uow: UnitOfWork[Any],
     event: ReferralQualifiedV1,
     *,
     side: str,
     customer_id: str,
     rule: ReferralRewardRule,
     rules: Rules,
-) -> None:
+    balances: Balances,
+) -> Grant:
     """Grant one side's reward, pending until the referral's hold ends."""
     kind = f"referral_{side}"
     code = None
@@ -101,7 +185,7 @@ async def grant_referral_reward(
             source="referral",
             valid_from=event.hold_until,
             expires_at=event.hold_until + timedelta(days=rules.redemption.coupon_valid_days),
-            created_at=utcnow(),
+            created_at=uow.now,
         )
     entry = add_entry(
         uow,
@@ -119,7 +203,6 @@ async def grant_referral_reward(
         hold_until=event.hold_until,
         expires_at=expiry_date(event.occurred_at, rules.earning) if unit == POINTS else None,
     )
-    balances = await balance_of(uow.session, customer_id)
     balances.add(unit, "pending", amount)
     uow.emit(
         RewardGrantedV1(
@@ -138,24 +221,64 @@ async def grant_referral_reward(
             **amount_fields(unit, amount, code),
         )
     )
+    return Grant.of(entry)
 
 
-async def grant_compensation(
-    uow: UnitOfWork, event: CaseResolvedV1, compensation: Money, *, once_key: str, rules: Rules
+@dataclass
+class CompensationBudget:
+    """Which cases were settled (compensated or withheld) and what this month's compensation
+    has given per currency: read once for a batch of resolved cases, kept current."""
+
+    settled: set[str] = field(default_factory=set)  # once keys
+    granted: dict[str, Decimal] = field(default_factory=dict)
+
+
+async def compensation_budget(
+    session: AsyncSession, cases: Collection[CaseResolvedV1], now: datetime
+) -> CompensationBudget:
+    """The settled cases among `cases` and what the month has granted in their currencies."""
+    once_keys = [f"compensation:{event.case_id}" for event in cases]
+    currencies = list({event.compensation.currency for event in cases if event.compensation is not None})
+    if not once_keys:
+        return CompensationBudget()
+    settled = set(
+        await session.scalars(select(LedgerEntry.once_key).where(LedgerEntry.once_key.in_(once_keys)))
+    )
+    settled.update(
+        await session.scalars(select(WithheldReward.once_key).where(WithheldReward.once_key.in_(once_keys)))
+    )
+    granted = dict.fromkeys(currencies, Decimal(0))
+    rows = await session.execute(
+        select(LedgerEntry.unit, func.sum(LedgerEntry.amount))
+        .where(
+            LedgerEntry.kind == "compensation",
+            LedgerEntry.unit.in_(currencies),
+            LedgerEntry.amount > 0,
+            LedgerEntry.created_at >= month_start(now),
+        )
+        .group_by(LedgerEntry.unit)
+    )
+    for unit, total in rows:
+        granted[unit] = Decimal(total or 0)
+    return CompensationBudget(settled, granted)
+
+
+def grant_compensation(
+    uow: UnitOfWork[Any],
+    event: CaseResolvedV1,
+    compensation: Money,
+    *,
+    once_key: str,
+    rules: Rules,
+    budget: CompensationBudget,
+    balances: Balances,
 ) -> None:
     """Store credit for a resolved case, available at once, if this month's budget allows;
     otherwise the withheld event says why."""
-    granted = await uow.session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.kind == "compensation",
-            LedgerEntry.unit == compensation.currency,
-            LedgerEntry.amount > 0,
-            LedgerEntry.created_at >= month_start(utcnow()),
-        )
-    )
-    reason = compensation_withheld_reason(
-        compensation.amount, compensation.currency, Decimal(granted or 0), rules.compensation
-    )
+    currency = compensation.currency
+    granted = budget.granted.get(currency, Decimal(0))
+    budget.settled.add(once_key)
+    reason = compensation_withheld_reason(compensation.amount, currency, granted, rules.compensation)
     if reason is not None:
         withhold(
             uow,
@@ -166,21 +289,21 @@ async def grant_compensation(
             case_id=event.case_id,
         )
         return
+    budget.granted[currency] = granted + compensation.amount
     entry = add_entry(
         uow,
         customer_id=event.customer_id,
         kind="compensation",
-        unit=compensation.currency,
+        unit=currency,
         amount=compensation.amount,
         status="available",
         reason="case_compensation",
         once_key=once_key,
         case_id=event.case_id,
-        reporting_value=rules.in_reporting_currency(compensation.amount, compensation.currency),
-        released_at=utcnow(),
+        reporting_value=rules.in_reporting_currency(compensation.amount, currency),
+        released_at=uow.now,
     )
-    balances = await balance_of(uow.session, event.customer_id)
-    balances.add(compensation.currency, "available", compensation.amount)
+    balances.add(currency, "available", compensation.amount)
     uow.emit(
         RewardGrantedV1(
             customer_id=event.customer_id,

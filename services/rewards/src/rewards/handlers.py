@@ -1,12 +1,13 @@
-"""Handlers of the rewards service: one function per consumed event."""
+"""Handlers of the rewards service: one function per consumed event, reading the batch's view
+and keeping it current (`rewards.batch_view`)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from functools import partial
+from operator import attrgetter
 
-from sqlalchemy import select, update
-from wom_chassis import EventHandlers, EventRejected, UnitOfWork, get_logger, upsert, utcnow
+from wom_chassis import EventHandlers, EventRejected, UnitOfWork, get_logger
 from wom_contracts import (
     CaseResolvedV1,
     CustomerErasedV1,
@@ -18,33 +19,19 @@ from wom_contracts import (
     RewardGrantedV1,
 )
 
+from rewards.batch_view import Account, BatchView, load_batch_view
 from rewards.domain.balances import POINTS
 from rewards.domain.earning import expiry_date, points_for_order, release_date
 from rewards.domain.refunds import clawback_points, net_amount
-from rewards.domain.tiers import next_tier
+from rewards.domain.tiers import Ranking, next_tier
 from rewards.erasure import forget_customer
-from rewards.grants import grant_compensation, grant_referral_reward, referral_withheld_reason
-from rewards.ledger import (
-    add_entry,
-    balance_of,
-    balances_of,
-    erased_among,
-    is_erased,
-    revoke,
-    withhold,
-)
-from rewards.models import (
-    Customer,
-    LedgerEntry,
-    Order,
-    Referral,
-    Refund,
-    WithheldReward,
-)
-from rewards.order_batch import OrderBatch, load_order_batch
-from rewards.refund_chain import EarnRef, claw_back, claw_back_refunds, clawed_back, refund_reason
+from rewards.grants import StoredReferral, grant_compensation, grant_referral_reward
+from rewards.ledger import add_entry, revoke, withhold
+from rewards.models import Customer, Order, Referral, Refund
+from rewards.purchases import StoredOrder, StoredRefund
+from rewards.refund_chain import PurchaseGrant, claw_back, claw_back_refunds, refund_reason
 from rewards.rules import Rules
-from rewards.tiering import apply_tier_step, reevaluate_tier
+from rewards.tiering import apply_tier_step
 
 __all__ = [
     "build_handlers",
@@ -58,112 +45,153 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+Work = UnitOfWork[BatchView]
 
 
-async def on_order_completed(event: OrderCompletedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+async def on_order_completed(event: OrderCompletedV1, uow: Work, *, rules: Rules) -> None:
     """Points for every purchase, pending for the return window; refunds that came before the
     order are applied now; the customer's tier follows their revenue."""
-    batch: OrderBatch = uow.preloaded
-    if event.customer_id in batch.erased:
+    view = uow.view
+    if event.customer_id in view.erased:
         log.info("event_for_erased_customer_ignored", order_id=event.order_id)
         return
-    if event.order_id in batch.known_orders:
+    if event.order_id in view.orders:
         log.info("order_already_recorded", order_id=event.order_id)
         return
-    batch.known_orders.add(event.order_id)
-    account = batch.accounts[event.customer_id]
+    account = view.accounts[event.customer_id]
     total = event.total
-    refunds = batch.take_parked_refunds(event)
+    refunds = view.take_parked_refunds(event)
     refunded = sum((refund.amount for refund in refunds), Decimal(0))
     net = net_amount(total.amount, refunded)
     revenue = rules.in_reporting_currency(net, total.currency) or Decimal(0)
-    uow.insert(
-        Order,
-        order_id=event.order_id,
-        customer_id=event.customer_id,
-        currency=total.currency,
-        total=total.amount,
-        refunded=refunded,
-        revenue=revenue,
-        completed_at=event.completed_at,
-        source_event_id=uow.event_id,
-    )
-    earning = points_for_order(total.amount, total.currency, account.tier.tier, rules.earning)
-    if earning.points > 0:
-        earn = add_entry(
-            uow,
-            customer_id=event.customer_id,
-            kind="earn",
-            unit=POINTS,
-            amount=earning.points,
-            status="pending",
-            reason=earning.reason,
-            once_key=f"earn:{event.order_id}",
-            order_id=event.order_id,
-            hold_until=release_date(event.completed_at, rules.earning),
-            expires_at=expiry_date(event.completed_at, rules.earning),
-        )
-        account.balances.add(POINTS, "pending", Decimal(earning.points))
-        uow.emit(
-            RewardGrantedV1(
-                customer_id=event.customer_id,
-                reward_id=earn["id"],
-                kind="earn",
-                status="pending",
-                points=earning.points,
-                reason=earning.reason,
-                source_event_id=uow.event_id,
-                order_id=event.order_id,
-                hold_until=earn["hold_until"],
-                expires_at=earn["expires_at"],
-                balance=account.balances.to_event(),
-                occurred_at=earn["created_at"],
-            )
-        )
-        claw_back_refunds(uow, EarnRef.of(earn), earning.points, refunds, total.amount, account.balances)
-    else:
-        log.info("no_points_for_order", order_id=event.order_id, reason=earning.reason)
-    if refunds:
-        await uow.session.execute(
-            update(Refund)
-            .where(Refund.refund_id.in_([refund.refund_id for refund in refunds]))
-            .values(applied_at=utcnow())
-        )
-    account.revenue += revenue
+    order = StoredOrder(
+        event.order_id, event.customer_id, total.currency, total.amount, refunded, revenue,
+        event.completed_at, uow.event_id,
+    )  # fmt: skip
+    view.add_order(uow, order)
+    _earn_points(event, uow, account, refunds, rules)
+    for refund in refunds:
+        refund.applied_at = uow.now
+        uow.upsert(Refund, refund.row(), key=["refund_id"], update=["applied_at"])
+    ranking = view.key_client_ranking(uow)  # an order is judged by the line drawn before it
+    view.add_revenue(event.customer_id, account, order, revenue)
     account.orders += 1 if net > 0 else 0
-    now = utcnow()
+    _follow_tier(uow, event.customer_id, account, ranking, rules)
+
+
+def _earn_points(
+    event: OrderCompletedV1, uow: Work, account: Account, refunds: list[StoredRefund], rules: Rules
+) -> None:
+    total = event.total
+    earning = points_for_order(total.amount, total.currency, account.tier.tier, rules.earning)
+    if earning.points <= 0:
+        log.debug("no_points_for_order", order_id=event.order_id, reason=earning.reason)
+        return
+    entry = add_entry(
+        uow,
+        customer_id=event.customer_id,
+        kind="earn",
+        unit=POINTS,
+        amount=earning.points,
+        status="pending",
+        reason=earning.reason,
+        once_key=f"earn:{event.order_id}",
+        order_id=event.order_id,
+        hold_until=release_date(event.completed_at, rules.earning),
+        expires_at=expiry_date(event.completed_at, rules.earning),
+    )
+    account.balances.add(POINTS, "pending", Decimal(earning.points))
+    uow.emit(
+        RewardGrantedV1(
+            customer_id=event.customer_id,
+            reward_id=entry["id"],
+            kind="earn",
+            status="pending",
+            points=earning.points,
+            reason=earning.reason,
+            source_event_id=uow.event_id,
+            order_id=event.order_id,
+            hold_until=entry["hold_until"],
+            expires_at=entry["expires_at"],
+            balance=account.balances.to_event(),
+            occurred_at=entry["created_at"],
+        )
+    )
+    grant = uow.view.purchase_grants[event.order_id] = PurchaseGrant.of(entry)
+    claw_back_refunds(uow, grant, refunds, total.amount, account.balances)
+
+
+def _follow_tier(uow: Work, customer_id: str, account: Account, ranking: Ranking, rules: Rules) -> None:
     step = next_tier(
         account.tier,
         revenue=account.revenue,
         orders=account.orders,
-        threshold=batch.ranking.threshold,
-        now=now,
+        threshold=ranking.threshold,
+        now=uow.now,
         rules=rules.tiers,
     )
-    await apply_tier_step(
+    apply_tier_step(
         uow,
-        event.customer_id,
+        customer_id,
         account.tier,
         step,
         revenue=account.revenue,
-        ranking=batch.ranking,
-        now=now,
+        ranking=ranking,
+        now=uow.now,
         rules=rules,
     )
     account.tier = step.state
 
 
-async def on_order_refunded(event: OrderRefundedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+async def on_order_refunded(event: OrderRefundedV1, uow: Work, *, rules: Rules) -> None:
     """Claw back the refunded share of the order's points (never more than was granted); a
     refund that comes before its order waits for it. The customer's tier follows."""
-    session = uow.session
-    if await is_erased(session, event.customer_id):
+    view = uow.view
+    if event.customer_id in view.erased:
         log.info("event_for_erased_customer_ignored", refund_id=event.refund_id)
         return
-    if await session.get(Refund, event.refund_id) is not None:
+    if event.refund_id in view.refunds:
         log.info("refund_already_recorded", refund_id=event.refund_id)
         return
-    order = await session.get(Order, event.order_id)
+    order = view.orders.get(event.order_id)
+    _check_refund(event, order)
+    amount = event.amount
+    refund = StoredRefund(
+        event.refund_id, event.order_id, event.customer_id, amount.currency, amount.amount, event.refunded_at,
+        uow.event_id, None if order is None else uow.now,
+    )  # fmt: skip
+    view.add_refund(uow, refund)
+    if order is None:
+        log.info("refund_parked_until_its_order_arrives", refund_id=event.refund_id, order_id=event.order_id)
+        return
+    account = view.accounts[event.customer_id]
+    counted = order.refunded < order.total
+    order.refunded += amount.amount
+    revenue = rules.in_reporting_currency(net_amount(order.total, order.refunded), order.currency) or Decimal(
+        0
+    )
+    change, order.revenue = revenue - order.revenue, revenue
+    uow.upsert(Order, order.row(), key=["order_id"], update=["refunded", "revenue"])
+    account.orders -= 1 if counted and order.refunded >= order.total else 0
+    grant = view.purchase_grants.get(order.order_id)
+    if grant is not None and grant.status != "revoked":
+        points = clawback_points(grant.points, order.total, order.refunded, grant.clawed)
+        if points:
+            reason = refund_reason(order.refunded, order.total)
+            claw_back(
+                uow,
+                grant=grant,
+                points=points,
+                refund_id=event.refund_id,
+                reason=reason,
+                balances=account.balances,
+            )
+    view.add_revenue(event.customer_id, account, order, change)
+    # a refund is judged by the line drawn after it
+    _follow_tier(uow, event.customer_id, account, view.key_client_ranking(uow), rules)
+
+
+def _check_refund(event: OrderRefundedV1, order: StoredOrder | None) -> None:
     if order is not None and order.customer_id != event.customer_id:
         raise EventRejected(
             "refund_customer_mismatch",
@@ -176,67 +204,34 @@ async def on_order_refunded(event: OrderRefundedV1, uow: UnitOfWork, *, rules: R
             f"refund {event.refund_id} is in {event.amount.currency}, "
             f"order {order.order_id} in {order.currency}",
         )
-    session.add(
-        Refund(
-            refund_id=event.refund_id,
-            order_id=event.order_id,
-            customer_id=event.customer_id,
-            currency=event.amount.currency,
-            amount=event.amount.amount,
-            refunded_at=event.refunded_at,
-            source_event_id=uow.event_id,
-            applied_at=None if order is None else utcnow(),
-        )
-    )
-    if order is None:
-        log.info("refund_parked_until_its_order_arrives", refund_id=event.refund_id, order_id=event.order_id)
-        return
-    order.refunded += event.amount.amount
-    net = net_amount(order.total, order.refunded)
-    order.revenue = rules.in_reporting_currency(net, order.currency) or Decimal(0)
-    earn = await session.scalar(select(LedgerEntry).where(LedgerEntry.once_key == f"earn:{order.order_id}"))
-    if earn is not None and earn.status != "revoked":
-        clawed = await clawed_back(session, earn.id)
-        points = clawback_points(int(earn.amount), order.total, order.refunded, clawed)
-        if points:
-            balances = await balance_of(session, event.customer_id)
-            reason = refund_reason(order.refunded, order.total)
-            claw_back(
-                uow,
-                earn=EarnRef.of(earn),
-                points=points,
-                refund_id=event.refund_id,
-                reason=reason,
-                balances=balances,
-            )
-    await reevaluate_tier(uow, event.customer_id, rules)
 
 
-async def on_referral_qualified(event: ReferralQualifiedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+async def on_referral_qualified(event: ReferralQualifiedV1, uow: Work, *, rules: Rules) -> None:
     """Reward both sides, pending until the referral's hold ends, unless a cap or the
     programme budget withholds a side; a referral already reversed is rewarded with nothing."""
-    session = uow.session
-    referral = await session.get(Referral, event.referral_id)
+    view = uow.view
+    referral = view.referrals.get(event.referral_id)
     if referral is not None and referral.qualified_at is not None:
         log.info("referral_already_qualified", referral_id=event.referral_id)
         return
+    if referral is None:
+        referral = view.referrals[event.referral_id] = _new_referral(event, "qualified")
+    referral.order_id = event.order_id
+    referral.hold_until = event.hold_until
+    referral.qualified_at = event.occurred_at
+    limits = view.referral_limits
+    assert limits is not None  # loaded for every batch with a qualification
     sides = (
         ("advocate", event.advocate_customer_id, rules.referrals.advocate),
         ("friend", event.customer_id, rules.referrals.friend),
     )
-    if referral is None:
-        referral = _new_referral(uow, event, "qualified")
-    referral.order_id = event.order_id
-    referral.hold_until = event.hold_until
-    referral.qualified_at = event.occurred_at
-    erased = await erased_among(session, [event.advocate_customer_id, event.customer_id])
     for side, customer_id, rule in sides:
         kind = f"referral_{side}"
-        if customer_id in erased:
+        if customer_id in view.erased:
             log.info("event_for_erased_customer_ignored", referral_id=event.referral_id, side=side)
             continue
         reason = "referral_reversed" if referral.status == "reversed" else None
-        reason = reason or await referral_withheld_reason(session, side, event, rule, rules)
+        reason = reason or limits.withheld_reason(side, event, rule, rules)
         if reason is not None:
             withhold(
                 uow,
@@ -248,105 +243,100 @@ async def on_referral_qualified(event: ReferralQualifiedV1, uow: UnitOfWork, *, 
                 referral_id=event.referral_id,
             )
             continue
-        await grant_referral_reward(uow, event, side=side, customer_id=customer_id, rule=rule, rules=rules)
+        balances = view.balances[customer_id]
+        grant = grant_referral_reward(
+            uow, event, side=side, customer_id=customer_id, rule=rule, rules=rules, balances=balances
+        )
+        limits.granted(grant, event)
+        view.referral_grants.setdefault(event.referral_id, []).append(grant)
         referral.advocate_rewarded = referral.advocate_rewarded or side == "advocate"
-        await uow.flush()  # the other side's budget check counts this reward
+    uow.upsert(Referral, referral.row(), key=["referral_id"])
 
 
-def _new_referral(uow: UnitOfWork, event: ReferralQualifiedV1 | ReferralReversedV1, status: str) -> Referral:
-    referral = Referral(
-        referral_id=event.referral_id,
-        advocate_id=event.advocate_customer_id,
-        friend_id=event.customer_id,
-        order_id=event.order_id,
-        status=status,
-        advocate_rewarded=False,
+def _new_referral(event: ReferralQualifiedV1 | ReferralReversedV1, status: str) -> StoredReferral:
+    return StoredReferral(
+        event.referral_id, event.advocate_customer_id, event.customer_id, event.order_id, status
     )
-    uow.session.add(referral)
-    return referral
 
 
-async def on_referral_reversed(event: ReferralReversedV1, uow: UnitOfWork) -> None:
+async def on_referral_reversed(event: ReferralReversedV1, uow: Work) -> None:
     """Take both sides' rewards back, released or not; a reversal that comes before the
     qualification is kept, and the qualification then rewards nothing."""
-    session = uow.session
-    referral = await session.get(Referral, event.referral_id)
+    view = uow.view
+    referral = view.referrals.get(event.referral_id)
     if referral is not None and referral.status == "reversed":
         log.info("referral_already_reversed", referral_id=event.referral_id)
         return
     if referral is None:
-        referral = _new_referral(uow, event, "reversed")
+        referral = view.referrals[event.referral_id] = _new_referral(event, "reversed")
         log.info("reversal_parked_until_its_qualification", referral_id=event.referral_id)
     referral.status = "reversed"
     referral.reversed_at = event.occurred_at
     referral.reversal_reason = event.reason
-    grants = (
-        await session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.referral_id == event.referral_id, LedgerEntry.amount > 0)
-            .order_by(LedgerEntry.kind)
-        )
-    ).all()
-    balances = await balances_of(session, [grant.customer_id for grant in grants])
-    for grant in grants:
-        if grant.status != "revoked":
-            revoke(uow, grant, reason=event.reason, balances=balances[grant.customer_id])
+    uow.upsert(Referral, referral.row(), key=["referral_id"])
+    for grant in sorted(view.referral_grants.get(event.referral_id, []), key=attrgetter("kind")):
+        if grant.status == "revoked":
+            continue
+        pending = grant.status == "pending"
+        revoke(uow, grant, reason=event.reason, balances=view.balances[grant.customer_id])
+        if pending and view.referral_limits is not None:
+            view.referral_limits.revoked(grant)
 
 
-async def on_case_resolved(event: CaseResolvedV1, uow: UnitOfWork, *, rules: Rules) -> None:
+async def on_case_resolved(event: CaseResolvedV1, uow: Work, *, rules: Rules) -> None:
     """Compensation for a resolved case: store credit now, if the monthly budget allows."""
     compensation = event.compensation
     if compensation is None or compensation.amount <= 0:
         return
-    session = uow.session
+    view = uow.view
     once_key = f"compensation:{event.case_id}"
-    if await is_erased(session, event.customer_id):
+    if event.customer_id in view.erased:
         log.info("event_for_erased_customer_ignored", case_id=event.case_id)
         return
-    if await session.scalar(
-        select(LedgerEntry.id).where(LedgerEntry.once_key == once_key)
-    ) or await session.scalar(select(WithheldReward.id).where(WithheldReward.once_key == once_key)):
+    if once_key in view.compensation.settled:
         log.info("case_already_compensated", case_id=event.case_id)
         return
-    await grant_compensation(uow, event, compensation, once_key=once_key, rules=rules)
+    balances = view.balances[event.customer_id]
+    grant_compensation(
+        uow, event, compensation, once_key=once_key, rules=rules, budget=view.compensation, balances=balances
+    )
 
 
-async def on_customer_registered(event: CustomerRegisteredV1, uow: UnitOfWork) -> None:
+async def on_customer_registered(event: CustomerRegisteredV1, uow: Work) -> None:
     """Keep what the birthday gift needs: the birthday and the time zone."""
-    if await is_erased(uow.session, event.customer_id):
+    if event.customer_id in uow.view.erased:
         return
-    await upsert(
-        uow.session,
+    uow.upsert(
         Customer,
         {
             "customer_id": event.customer_id,
             "birthday": event.birthday,
             "timezone": event.timezone,
             "tier": "member",
-            "updated_at": utcnow(),
+            "updated_at": uow.now,
         },
         key=["customer_id"],
         update=["birthday", "timezone", "updated_at"],
     )
 
 
-async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork) -> None:
+async def on_customer_erased(event: CustomerErasedV1, uow: Work) -> None:
     """Forget the customer: personal data and projections deleted, the ledger kept for
     accounting under a pseudonym that cannot be traced back, later events ignored."""
-    await forget_customer(uow.session, event.customer_id)
+    pseudonym = await forget_customer(uow.session, event.customer_id)
+    uow.view.forget(event.customer_id, pseudonym)
     log.info("customer_erased")
 
 
-def build_handlers(rules: Rules) -> EventHandlers:
-    """The rewards handlers, bound to their rules."""
-    handlers = EventHandlers()
-    handlers.on(OrderCompletedV1, preload=partial(load_order_batch, rules=rules))(
-        partial(on_order_completed, rules=rules)
-    )
+def build_handlers(rules: Rules) -> EventHandlers[BatchView]:
+    """The rewards handlers, bound to their rules, and the view they share."""
+    handlers: EventHandlers[BatchView] = EventHandlers(load_view=partial(load_batch_view, rules=rules))
+    handlers.on(OrderCompletedV1)(partial(on_order_completed, rules=rules))
     handlers.on(OrderRefundedV1)(partial(on_order_refunded, rules=rules))
     handlers.on(ReferralQualifiedV1)(partial(on_referral_qualified, rules=rules))
     handlers.on(ReferralReversedV1)(on_referral_reversed)
     handlers.on(CaseResolvedV1)(partial(on_case_resolved, rules=rules))
     handlers.on(CustomerRegisteredV1)(on_customer_registered)
-    handlers.on(CustomerErasedV1)(on_customer_erased)
+    # the erasure rewrites and deletes rows in the database: the batch's rows so far are written first
+    handlers.on(CustomerErasedV1, reads_database=True)(on_customer_erased)
     return handlers

@@ -112,7 +112,9 @@ async def expire_points(service: Service, *, rules: Rules, now: datetime | None 
         return len(customers)
 
 
-async def _expire_for(uow: UnitOfWork, customer_id: str, *, now: datetime, warn_until: datetime) -> None:
+async def _expire_for(
+    uow: UnitOfWork[None], customer_id: str, *, now: datetime, warn_until: datetime
+) -> None:
     session = uow.session
     entries = (
         await session.scalars(
@@ -216,7 +218,7 @@ async def recompute_tiers(service: Service, *, rules: Rules, now: datetime | Non
                 rules=rules.tiers,
             )
             position = position_of(revenue, better.get(revenue, 0), ranking.ranked_customers)
-            await apply_tier_step(
+            apply_tier_step(
                 uow,
                 customer_id,
                 state,

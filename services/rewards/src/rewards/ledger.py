@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, new_id, utcnow
 from wom_chassis.privacy import erased_among as erased_in_register
@@ -18,6 +19,7 @@ from rewards.models import ErasedCustomer, LedgerEntry, WithheldReward
 
 __all__ = [
     "ANONYMOUS_PREFIX",
+    "Grant",
     "add_entry",
     "amount_fields",
     "balance_of",
@@ -27,6 +29,7 @@ __all__ = [
     "is_erased",
     "month_start",
     "revoke",
+    "reward_grants",
     "withhold",
 ]
 
@@ -39,7 +42,7 @@ def is_anonymous(customer_id: str) -> bool:
 
 
 def add_entry(
-    uow: UnitOfWork,
+    uow: UnitOfWork[Any],
     *,
     customer_id: str,
     kind: str,
@@ -62,9 +65,17 @@ def add_entry(
         reason=reason,
         once_key=once_key,
         source_event_id=uow.cause_id or "scheduled",
-        created_at=utcnow(),
+        created_at=utcnow(),  # not the batch's clock: entries are listed in the order they were made
         **columns,
     )
+
+
+# built once: a batch's ids are bound at execution rather than compiled into each statement
+_BALANCES = (
+    select(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status, func.sum(LedgerEntry.amount))
+    .where(LedgerEntry.customer_id.in_(bindparam("ids", expanding=True)))
+    .group_by(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status)
+)
 
 
 async def balances_of(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Balances]:
@@ -73,12 +84,7 @@ async def balances_of(session: AsyncSession, customer_ids: Iterable[str]) -> dic
     balances = {customer_id: Balances() for customer_id in ids}
     if not ids:
         return balances
-    rows = await session.execute(
-        select(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status, func.sum(LedgerEntry.amount))
-        .where(LedgerEntry.customer_id.in_(ids))
-        .group_by(LedgerEntry.customer_id, LedgerEntry.unit, LedgerEntry.status)
-    )
-    for customer_id, unit, status, total in rows.all():
+    for customer_id, unit, status, total in await session.execute(_BALANCES, {"ids": ids}):
         balances[customer_id].add(unit, status, Decimal(total or 0))
     return balances
 
@@ -112,13 +118,68 @@ def amount_fields(unit: str, amount: Decimal, coupon_code: str | None = None) ->
     return {"credit": as_money(amount, unit)}
 
 
-def revoke(uow: UnitOfWork, grant: LedgerEntry, *, reason: str, balances: Balances) -> None:
+@dataclass(slots=True)
+class Grant:
+    """A ledger entry that gives something (a referral reward, say), as a batch reads it to take
+    it back: the columns a revocation needs and the row's required ones."""
+
+    id: str
+    customer_id: str
+    kind: str
+    unit: str
+    amount: Decimal
+    status: str
+    reason: str
+    once_key: str
+    source_event_id: str
+    created_at: datetime
+    order_id: str | None = None
+    referral_id: str | None = None
+    case_id: str | None = None
+    coupon_code: str | None = None
+    reporting_value: Decimal | None = None
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> Grant:
+        """The grant of an entry written in this unit of work (`add_entry`'s row)."""
+        fields: dict[str, Any] = {name: entry.get(name) for name in _GRANT_FIELDS}
+        return cls(**fields)
+
+    def row(self) -> dict[str, Any]:
+        """The entry's row, as far as the grant knows it."""
+        return {name: getattr(self, name) for name in _GRANT_FIELDS}
+
+
+_GRANT_FIELDS = tuple(Grant.__dataclass_fields__)
+
+
+async def reward_grants(session: AsyncSession, referral_ids: Collection[str]) -> dict[str, list[Grant]]:
+    """The rewards granted for each of `referral_ids` (both sides, advocate first)."""
+    grants: dict[str, list[Grant]] = {}
+    if not referral_ids:
+        return grants
+    columns = [getattr(LedgerEntry, name) for name in _GRANT_FIELDS]
+    rows = await session.execute(
+        select(*columns)
+        .where(LedgerEntry.referral_id.in_(list(referral_ids)), LedgerEntry.amount > 0)
+        .order_by(LedgerEntry.kind)
+    )
+    for row in rows:
+        grant = Grant(*row)
+        grants.setdefault(grant.referral_id or "", []).append(grant)
+    return grants
+
+
+def revoke(uow: UnitOfWork[Any], grant: Grant, *, reason: str, balances: Balances) -> None:
     """Take a whole reward back. A pending one is cancelled (it will never be released); an
     available one is debited, even if that takes the balance below zero."""
-    amount = Decimal(grant.amount)
+    amount = grant.amount
     was = grant.status
     if was == "pending":
         grant.status = "revoked"
+        # an update, written as an upsert of the row so that it joins the batch's buffered
+        # writes: they come after its inserts, and the grant may be one of them
+        uow.upsert(LedgerEntry, grant.row(), key=["id"], update=["status"])
     add_entry(
         uow,
         customer_id=grant.customer_id,
@@ -144,14 +205,14 @@ def revoke(uow: UnitOfWork, grant: LedgerEntry, *, reason: str, balances: Balanc
             order_id=grant.order_id,
             referral_id=grant.referral_id,
             balance=balances.to_event(),
-            occurred_at=utcnow(),
+            occurred_at=uow.now,
             **amount_fields(grant.unit, amount, grant.coupon_code),
         )
     )
 
 
 def withhold(
-    uow: UnitOfWork,
+    uow: UnitOfWork[Any],
     *,
     customer_id: str,
     kind: str,
@@ -163,7 +224,7 @@ def withhold(
 ) -> None:
     """Record and announce a reward that the rules withheld (`points`, or `credit` for store
     credit and coupons), with the reason."""
-    now = utcnow()
+    now = uow.now
     uow.insert(
         WithheldReward,
         id=new_id(),

@@ -40,6 +40,7 @@ class LedgerEntry(Base):
     __table_args__ = (
         UniqueConstraint("once_key", name="uq_ledger_once"),
         Index("ix_ledger_customer", "customer_id", "created_at"),
+        Index("ix_ledger_balance", "customer_id", "unit", "status", "amount"),  # balances from it alone
         Index("ix_ledger_release", "status", "hold_until"),
         Index("ix_ledger_order", "order_id"),
         Index("ix_ledger_referral", "referral_id"),
@@ -72,7 +73,10 @@ class Order(Base):
     """A completed order as far as rewards needs it: for refunds and trailing revenue."""
 
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_customer", "customer_id", "completed_at"),)
+    # trailing revenue and order counts from the index alone
+    __table_args__ = (
+        Index("ix_orders_customer", "customer_id", "completed_at", "revenue", "refunded", "total"),
+    )
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(64))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,74 +10,84 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from wom_chassis import UnitOfWork
 from wom_contracts import RewardRevokedV1
 
 from rewards.domain.balances import POINTS, Balances
 from rewards.domain.refunds import clawback_points
 from rewards.ledger import add_entry
-from rewards.models import LedgerEntry, Refund
+from rewards.models import LedgerEntry
+from rewards.purchases import StoredRefund
 
-__all__ = ["EarnRef", "claw_back", "claw_back_refunds", "clawed_back", "refund_reason"]
+__all__ = ["PurchaseGrant", "claw_back", "claw_back_refunds", "purchase_grants", "refund_reason"]
 
 
-@dataclass(frozen=True)
-class EarnRef:
-    """The purchase grant a clawback takes from (a fresh row or a stored entry)."""
+@dataclass(slots=True)
+class PurchaseGrant:
+    """The points an order earned (its `earn` entry) and how many refunds took back so far."""
 
     id: str
     customer_id: str
     status: str
     order_id: str
     hold_until: datetime | None
+    points: int
+    clawed: int = 0
 
     @classmethod
-    def of(cls, entry: LedgerEntry | dict[str, Any]) -> EarnRef:
-        """The reference of a stored entry or of a row written in this unit of work."""
-        values = entry if isinstance(entry, dict) else entry.__dict__
-        return cls(*(values[name] for name in ("id", "customer_id", "status", "order_id", "hold_until")))
+    def of(cls, entry: dict[str, Any]) -> PurchaseGrant:
+        """The grant of an `earn` entry written in this unit of work."""
+        return cls(
+            entry["id"],
+            entry["customer_id"],
+            entry["status"],
+            entry["order_id"],
+            entry["hold_until"],
+            int(entry["amount"]),
+        )
 
 
 def claw_back(
-    uow: UnitOfWork,
+    uow: UnitOfWork[Any],
     *,
-    earn: EarnRef,
+    grant: PurchaseGrant,
     points: int,
     refund_id: str,
     reason: str,
     balances: Balances,
-) -> dict[str, Any]:
+) -> None:
     """Take `points` of a purchase grant back for a refund. The clawback shares the grant's
     status: a pending grant is released with its clawbacks, an available one loses them now."""
     row = add_entry(
         uow,
-        customer_id=earn.customer_id,
+        customer_id=grant.customer_id,
         kind="clawback",
         unit=POINTS,
         amount=-points,
-        status=earn.status,
+        status=grant.status,
         reason=reason,
         once_key=f"clawback:{refund_id}",
-        order_id=earn.order_id,
+        order_id=grant.order_id,
         refund_id=refund_id,
-        offsets_entry_id=earn.id,
-        hold_until=earn.hold_until,
+        offsets_entry_id=grant.id,
+        hold_until=grant.hold_until,
     )
-    balances.add(POINTS, earn.status, Decimal(-points))
+    grant.clawed += points
+    balances.add(POINTS, grant.status, Decimal(-points))
     uow.emit(
         RewardRevokedV1(
-            customer_id=earn.customer_id,
-            reward_id=earn.id,
+            customer_id=grant.customer_id,
+            reward_id=grant.id,
             kind="earn",
             points=points,
             reason=reason,
-            order_id=earn.order_id,
+            order_id=grant.order_id,
             refund_id=refund_id,
             balance=balances.to_event(),
             occurred_at=row["created_at"],
         )
     )
-    return row
 
 
 def refund_reason(refunded: Decimal, total: Decimal) -> str:
@@ -86,31 +96,48 @@ def refund_reason(refunded: Decimal, total: Decimal) -> str:
 
 
 def claw_back_refunds(
-    uow: UnitOfWork,
-    earn: EarnRef,
-    granted: int,
-    refunds: Sequence[Refund],
+    uow: UnitOfWork[Any],
+    grant: PurchaseGrant,
+    refunds: Sequence[StoredRefund],
     total: Decimal,
     balances: Balances,
 ) -> None:
     """Apply refunds that arrived before their order, in the order they were made."""
-    refunded, clawed = Decimal(0), 0
+    refunded = Decimal(0)
     for refund in refunds:
         refunded += refund.amount
-        points = clawback_points(granted, total, refunded, clawed)
+        points = clawback_points(grant.points, total, refunded, grant.clawed)
         if points:
             reason = refund_reason(refunded, total)
             claw_back(
-                uow, earn=earn, points=points, refund_id=refund.refund_id, reason=reason, balances=balances
+                uow, grant=grant, points=points, refund_id=refund.refund_id, reason=reason, balances=balances
             )
-            clawed += points
 
 
-async def clawed_back(session: AsyncSession, earn_id: str) -> int:
-    """Points clawed back so far from one purchase grant."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.offsets_entry_id == earn_id, LedgerEntry.kind == "clawback"
-        )
+async def purchase_grants(session: AsyncSession, order_ids: Collection[str]) -> dict[str, PurchaseGrant]:
+    """The purchase grants of the orders `order_ids` (those that earned points), by order, each
+    with what was clawed back of it so far."""
+    if not order_ids:
+        return {}
+    clawback = aliased(LedgerEntry)
+    clawed = (
+        select(func.coalesce(func.sum(clawback.amount), 0))
+        .where(clawback.offsets_entry_id == LedgerEntry.id, clawback.kind == "clawback")
+        .scalar_subquery()
     )
-    return -int(total or 0)
+    rows = await session.execute(
+        select(
+            LedgerEntry.id,
+            LedgerEntry.customer_id,
+            LedgerEntry.status,
+            LedgerEntry.order_id,
+            LedgerEntry.hold_until,
+            LedgerEntry.amount,
+            clawed,
+        ).where(LedgerEntry.once_key.in_([f"earn:{order_id}" for order_id in order_ids]))
+    )
+    return {
+        order_id: PurchaseGrant(id_, customer_id, status, order_id, hold_until, int(amount), -int(taken or 0))
+        for id_, customer_id, status, order_id, hold_until, amount, taken in rows
+        if order_id is not None  # every purchase grant has its order
+    }

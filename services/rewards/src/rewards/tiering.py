@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis import UnitOfWork, utcnow
+from wom_chassis import UnitOfWork
 from wom_contracts import TierChangedV1
 
 from rewards.domain.balances import as_money
-from rewards.domain.tiers import Position, Ranking, TierState, TierStep, next_tier, rank_customers
+from rewards.domain.tiers import Position, Ranking, Standings, TierState, TierStep, rank_customers
 from rewards.ledger import ANONYMOUS_PREFIX
 from rewards.models import Customer, Order, TierRanking
 from rewards.rules import Rules
 
 __all__ = [
+    "KeyClientLine",
+    "OrderTotals",
     "apply_tier_step",
     "compute_ranking",
-    "current_ranking",
+    "key_client_line",
     "latest_ranking",
     "order_counts",
-    "reevaluate_tier",
+    "order_totals",
     "tier_states",
     "trailing_revenues",
 ]
@@ -36,6 +40,11 @@ def _since(now: datetime, rules: Rules) -> datetime:
     return now - timedelta(days=rules.tiers.key_client.trailing_days)
 
 
+# erased customers' orders are gone; these would be theirs
+_NOT_ANONYMOUS = ~Order.customer_id.startswith(ANONYMOUS_PREFIX)
+_COUNTED = Order.refunded < Order.total  # an order not refunded in full counts towards repeat buying
+
+
 async def trailing_revenues(
     session: AsyncSession, now: datetime, rules: Rules, customer_ids: Iterable[str] | None = None
 ) -> dict[str, Decimal]:
@@ -43,7 +52,7 @@ async def trailing_revenues(
     customers, or of everyone (erased customers' orders are gone and do not count)."""
     query = (
         select(Order.customer_id, func.sum(Order.revenue))
-        .where(Order.completed_at >= _since(now, rules), ~Order.customer_id.startswith(ANONYMOUS_PREFIX))
+        .where(Order.completed_at >= _since(now, rules), _NOT_ANONYMOUS)
         .group_by(Order.customer_id)
     )
     ids = None if customer_ids is None else list(set(customer_ids))
@@ -57,11 +66,7 @@ async def trailing_revenues(
 
 async def order_counts(session: AsyncSession, customer_ids: Iterable[str] | None = None) -> dict[str, int]:
     """Orders that were not refunded in full, per customer (of the given ones, or everyone's)."""
-    query = (
-        select(Order.customer_id, func.count())
-        .where(Order.refunded < Order.total)
-        .group_by(Order.customer_id)
-    )
+    query = select(Order.customer_id, func.count()).where(_COUNTED).group_by(Order.customer_id)
     ids = None if customer_ids is None else list(set(customer_ids))
     if ids is not None:
         query = query.where(Order.customer_id.in_(ids))
@@ -71,17 +76,57 @@ async def order_counts(session: AsyncSession, customer_ids: Iterable[str] | None
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class OrderTotals:
+    """What a customer's orders add up to for tiers."""
+
+    revenue: Decimal = Decimal(0)  # net, of the trailing window, in the reporting currency
+    orders: int = 0  # not refunded in full
+
+
+# built once: a batch's ids are bound at execution rather than compiled into each statement
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_TOTALS = (
+    select(
+        Order.customer_id,
+        func.sum(Order.revenue).filter(
+            Order.completed_at >= bindparam("since", type_=Order.completed_at.type)
+        ),
+        func.count().filter(_COUNTED),
+    )
+    .where(_NOT_ANONYMOUS)
+    .group_by(Order.customer_id)
+)
+_TOTALS_OF = _TOTALS.where(Order.customer_id.in_(_IDS))
+_TIER_STATES = select(Customer.customer_id, Customer.tier, Customer.below_threshold_since)
+_TIER_STATES_OF = _TIER_STATES.where(Customer.customer_id.in_(_IDS))
+
+
+async def order_totals(
+    session: AsyncSession, now: datetime, rules: Rules, customer_ids: Iterable[str] | None = None
+) -> dict[str, OrderTotals]:
+    """`trailing_revenues` and `order_counts` in one read: of the given customers, or of
+    everyone with an order."""
+    ids = None if customer_ids is None else list(set(customer_ids))
+    since = _since(now, rules)
+    query, parameters = (
+        (_TOTALS, {"since": since}) if ids is None else (_TOTALS_OF, {"since": since, "ids": ids})
+    )
+    totals = dict.fromkeys(ids or [], OrderTotals())
+    for customer_id, revenue, orders in await session.execute(query, parameters):
+        totals[customer_id] = OrderTotals(Decimal(revenue or 0), int(orders))
+    return totals
+
+
 async def tier_states(
     session: AsyncSession, customer_ids: Iterable[str] | None = None
 ) -> dict[str, TierState]:
     """The tier state of each customer (of the given ones, or everyone rewards keeps; a
     customer rewards keeps nothing of is a member)."""
-    query = select(Customer.customer_id, Customer.tier, Customer.below_threshold_since)
     ids = None if customer_ids is None else list(set(customer_ids))
-    if ids is not None:
-        query = query.where(Customer.customer_id.in_(ids))
+    query, parameters = (_TIER_STATES, {}) if ids is None else (_TIER_STATES_OF, {"ids": ids})
     states = {customer_id: TierState() for customer_id in ids or []}
-    for customer_id, tier, below_since in (await session.execute(query)).all():
+    for customer_id, tier, below_since in await session.execute(query, parameters):
         states[customer_id] = TierState(tier, below_since)
     return states
 
@@ -91,15 +136,63 @@ async def latest_ranking(session: AsyncSession) -> TierRanking | None:
     return await session.scalar(select(TierRanking).order_by(TierRanking.id.desc()).limit(1))
 
 
-async def current_ranking(session: AsyncSession, now: datetime, rules: Rules) -> Ranking:
-    """The ranking to judge a revenue change by: the last one while it is fresh and large,
-    else a new one (small shops are re-ranked on every change, which costs them little)."""
+class KeyClientLine:
+    """The key-client line a batch judges tiers by, as a ranking on every revenue change would
+    draw it. A large shop's is the recorded one while it is fresh (the tiers job draws it again);
+    a small shop's is drawn from everyone's revenue, again after each change, until it ranks
+    `ALWAYS_RERANK_BELOW` customers: that one is recorded and holds from then on."""
+
+    def __init__(self, ranking: Ranking, standings: Standings | None) -> None:
+        self._ranking = ranking
+        self._standings = standings  # None: the line holds for the batch
+        self._recorded = standings is None
+        self._changed = False
+
+    def ranking(self, uow: UnitOfWork[Any]) -> Ranking:
+        """The line now; a line drawn anew is recorded (the first of the batch, and the one that
+        holds from now on)."""
+        standings = self._standings
+        if standings is not None and (self._changed or not self._recorded):
+            self._ranking, self._changed = standings.ranking(), False
+            holds = self._ranking.ranked_customers >= ALWAYS_RERANK_BELOW
+            if holds:
+                self._standings = None
+            if holds or not self._recorded:
+                self._recorded = True
+                uow.insert(
+                    TierRanking,
+                    computed_at=uow.now,
+                    threshold=self._ranking.threshold,
+                    ranked_customers=self._ranking.ranked_customers,
+                    key_clients=self._ranking.key_clients,
+                )
+        return self._ranking
+
+    def revenue_changed(self, customer_id: str, revenue: Decimal) -> None:
+        """Take a customer's new trailing revenue into account."""
+        if self._standings is not None:
+            self._standings.update(customer_id, revenue)
+            self._changed = True
+
+
+async def key_client_line(
+    session: AsyncSession, now: datetime, rules: Rules
+) -> tuple[KeyClientLine, dict[str, OrderTotals] | None]:
+    """The line to judge a batch's revenue changes by, and everyone's order totals when it is
+    drawn from them (None: the recorded line of a large shop holds, nobody's orders were read)."""
     latest = await latest_ranking(session)
     fresh_after = now - timedelta(minutes=float(rules.tiers.key_client.recompute_minutes))
-    large = latest is not None and latest.ranked_customers >= ALWAYS_RERANK_BELOW
-    if latest is not None and large and latest.computed_at >= fresh_after:
-        return Ranking(latest.threshold, latest.ranked_customers, latest.key_clients)
-    return (await compute_ranking(session, now, rules))[0]
+    if (
+        latest is not None
+        and latest.ranked_customers >= ALWAYS_RERANK_BELOW
+        and latest.computed_at >= fresh_after
+    ):
+        ranking = Ranking(latest.threshold, latest.ranked_customers, latest.key_clients)
+        return KeyClientLine(ranking, None), None
+    totals = await order_totals(session, now, rules)
+    revenues = {customer_id: total.revenue for customer_id, total in totals.items()}
+    standings = Standings(revenues, rules.tiers.key_client.top_percent)
+    return KeyClientLine(Ranking(None, 0, 0), standings), totals
 
 
 async def compute_ranking(
@@ -120,8 +213,8 @@ async def compute_ranking(
     return ranking, revenues
 
 
-async def apply_tier_step(
-    uow: UnitOfWork,
+def apply_tier_step(
+    uow: UnitOfWork[Any],
     customer_id: str,
     previous: TierState,
     step: TierStep,
@@ -144,7 +237,7 @@ async def apply_tier_step(
     if step.changed:
         values["tier_since"] = now
     # written at the next flush, with the other customers' changes of the batch in one statement:
-    # nothing reads the row before (the order path keeps tiers current in its preloaded accounts)
+    # nothing reads the row before (handlers keep tiers current in the batch's view)
     uow.upsert(Customer, values, key=["customer_id"])
     if not step.changed:
         return
@@ -161,19 +254,4 @@ async def apply_tier_step(
             reason=step.reason,
             threshold=None if threshold is None else as_money(threshold, currency),
         )
-    )
-
-
-async def reevaluate_tier(uow: UnitOfWork, customer_id: str, rules: Rules) -> None:
-    """Re-check one customer's tier against the last ranking (after their revenue changed)."""
-    session, now = uow.session, utcnow()
-    ranking = await current_ranking(session, now, rules)
-    revenue = (await trailing_revenues(session, now, rules, [customer_id]))[customer_id]
-    orders = (await order_counts(session, [customer_id]))[customer_id]
-    state = (await tier_states(session, [customer_id]))[customer_id]
-    step = next_tier(
-        state, revenue=revenue, orders=orders, threshold=ranking.threshold, now=now, rules=rules.tiers
-    )
-    await apply_tier_step(
-        uow, customer_id, state, step, revenue=revenue, ranking=ranking, now=now, rules=rules
     )

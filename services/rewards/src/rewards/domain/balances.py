@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,7 +30,7 @@ def as_money(amount: Decimal, currency: str) -> Money:
 class Balances:
     """One customer's totals per (unit, status), kept current as entries are added."""
 
-    totals: Counter[tuple[str, str]] = field(default_factory=Counter)
+    totals: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
     @classmethod
     def of(cls, entries: Iterable[tuple[str, str, Decimal]]) -> Balances:
@@ -43,7 +42,8 @@ class Balances:
 
     def add(self, unit: str, status: str, amount: Decimal) -> None:
         """Account for one entry."""
-        self.totals[unit, status] += amount  # type: ignore[assignment]
+        key = (unit, status)
+        self.totals[key] = self.totals.get(key, 0) + amount
 
     def points(self, status: str) -> int:
         """Points in `status` (available, pending)."""

@@ -7,6 +7,7 @@ that one refund or a quiet month does not flip a customer back and forth.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ __all__ = [
     "REPEAT_BUYER",
     "Position",
     "Ranking",
+    "Standings",
     "TierState",
     "TierStep",
     "next_tier",
@@ -69,15 +71,44 @@ class TierStep:
         return self.reason is not None
 
 
+class Standings:
+    """Customers' trailing revenues in order, so that the key-client line can be drawn again
+    after each change for the cost of one insertion rather than a sort of everyone."""
+
+    def __init__(self, revenues: Mapping[str, Decimal], top_percent: Decimal) -> None:
+        self._revenues = {customer_id: revenue for customer_id, revenue in revenues.items() if revenue > 0}
+        self._ascending = sorted(self._revenues.values())
+        self._top_percent = top_percent
+        self._inside = (0, 0)  # (ranked, how many of them are inside the top percent), as last counted
+
+    def update(self, customer_id: str, revenue: Decimal) -> None:
+        """Take a customer's new trailing revenue into account."""
+        old = self._revenues.pop(customer_id, None)
+        if old is not None:
+            del self._ascending[bisect_left(self._ascending, old)]
+        if revenue > 0:
+            self._revenues[customer_id] = revenue
+            insort(self._ascending, revenue)
+
+    def ranking(self) -> Ranking:
+        """Customers with positive revenue ranked: the top `top_percent` % (at least one) are
+        key clients, and everyone tied with the last of them too."""
+        ascending = self._ascending
+        if not ascending:
+            return Ranking(None, 0, 0)
+        ranked = len(ascending)
+        counted, inside = self._inside
+        if counted != ranked:
+            inside = max(1, math.ceil(ranked * self._top_percent / 100))
+            self._inside = (ranked, inside)
+        threshold = ascending[ranked - inside]
+        return Ranking(threshold, ranked, ranked - bisect_left(ascending, threshold))
+
+
 def rank_customers(revenues: Mapping[str, Decimal], top_percent: Decimal) -> Ranking:
     """Rank customers with positive revenue; the top `top_percent` % (at least one) are key
     clients, and everyone tied with the last of them too."""
-    ranked = sorted((revenue for revenue in revenues.values() if revenue > 0), reverse=True)
-    if not ranked:
-        return Ranking(None, 0, 0)
-    inside = max(1, math.ceil(len(ranked) * top_percent / 100))
-    threshold = ranked[inside - 1]
-    return Ranking(threshold, len(ranked), sum(1 for revenue in ranked if revenue >= threshold))
+    return Standings(revenues, top_percent).ranking()
 
 
 def position_of(revenue: Decimal, better: int, ranked_customers: int) -> Position | None:
