@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from referrals.models import Customer, Referral
 from referrals.programme import Programme
 from referrals.rules import load_rules
+from referrals.view_rows import REFERRAL_COLUMNS, CustomerRow
 from sqlalchemy import text
 from wom_chassis import Service
 from wom_chassis.testing import record_of
@@ -206,3 +208,9 @@ async def test_one_batch_keeps_the_evidence_current(make_referrals: ReferralsFac
     [(advocate, status, reason)] = [(row[1], row[3], row[4]) for row in decided(end) if row[0] == "g10"]
     assert (advocate, status, reason) == ("erased-…", "rejected", "advocate_erased")
     assert ("rf-g6", "o96") in [row[:2] for row in end["refunds"]] and len(end["refunds"]) == 3
+
+
+def test_the_view_holds_every_column_of_what_it_writes() -> None:
+    # a column added to the model and not to the row would be written as its default
+    assert set(CustomerRow.__slots__) == set(Customer.__table__.c.keys())
+    assert set(REFERRAL_COLUMNS) == set(Referral.__table__.c.keys())
