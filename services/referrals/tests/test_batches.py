@@ -150,10 +150,10 @@ def _pseudonymous(value: Any) -> Any:
 
 
 async def both_ways(make_referrals: ReferralsFactory, events: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """Run the scenario one event at a time, then in one batch; both must end alike. Returns
-    the end state."""
+    """Run the scenario one event at a time, in batches of 7 (what one batch wrote, the next
+    reads), and in one batch; all must end alike. Returns the end state."""
     ends = []
-    for size in (1, 100):
+    for size in (1, 7, 100):
         async with make_referrals() as service:
             settings: Any = service.settings
             programme = Programme.of(load_rules(settings.referrals_rules_file), settings)
@@ -163,8 +163,9 @@ async def both_ways(make_referrals: ReferralsFactory, events: Any) -> dict[str, 
             ends.append(await state(service))
             async with service.db.session() as session:
                 transactions = await session.scalar(text("SELECT count(DISTINCT processed_at) FROM inbox"))
-            assert transactions == (len(records) if size == 1 else 1)  # no fall-back to records
-    one_at_a_time, batch = ends
+            assert transactions == -(-len(records) // size)  # no batch fell back to records
+    one_at_a_time, batches, batch = ends
+    assert batches == one_at_a_time
     assert batch == one_at_a_time
     return batch
 
