@@ -57,8 +57,7 @@ async def attribute(
     view = uow.view
     advocate_id = await view.code_owner(uow, code)
     if advocate_id is None:
-        view.parked[code] = True
-        return None
+        return None  # it waits for the code (BatchView.code_used)
     if await view.standing_referral(uow, friend_id) is not None:
         return None  # the first valid code stands
     own_code = advocate_id == friend_id

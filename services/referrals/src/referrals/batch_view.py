@@ -24,14 +24,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork
-from wom_chassis.privacy import erased_among
 from wom_contracts import CustomerRegisteredV1, Event, OrderCompletedV1, OrderRefundedV1
 
 from referrals import view_reads as reads
 from referrals.domain.codes import normalise_code
 from referrals.domain.fraud import CHAIN_LIMIT
 from referrals.domain.qualification import OrderFacts
-from referrals.models import ErasedCustomer, Referral
+from referrals.models import Referral
 from referrals.programme import Programme
 from referrals.view_rows import CustomerRow, Parked, ReferralRow
 
@@ -51,8 +50,8 @@ class BatchView:
     """customer id → their code (None: they have none)"""
     owner_of: dict[str, str | None] = field(default_factory=dict)
     """code → its owner (None: nobody has it)"""
-    parked: dict[str, bool] = field(default_factory=dict)
-    """code → whether a registration or an order used it before it was issued"""
+    parked: dict[str, list[Parked]] = field(default_factory=dict)
+    """code not issued yet → the registrations and orders that used it"""
     referrals: dict[str, ReferralRow] = field(default_factory=dict)
     """referral id → the one copy of each referral the view holds"""
     standing: dict[str, ReferralRow | None] = field(default_factory=dict)
@@ -109,15 +108,20 @@ class BatchView:
 
     def may_have_parked(self, code: str) -> bool:
         """False only when the view knows that nothing used the code before it was issued."""
-        return self.parked.get(code, True)
+        return code not in self.parked or bool(self.parked[code])
 
     async def parked_on(self, uow: UnitOfWork[BatchView], code: str) -> list[Parked]:
         """The registrations and orders that used `code` before it was issued, oldest first."""
-        signups = await _read(uow, reads.SIGNED_UP_WITH, {"code": code})
-        checkouts = await reads.fetch(uow.session, reads.CHECKED_OUT_WITH, {"code": code})
-        parked = [Parked(row.customer_id, "registration", row.registered_at, None) for row in signups]
-        parked += [Parked(row.customer_id, "checkout", row.completed_at, row.order_id) for row in checkouts]
-        return sorted(parked, key=lambda item: item.at)
+        if code not in self.parked:
+            await uow.flush()
+            self.parked.update(await reads.parked_on(uow.session, [code]))
+        return sorted(self.parked[code], key=lambda parked: parked.key)
+
+    def code_used(self, code: str, use: Parked) -> None:
+        """A registration or an order used `code` (issued or not: it waits if it is not)."""
+        waiting = self.parked.get(code)
+        if waiting is not None and use not in waiting:
+            waiting.append(use)
 
     # --- referrals
 
@@ -260,8 +264,8 @@ class BatchView:
         order, for those whose first order came after `after` up to `until`."""
         held = self.qualified.get(advocate_id)
         if held is None or after < held[0]:
-            rows = await _read(uow, reads.QUALIFIED_SINCE, {"ids": [advocate_id], "since": after})
-            held = (after, [(row.referral_id, row.order_completed_at) for row in rows])
+            await uow.flush()
+            held = (after, (await reads.qualified_since(uow.session, [advocate_id], after))[advocate_id])
             self.qualified[advocate_id] = held
         return [at for other, at in held[1] if other != referral_id and after < at <= until]
 
@@ -309,7 +313,7 @@ async def load_batch_view(
     view = BatchView(events)
     if not ids:
         return view
-    view.erased = await erased_among(session, ErasedCustomer, ids)
+    view.erased = await reads.read_erased(session, ids)
     live = [customer_id for customer_id in ids if customer_id not in view.erased]
     with_codes: list[CustomerRegisteredV1 | OrderCompletedV1] = [*registrations, *orders]
     coded = [e for e in with_codes if e.referral_code and e.customer_id not in view.erased]
@@ -320,22 +324,25 @@ async def load_batch_view(
         if e.customer_id not in view.erased
     }
     await reads.read_codes(view, session, live, [*used, *first_codes])
-    await reads.read_standing(view, session, live)
+    unissued = [code for code in first_codes if view.owner_of[code] is None]
+    view.parked = await reads.parked_on(session, unissued) if unissued else {}
+    waiting = {use.friend_id for code in unissued for use in view.parked[code]}
+    friends = list(dict.fromkeys([*live, *waiting]))
+    await reads.read_standing(view, session, friends)
     # who may have a referral decided in this batch, and whose evidence that needs
-    with_code = {e.customer_id for e in coded}
-    deciding = [c for c in live if _may_be_decided(view.standing[c], c in with_code)]
+    may_attribute = waiting | {e.customer_id for e in coded}
+    deciding = [c for c in friends if _may_be_decided(view.standing[c], c in may_attribute)]
     advocates = {r.advocate_id for c in deciding if (r := view.standing[c]) is not None}
     # the owner of each code used, or who will most likely own it once they registered
     advocates |= {owner for code in used if (owner := view.owner_of[code] or first_codes.get(code))}
-    await reads.read_customers(view, session, [*live, *(a for a in advocates if a not in view.customers)])
+    advocates |= {first_codes[code] for code in unissued if view.parked[code]}
+    await reads.read_customers(view, session, [*friends, *(a for a in advocates if a not in friends)])
     order_ids = [*(e.order_id for e in orders), *(e.order_id for e in refunds)]
     await reads.read_orders(view, session, deciding, order_ids, [e.refund_id for e in refunds])
     if advocates:
         await reads.read_evidence(view, session, sorted(advocates), [e.completed_at for e in orders])
     if refunds:
         await reads.read_decided_for(view, session, [e.order_id for e in refunds])
-    if first_codes:
-        await reads.read_parked(view, session, list(first_codes))
     return view
 
 

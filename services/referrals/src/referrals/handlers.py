@@ -16,7 +16,7 @@ from referrals.domain.qualification import OrderFacts
 from referrals.erasure import forget_customer
 from referrals.models import Customer, Order, Refund
 from referrals.programme import Programme
-from referrals.view_rows import CustomerRow
+from referrals.view_rows import CustomerRow, Parked
 
 __all__ = [
     "build_handlers",
@@ -54,8 +54,9 @@ async def on_customer_registered(
     else:
         uow.upsert(Customer, customer.values(), key=("customer_id",))
     view.customer_registered(customer)
-    if customer.signup_code:
-        view.parked[customer.signup_code] = True  # (if the code is not known yet) it waits for it
+    if customer.signup_code:  # if the code is not issued yet, the registration waits for it
+        use = Parked(customer_id, "registration", customer.registered_at, None)
+        view.code_used(customer.signup_code, use)
     if await view.customer_code(uow, customer_id) is None:
         code = await issue_code(uow, customer_id, event.first_name, programme)
         if view.may_have_parked(code):
@@ -99,7 +100,9 @@ async def on_order_completed(
         completed_at=order.completed_at,
     )
     view.order_recorded(event.customer_id, order)
-    if checkout_code:
+    if checkout_code:  # if the code is not issued yet, the order waits for it
+        use = Parked(event.customer_id, "checkout", order.completed_at, order.order_id)
+        view.code_used(checkout_code, use)
         await attribute(
             uow,
             friend_id=event.customer_id,

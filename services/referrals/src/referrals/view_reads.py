@@ -7,43 +7,43 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import BindParameter, Executable, bindparam, or_, select, union
+from sqlalchemy import BindParameter, CompoundSelect, Executable, bindparam, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis.privacy import customer_hash
 
 from referrals.domain.analytics import QUALIFIED_STATUSES
 from referrals.domain.fraud import CHAIN_LIMIT
 from referrals.domain.qualification import OrderFacts
-from referrals.models import Customer, Order, Referral, ReferralCode, Refund
-from referrals.view_rows import REFERRAL_COLUMNS, CustomerRow
+from referrals.models import Customer, ErasedCustomer, Order, Referral, ReferralCode, Refund
+from referrals.view_rows import REFERRAL_COLUMNS, CustomerRow, Parked
 
 if TYPE_CHECKING:
     from referrals.batch_view import BatchView
 
 __all__ = [
     "ABOVE",
-    "CHECKED_OUT_WITH",
     "CODES_OF",
     "CUSTOMERS",
     "DECIDED_FOR",
     "FINGERPRINTS",
     "FRIENDS_PAYMENTS",
     "ORDERS",
-    "QUALIFIED_SINCE",
+    "PARKED",
     "REFUNDS",
     "SELF_REFERRAL",
-    "SIGNED_UP_WITH",
     "STANDING",
-    "USED_BEFORE",
     "fetch",
+    "parked_on",
+    "qualified_since",
     "read_chains",
     "read_codes",
     "read_customers",
     "read_decided_for",
+    "read_erased",
     "read_evidence",
     "read_orders",
-    "read_parked",
     "read_standing",
 ]
 
@@ -96,31 +96,57 @@ FRIENDS_PAYMENTS = (
     )
     .distinct()
 )
-QUALIFIED_SINCE = select(Referral.advocate_id, Referral.referral_id, Referral.order_completed_at).where(
+# the status is checked on the rows read: a condition on it has SQLite scan every qualified
+# referral by the status index instead of the advocate's by theirs
+_DECIDED_SINCE = select(
+    Referral.advocate_id, Referral.referral_id, Referral.order_completed_at, Referral.status
+).where(
     Referral.advocate_id.in_(_IDS),
-    Referral.status.in_(QUALIFIED_STATUSES),
     Referral.order_completed_at > bindparam("since", type_=Referral.order_completed_at.type),
+)
+_ERASED = select(ErasedCustomer.customer_hash).where(
+    ErasedCustomer.customer_hash.in_(bindparam("hashes", expanding=True))
 )
 ABOVE = select(Referral.standing_for, Referral.advocate_id).where(
     Referral.standing_for.in_(_IDS), Referral.status != "rejected"
 )
-USED_BEFORE = union(
-    select(Customer.signup_code).where(Customer.signup_code.in_(_CODES)),
-    select(Order.checkout_code).where(Order.checkout_code.in_(_CODES)),
-)
-SIGNED_UP_WITH = select(Customer.customer_id, Customer.registered_at).where(
-    Customer.signup_code == bindparam("code")
-)
-CHECKED_OUT_WITH = (
-    select(Order.customer_id, Order.completed_at, Order.order_id)
-    .where(Order.checkout_code == bindparam("code"))
-    .order_by(Order.completed_at, Order.order_id)
+_PARKED_ON: BindParameter[list[str]] = bindparam("codes", expanding=True)
+PARKED: CompoundSelect[Any] = union_all(
+    select(
+        Customer.signup_code.label("code"),
+        Customer.customer_id,
+        Customer.registered_at.label("at"),
+        null().label("order_id"),
+    ).where(Customer.signup_code.in_(_PARKED_ON)),
+    select(Order.checkout_code, Order.customer_id, Order.completed_at, Order.order_id).where(
+        Order.checkout_code.in_(_PARKED_ON)
+    ),
 )
 SELF_REFERRAL = select(Referral.referral_id).where(
     Referral.friend_id == bindparam("friend_id"),
     Referral.code == bindparam("code"),
     Referral.source == bindparam("source"),
 )
+
+
+async def read_erased(session: AsyncSession, ids: list[str]) -> set[str]:
+    """The customers among `ids` who asked to be forgotten (the register keeps hashes)."""
+    hashes = {customer_hash(customer_id): customer_id for customer_id in ids}
+    return {hashes[row[0]] for row in await fetch(session, _ERASED, {"hashes": list(hashes)})}
+
+
+async def qualified_since(
+    session: AsyncSession, advocates: list[str], since: datetime
+) -> dict[str, list[tuple[str, datetime]]]:
+    """Each advocate's referrals that qualified (reversed ones too) with a first order after
+    `since`: their ids and order times."""
+    qualified: dict[str, list[tuple[str, datetime]]] = {a: [] for a in advocates}
+    for advocate_id, referral_id, at, status in await fetch(
+        session, _DECIDED_SINCE, {"ids": advocates, "since": since}
+    ):
+        if status in QUALIFIED_STATUSES:
+            qualified[advocate_id].append((referral_id, at))
+    return qualified
 
 
 async def read_codes(view: BatchView, session: AsyncSession, ids: list[str], codes: list[str]) -> None:
@@ -205,12 +231,8 @@ async def read_evidence(
     times = [*order_times, *(order.completed_at for order in view.orders.values() if order is not None)]
     if times:
         since = min(times) - WEEK
-        view.qualified.update({a: (since, []) for a in advocates})
-        for advocate_id, referral_id, at in await fetch(
-            session, QUALIFIED_SINCE, {"ids": advocates, "since": since}
-        ):
-            if at is not None:
-                view.qualified[advocate_id][1].append((referral_id, at))
+        qualified = await qualified_since(session, advocates, since)
+        view.qualified.update({a: (since, qualified[a]) for a in advocates})
     await read_chains(view, session, advocates)
 
 
@@ -222,10 +244,13 @@ async def read_decided_for(view: BatchView, session: AsyncSession, order_ids: li
         view.decided_for[row.order_id] = view.adopt(row)
 
 
-async def read_parked(view: BatchView, session: AsyncSession, codes: list[str]) -> None:
-    """Whether a registration or an order used each of `codes` before it was issued."""
-    used = {row[0] for row in await fetch(session, USED_BEFORE, {"codes": codes})}
-    view.parked.update({code: code in used for code in codes})
+async def parked_on(session: AsyncSession, codes: list[str]) -> dict[str, list[Parked]]:
+    """The registrations and orders that used each of `codes` (not issued yet)."""
+    parked: dict[str, list[Parked]] = {code: [] for code in codes}
+    for code, customer_id, at, order_id in await fetch(session, PARKED, {"codes": codes}):
+        source: Literal["registration", "checkout"] = "registration" if order_id is None else "checkout"
+        parked[code].append(Parked(customer_id, source, at, order_id))
+    return parked
 
 
 async def read_chains(view: BatchView, session: AsyncSession, advocates: list[str]) -> None:

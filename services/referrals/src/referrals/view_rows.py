@@ -72,3 +72,8 @@ class Parked:
     source: Literal["registration", "checkout"]
     at: datetime
     order_id: str | None
+
+    @property
+    def key(self) -> tuple[datetime, int, str, str]:
+        """Parked uses are applied oldest first (a registration before an order at one time)."""
+        return self.at, self.source == "checkout", self.order_id or "", self.friend_id
