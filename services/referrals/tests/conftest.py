@@ -3,6 +3,7 @@ database (SQLite, and PostgreSQL when configured), with the shipped rules or adj
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -28,10 +29,14 @@ ReferralsFactory = Callable[..., AbstractAsyncContextManager[Service]]
 def make_referrals(request: pytest.FixtureRequest, tmp_path: Path) -> ReferralsFactory:
     """Build a referrals service whose rules are the shipped ones with `changes` applied key by key."""
 
+    made = itertools.count()
+
     @asynccontextmanager
     async def make(changes: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Service]:
         rules = rules_file(tmp_path, DEFAULT_RULES_FILE, changes)
-        url = await empty_database_url(request.param, tmp_path)
+        home = tmp_path / f"service-{next(made)}"  # each service its own empty database
+        home.mkdir()
+        url = await empty_database_url(request.param, home)
         app = create_app(
             ReferralsSettings(
                 database_url=url,

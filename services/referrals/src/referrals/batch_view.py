@@ -1,151 +1,351 @@
-"""What a run of registrations or orders reads once, kept current by the handlers as they write.
+"""What one batch of events reads, once, and keeps current as its handlers write.
 
-The view is a cache in front of the tables for the run's customers and codes: what the preload
-read is answered from memory; anything else (a friend found through a parked code, a second
-code candidate) is read from the database on first use and remembered."""
+`load_batch_view` reads what every event of the batch needs in a few set-based queries:
+erased customers, customers, codes, standing referrals, orders with their refunds, the
+referrals that refunds may undo, and the fraud evidence of the advocates whose referrals the
+batch may decide (their payment fingerprints, their other friends' fingerprints, their recent
+qualified referrals, their chain of advocates). Handlers read it, and every write of the batch
+updates what it holds, so an event sees what the events before it in the batch did.
+
+A key the view holds is the truth for the batch. A key it does not hold (a second code
+candidate after a collision, the friends that waited for a code issued in the batch, …) is
+read on first use after the batch's buffered rows are written (`uow.flush()`), so the database
+then answers as the view would, and is held from then on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis.privacy import erased_among
-from wom_contracts import CustomerRegisteredV1, OrderCompletedV1
+from wom_chassis import UnitOfWork
+from wom_contracts import CustomerRegisteredV1, Event, OrderCompletedV1, OrderRefundedV1
 
+from referrals import view_reads as reads
 from referrals.domain.codes import normalise_code
-from referrals.models import Customer, ErasedCustomer, Order, Referral, ReferralCode
+from referrals.domain.fraud import CHAIN_LIMIT
+from referrals.domain.qualification import OrderFacts
+from referrals.models import Referral
 from referrals.programme import Programme
+from referrals.view_rows import CustomerRow, Parked, ReferralRow
 
-__all__ = ["BatchView", "load_orders", "load_registrations"]
-
-# built once: building a statement costs more than SQLite takes to run it
-_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
-_CODES: BindParameter[list[str]] = bindparam("codes", expanding=True)
-_CUSTOMERS = select(Customer).where(Customer.customer_id.in_(_IDS))
-_CODES_OF_OWNERS = select(ReferralCode.code, ReferralCode.customer_id).where(
-    or_(ReferralCode.customer_id.in_(_IDS), ReferralCode.code.in_(_CODES))
-)
-_OWNERS = select(ReferralCode.code, ReferralCode.customer_id).where(ReferralCode.code.in_(_CODES))
-_USED_BEFORE = union(
-    select(Customer.signup_code).where(Customer.signup_code.in_(_CODES)),
-    select(Order.checkout_code).where(Order.checkout_code.in_(_CODES)),
-)
-_KNOWN_ORDERS = select(Order.order_id).where(Order.order_id.in_(bindparam("order_ids", expanding=True)))
-_STANDING = select(Referral).where(Referral.standing_for.in_(_IDS))
+__all__ = ["BatchView", "load_batch_view"]
 
 
 @dataclass
 class BatchView:
-    """Customers, code owners and standing referrals as the run's handlers left them."""
+    """Customers, codes, referrals, orders and evidence as the batch's handlers left them."""
 
+    events: Sequence[Event]
+    """the batch's events: an erasure reads the view again for them"""
     erased: set[str] = field(default_factory=set)
-    customers: dict[str, Customer | None] = field(default_factory=dict)
+    """the batch's customers who asked to be forgotten"""
+    customers: dict[str, CustomerRow | None] = field(default_factory=dict)
     code_of: dict[str, str | None] = field(default_factory=dict)
     """customer id → their code (None: they have none)"""
     owner_of: dict[str, str | None] = field(default_factory=dict)
     """code → its owner (None: nobody has it)"""
-    standing: dict[str, Referral | None] = field(default_factory=dict)
+    parked: dict[str, list[Parked]] = field(default_factory=dict)
+    """code not issued yet → the registrations and orders that used it"""
+    referrals: dict[str, ReferralRow] = field(default_factory=dict)
+    """referral id → the one copy of each referral the view holds"""
+    standing: dict[str, ReferralRow | None] = field(default_factory=dict)
     """friend id → their standing referral (None: they have none)"""
-    parked: dict[str, bool] = field(default_factory=dict)
-    """code → whether a registration or an order used it before it was known"""
-    known_orders: set[str] = field(default_factory=set)
+    decided_for: dict[str, ReferralRow | None] = field(default_factory=dict)
+    """order id → the referral that order qualified or sent to review"""
+    orders: dict[str, OrderFacts | None] = field(default_factory=dict)
+    """order id → the order (None: it has not arrived)"""
+    refunded: dict[str, Decimal] = field(default_factory=dict)
+    """order id → refunded so far (refunds may come before their order)"""
+    refunds: set[str] = field(default_factory=set)
+    """refund ids already recorded, among the batch's"""
+    orders_of_customer: dict[str, list[str]] = field(default_factory=dict)
+    """customer id → all their order ids, earliest first"""
+    fingerprints: dict[str, set[str]] = field(default_factory=dict)
+    """customer id → the payment fingerprints of their orders"""
+    friends_payments: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    """advocate id → their standing friends → those friends' payment fingerprints"""
+    qualified: dict[str, tuple[datetime, list[tuple[str, datetime]]]] = field(default_factory=dict)
+    """advocate id → (since, their referrals qualified since then: id and order time)"""
+    above: dict[str, str | None] = field(default_factory=dict)
+    """customer id → who referred them (a standing referral not rejected), for customers
+    without a held standing referral"""
 
-    async def customer(self, session: AsyncSession, customer_id: str) -> Customer | None:
+    # --- customers and codes
+
+    async def customer(self, uow: UnitOfWork[BatchView], customer_id: str) -> CustomerRow | None:
         """The customer, or None while they have not registered."""
         if customer_id not in self.customers:
-            self.customers[customer_id] = await session.get(Customer, customer_id)
+            rows = await _read(uow, reads.CUSTOMERS, {"ids": [customer_id]})
+            self.customers[customer_id] = CustomerRow(*tuple(rows[0])) if rows else None
         return self.customers[customer_id]
 
-    async def code_owner(self, session: AsyncSession, code: str) -> str | None:
+    def customer_registered(self, customer: CustomerRow) -> None:
+        self.customers[customer.customer_id] = customer
+
+    async def code_owner(self, uow: UnitOfWork[BatchView], code: str) -> str | None:
         """Who owns the code, or None while it is not issued."""
         if code not in self.owner_of:
-            self.owner_of[code] = await session.scalar(
-                select(ReferralCode.customer_id).where(ReferralCode.code == code)
-            )
+            rows = await _read(uow, reads.CODES_OF, {"ids": [], "codes": [code]})
+            self.owner_of[code] = rows[0].customer_id if rows else None
         return self.owner_of[code]
 
-    async def customer_code(self, session: AsyncSession, customer_id: str) -> str | None:
+    async def customer_code(self, uow: UnitOfWork[BatchView], customer_id: str) -> str | None:
         """The customer's code, or None while they have none."""
         if customer_id not in self.code_of:
-            self.code_of[customer_id] = await session.scalar(
-                select(ReferralCode.code).where(ReferralCode.customer_id == customer_id)
-            )
+            rows = await _read(uow, reads.CODES_OF, {"ids": [customer_id], "codes": []})
+            self.code_of[customer_id] = rows[0].code if rows else None
         return self.code_of[customer_id]
 
     def code_issued(self, code: str, customer_id: str) -> None:
         self.owner_of[code] = customer_id
         self.code_of[customer_id] = code
 
-    async def standing_referral(self, session: AsyncSession, friend_id: str) -> Referral | None:
+    def may_have_parked(self, code: str) -> bool:
+        """False only when the view knows that nothing used the code before it was issued."""
+        return code not in self.parked or bool(self.parked[code])
+
+    async def parked_on(self, uow: UnitOfWork[BatchView], code: str) -> list[Parked]:
+        """The registrations and orders that used `code` before it was issued, oldest first."""
+        if code not in self.parked:
+            await uow.flush()
+            self.parked.update(await reads.parked_on(uow.session, [code]))
+        return sorted(self.parked[code], key=lambda parked: parked.key)
+
+    def code_used(self, code: str, use: Parked) -> None:
+        """A registration or an order used `code` (issued or not: it waits if it is not)."""
+        waiting = self.parked.get(code)
+        if waiting is not None and use not in waiting:
+            waiting.append(use)
+
+    # --- referrals
+
+    async def standing_referral(self, uow: UnitOfWork[BatchView], friend_id: str) -> ReferralRow | None:
         """The friend's standing referral (first valid code wins), whatever its status."""
         if friend_id not in self.standing:
-            self.standing[friend_id] = await session.scalar(
-                select(Referral).where(Referral.standing_for == friend_id)
-            )
+            rows = await _read(uow, reads.STANDING, {"ids": [friend_id]})
+            self.standing[friend_id] = self.adopt(rows[0]) if rows else None
         return self.standing[friend_id]
 
-    def may_have_parked(self, code: str) -> bool:
-        """False only when the preload saw that nothing used the code before it was known."""
-        return self.parked.get(code, True)
+    async def referral_decided_by(self, uow: UnitOfWork[BatchView], order_id: str) -> ReferralRow | None:
+        """The referral the order qualified or sent to review, if it still is."""
+        if order_id not in self.decided_for:
+            rows = await _read(uow, reads.DECIDED_FOR, {"order_ids": [order_id]})
+            self.decided_for[order_id] = self.adopt(rows[0]) if rows else None
+        referral = self.decided_for[order_id]
+        return referral if referral is not None and referral.status in ("qualified", "review") else None
+
+    async def is_repeated_self_referral(
+        self, uow: UnitOfWork[BatchView], friend_id: str, code: str, source: str
+    ) -> bool:
+        """True when the customer's own code was refused for this source before (rare: read
+        from the database each time)."""
+        params = {"friend_id": friend_id, "code": code, "source": source}
+        return bool(await _read(uow, reads.SELF_REFERRAL, params))
+
+    def save(self, uow: UnitOfWork[BatchView], referral: ReferralRow) -> None:
+        """Write the referral as it is now (at the next flush) and hold it."""
+        self.referrals[referral.referral_id] = referral
+        uow.upsert(Referral, referral.values(), key=("referral_id",))
+
+    def referral_attributed(self, referral: ReferralRow) -> None:
+        """Hold a new standing referral; its friend's payments now count for the advocate."""
+        friend, advocate = referral.friend_id, referral.advocate_id
+        self.standing[friend] = referral
+        friends = self.friends_payments.get(advocate)
+        if friends is not None:
+            if friend in self.fingerprints:
+                friends[friend] = set(self.fingerprints[friend])
+            else:  # read again when needed
+                del self.friends_payments[advocate]
+
+    def referral_decided(self, referral: ReferralRow) -> None:
+        """Index a decided referral by its order; count a qualified one for the advocate."""
+        if referral.order_id is not None:
+            self.decided_for[referral.order_id] = referral
+        if referral.status == "qualified" and referral.order_completed_at is not None:
+            held = self.qualified.get(referral.advocate_id)
+            if held is not None:
+                held[1].append((referral.referral_id, referral.order_completed_at))
+
+    def adopt(self, row: Any) -> ReferralRow:
+        """The view's one copy of the referral read as `row` (the first read makes it)."""
+        referral = self.referrals.get(row.referral_id)
+        if referral is None:
+            referral = self.referrals[row.referral_id] = ReferralRow(*tuple(row))
+        return referral
+
+    # --- orders and refunds
+
+    async def order(self, uow: UnitOfWork[BatchView], order_id: str) -> OrderFacts | None:
+        """The order with what was refunded so far, or None while it has not arrived."""
+        if order_id not in self.orders or order_id not in self.refunded:
+            await self._read_orders(uow, [], [order_id])
+        order = self.orders[order_id]
+        return None if order is None else replace(order, refunded=self.refunded[order_id])
+
+    async def orders_of(self, uow: UnitOfWork[BatchView], customer_id: str) -> list[OrderFacts]:
+        """The customer's orders, earliest first, each with what was refunded so far."""
+        if customer_id not in self.orders_of_customer:
+            await self._read_orders(uow, [customer_id], [])
+        orders = [self.orders[order_id] for order_id in self.orders_of_customer[customer_id]]
+        return [replace(o, refunded=self.refunded.get(o.order_id, Decimal(0))) for o in orders if o]
+
+    def order_recorded(self, customer_id: str, order: OrderFacts) -> None:
+        order_id, fingerprint = order.order_id, order.payment_fingerprint
+        self.orders[order_id] = order
+        self.refunded.setdefault(order_id, Decimal(0))
+        ids = self.orders_of_customer.get(customer_id)
+        if ids is not None:
+            bisect.insort(ids, order_id, key=self.order_key)
+        if fingerprint is None:
+            return
+        if customer_id in self.fingerprints:
+            self.fingerprints[customer_id].add(fingerprint)
+        if customer_id not in self.standing:
+            self.friends_payments.clear()  # whose friend they are is not held: read again
+            return
+        referral = self.standing[customer_id]
+        friends = None if referral is None else self.friends_payments.get(referral.advocate_id)
+        if friends is not None:
+            friends.setdefault(customer_id, set()).add(fingerprint)
+
+    def refund_recorded(self, refund_id: str, order_id: str, amount: Decimal) -> None:
+        self.refunds.add(refund_id)
+        if order_id in self.refunded:
+            self.refunded[order_id] += amount
+
+    def order_key(self, order_id: str) -> tuple[datetime, str]:
+        """Orders sort by time, then id."""
+        order = self.orders[order_id]
+        assert order is not None
+        return order.completed_at, order_id
+
+    async def _read_orders(
+        self, uow: UnitOfWork[BatchView], customers: list[str], order_ids: list[str]
+    ) -> None:
+        await uow.flush()
+        await reads.read_orders(self, uow.session, customers, order_ids)
+
+    # --- the advocate's side of the evidence
+
+    async def payment_fingerprints(self, uow: UnitOfWork[BatchView], customer_id: str) -> set[str]:
+        """The payment fingerprints of the customer's orders."""
+        if customer_id not in self.fingerprints:
+            rows = await _read(uow, reads.FINGERPRINTS, {"ids": [customer_id]})
+            self.fingerprints[customer_id] = {row.payment_fingerprint for row in rows}
+        return self.fingerprints[customer_id]
+
+    async def other_friends_payments(
+        self, uow: UnitOfWork[BatchView], advocate_id: str, friend_id: str
+    ) -> set[str]:
+        """The payment fingerprints of the advocate's other standing friends."""
+        if advocate_id not in self.friends_payments:
+            rows = await _read(uow, reads.FRIENDS_PAYMENTS, {"ids": [advocate_id]})
+            self.hold_friends_payments([advocate_id], rows)
+        friends = self.friends_payments[advocate_id]
+        return {fp for friend, fps in friends.items() if friend != friend_id for fp in fps}
+
+    def hold_friends_payments(self, advocates: list[str], rows: Iterable[Any]) -> None:
+        """Hold the advocates' friends' payments as read: (advocate, friend, fingerprint) rows."""
+        self.friends_payments.update({a: {} for a in advocates})
+        for advocate_id, friend_id, fingerprint in rows:
+            self.friends_payments[advocate_id].setdefault(friend_id, set()).add(fingerprint)
+
+    async def qualified_between(
+        self, uow: UnitOfWork[BatchView], advocate_id: str, referral_id: str, after: datetime, until: datetime
+    ) -> list[datetime]:
+        """When the advocate's other qualified referrals (reversed ones too) had their first
+        order, for those whose first order came after `after` up to `until`."""
+        held = self.qualified.get(advocate_id)
+        if held is None or after < held[0]:
+            await uow.flush()
+            held = (after, (await reads.qualified_since(uow.session, [advocate_id], after))[advocate_id])
+            self.qualified[advocate_id] = held
+        return [at for other, at in held[1] if other != referral_id and after < at <= until]
+
+    async def advocate_chain(self, uow: UnitOfWork[BatchView], advocate_id: str) -> list[str]:
+        """The advocate, the one who referred them, the one who referred that one, and so on."""
+        chain = [advocate_id]
+        while len(chain) < CHAIN_LIMIT:
+            last = chain[-1]
+            if not self.knows_referrer(last):
+                rows = await _read(uow, reads.ABOVE, {"ids": [last]})
+                self.above[last] = rows[0].advocate_id if rows else None
+            above = self.referrer(last)
+            if above is None or above in chain:
+                break
+            chain.append(above)
+        return chain
+
+    def knows_referrer(self, customer_id: str) -> bool:
+        """Whether the view holds who referred the customer."""
+        return customer_id in self.standing or customer_id in self.above
+
+    def referrer(self, customer_id: str) -> str | None:
+        """Who referred the customer (None: nobody, or their referral was rejected); the view
+        must hold it (`knows_referrer`)."""
+        if customer_id in self.standing:
+            referral = self.standing[customer_id]
+            return None if referral is None or referral.status == "rejected" else referral.advocate_id
+        return self.above[customer_id]
 
 
-async def load_registrations(
-    session: AsyncSession, events: Sequence[CustomerRegisteredV1], *, programme: Programme
+async def _read(uow: UnitOfWork[BatchView], statement: Any, params: dict[str, Any]) -> list[Any]:
+    """A read the view cannot answer: the batch's buffered rows are written first."""
+    await uow.flush()
+    return await reads.fetch(uow.session, statement, params)
+
+
+async def load_batch_view(
+    session: AsyncSession, events: Sequence[Event], *, programme: Programme
 ) -> BatchView:
-    """The run's erased customers, customers, their codes and the codes they signed up with, the
-    code each would be issued first and whether something waits for it, standing referrals."""
-    ids = [event.customer_id for event in events]
-    signup_codes = [normalise_code(event.referral_code) for event in events if event.referral_code]
-    first_candidates = [next(programme.code_candidates(e.customer_id, e.first_name)) for e in events]
-    view = BatchView(erased=await erased_among(session, ErasedCustomer, ids))
-    view.customers = dict.fromkeys(ids)
-    for customer in await session.scalars(_CUSTOMERS, {"ids": ids}):
-        view.customers[customer.customer_id] = customer
-    codes = [*signup_codes, *first_candidates]
-    view.code_of = dict.fromkeys(ids)
-    view.owner_of = dict.fromkeys(codes)
-    rows = await session.execute(_CODES_OF_OWNERS, {"ids": ids, "codes": codes})
-    for code, owner in rows:
-        view.owner_of[code] = owner
-        if owner in view.code_of:
-            view.code_of[owner] = code
-    await _load_standing(session, view, ids)
-    used_before = set(await session.scalars(_USED_BEFORE, {"codes": first_candidates}))
-    view.parked = {code: code in used_before for code in first_candidates}
+    """The view of `events` (every event type at once): what their handlers read."""
+    registrations = [e for e in events if isinstance(e, CustomerRegisteredV1)]
+    orders = [e for e in events if isinstance(e, OrderCompletedV1)]
+    refunds = [e for e in events if isinstance(e, OrderRefundedV1)]
+    ids = list(dict.fromkeys(e.customer_id for e in (*registrations, *orders, *refunds)))
+    view = BatchView(events)
+    if not ids:
+        return view
+    view.erased = await reads.read_erased(session, ids)
+    live = [customer_id for customer_id in ids if customer_id not in view.erased]
+    with_codes: list[CustomerRegisteredV1 | OrderCompletedV1] = [*registrations, *orders]
+    coded = [e for e in with_codes if e.referral_code and e.customer_id not in view.erased]
+    used = [normalise_code(e.referral_code) for e in coded if e.referral_code]
+    first_codes = {
+        next(programme.code_candidates(e.customer_id, e.first_name)): e.customer_id
+        for e in registrations
+        if e.customer_id not in view.erased
+    }
+    await reads.read_codes(view, session, live, [*used, *first_codes])
+    unissued = [code for code in first_codes if view.owner_of[code] is None]
+    view.parked = await reads.parked_on(session, unissued) if unissued else {}
+    waiting = {use.friend_id for code in unissued for use in view.parked[code]}
+    friends = list(dict.fromkeys([*live, *waiting]))
+    await reads.read_standing(view, session, friends)
+    # who may have a referral decided in this batch, and whose evidence that needs
+    may_attribute = waiting | {e.customer_id for e in coded}
+    deciding = [c for c in friends if _may_be_decided(view.standing[c], c in may_attribute)]
+    advocates = {r.advocate_id for c in deciding if (r := view.standing[c]) is not None}
+    # the owner of each code used, or who will most likely own it once they registered
+    advocates |= {owner for code in used if (owner := view.owner_of[code] or first_codes.get(code))}
+    advocates |= {first_codes[code] for code in unissued if view.parked[code]}
+    await reads.read_customers(view, session, [*friends, *(a for a in advocates if a not in friends)])
+    order_ids = [*(e.order_id for e in orders), *(e.order_id for e in refunds)]
+    await reads.read_orders(view, session, deciding, order_ids, [e.refund_id for e in refunds])
+    if advocates:
+        await reads.read_evidence(view, session, sorted(advocates), [e.completed_at for e in orders])
+    if refunds:
+        await reads.read_decided_for(view, session, [e.order_id for e in refunds])
     return view
 
 
-async def load_orders(
-    session: AsyncSession, events: Sequence[OrderCompletedV1], *, programme: Programme
-) -> BatchView:
-    """The run's erased customers, known orders, the owners of the codes used at checkout and
-    standing referrals (customers are read when a referral is decided: most orders decide none)."""
-    ids = [event.customer_id for event in events]
-    view = BatchView(erased=await erased_among(session, ErasedCustomer, ids))
-    order_ids = [event.order_id for event in events]
-    known = await session.scalars(_KNOWN_ORDERS, {"order_ids": order_ids})
-    view.known_orders = set(known)
-    checkout_codes = [normalise_code(event.referral_code) for event in events if event.referral_code]
-    if checkout_codes:
-        view.owner_of = dict.fromkeys(checkout_codes)
-        rows = await session.execute(_OWNERS, {"codes": checkout_codes})
-        for code, owner in rows:
-            view.owner_of[code] = owner
-    await _load_standing(session, view, ids)
-    waiting = [
-        referral for referral in view.standing.values() if referral and referral.status == "attributed"
-    ]
-    if waiting:  # the friends and advocates of the referrals the run may decide
-        parties = list({party for r in waiting for party in (r.friend_id, r.advocate_id)})
-        view.customers = dict.fromkeys(parties)
-        for customer in await session.scalars(_CUSTOMERS, {"ids": parties}):
-            view.customers[customer.customer_id] = customer
-    return view
-
-
-async def _load_standing(session: AsyncSession, view: BatchView, ids: list[str]) -> None:
-    view.standing = dict.fromkeys(ids)
-    for referral in await session.scalars(_STANDING, {"ids": ids}):
-        view.standing[str(referral.standing_for)] = referral
+def _may_be_decided(standing: ReferralRow | None, uses_a_code: bool) -> bool:
+    """A referral waiting for its first order, or a customer who may be attributed now."""
+    return standing.status == "attributed" if standing is not None else uses_a_code

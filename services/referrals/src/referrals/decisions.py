@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from wom_chassis import UnitOfWork, get_logger, utcnow
+from wom_chassis import UnitOfWork
 from wom_contracts import Money, ReferralQualifiedV1, ReferralRejectedV1, ReferralReversedV1
 
 from referrals.batch_view import BatchView
-from referrals.domain.fraud import assess
+from referrals.domain.fraud import Assessment, assess
 from referrals.domain.qualification import (
     OrderFacts,
     Problem,
@@ -18,9 +18,10 @@ from referrals.domain.qualification import (
     qualification_problem,
     reversal_reason,
 )
-from referrals.evidence import evidence_for, order_facts, orders_of
+from referrals.evidence import evidence_for, order_facts
 from referrals.models import Referral
 from referrals.programme import Programme
+from referrals.view_rows import ReferralRow
 
 __all__ = [
     "ReviewConflict",
@@ -31,22 +32,20 @@ __all__ = [
     "settle_friend",
 ]
 
-log = get_logger(__name__)
 
-
-async def settle_friend(uow: UnitOfWork, view: BatchView, friend_id: str, programme: Programme) -> None:
+async def settle_friend(uow: UnitOfWork[BatchView], friend_id: str, programme: Programme) -> None:
     """Decide the friend's standing referral if it is still waiting for its first order."""
-    referral = await view.standing_referral(uow.session, friend_id)
+    referral = await uow.view.standing_referral(uow, friend_id)
     if referral is not None and referral.status == "attributed":
-        await settle(uow, view, referral, programme)
+        await settle(uow, referral, programme)
 
 
-async def settle(uow: UnitOfWork, view: BatchView, referral: Referral, programme: Programme) -> None:
+async def settle(uow: UnitOfWork[BatchView], referral: ReferralRow, programme: Programme) -> None:
     """The friend's first order decides the referral: a qualification rule, then the fraud rules.
     It waits while the friend's registration or first order has not arrived."""
-    session = uow.session
-    friend = await view.customer(session, referral.friend_id)
-    orders = await orders_of(session, referral.friend_id)
+    view = uow.view
+    friend = await view.customer(uow, referral.friend_id)
+    orders = await view.orders_of(uow, referral.friend_id)
     if friend is None or not orders:
         return
     first = orders[0]
@@ -58,20 +57,27 @@ async def settle(uow: UnitOfWork, view: BatchView, referral: Referral, programme
         attribution=rules.attribution,
         qualification=rules.qualification,
     )
-    advocate = await view.customer(session, referral.advocate_id)
+    advocate = await view.customer(uow, referral.advocate_id)
     if problem is None and advocate is None:
         problem = Problem("advocate_erased", "the advocate asked to be forgotten")
-    evidence = None
-    if problem is None:
-        assert advocate is not None
-        evidence = await evidence_for(session, referral, advocate, friend, orders)
-    # recorded after the reads: the referral's row is then written once, with its decision
     _record_order(referral, first)
     if problem is not None:
         reject(uow, referral, problem.reason, problem.detail)
-        return
-    assert evidence is not None
-    assessment = assess(evidence, rules.fraud)
+    else:
+        assert advocate is not None
+        assessment = assess(await evidence_for(uow, referral, advocate, friend, orders), rules.fraud)
+        _apply(uow, referral, assessment, first, programme)
+    view.referral_decided(referral)
+    view.save(uow, referral)
+
+
+def _apply(
+    uow: UnitOfWork[BatchView],
+    referral: ReferralRow,
+    assessment: Assessment,
+    first: OrderFacts,
+    programme: Programme,
+) -> None:
     referral.risk_score = assessment.score
     referral.signals = [asdict(signal) for signal in assessment.signals]
     details = "; ".join(signal.detail for signal in assessment.signals) or None
@@ -81,12 +87,11 @@ async def settle(uow: UnitOfWork, view: BatchView, referral: Referral, programme
         referral.status = "review"
         referral.reason = assessment.reason
         referral.detail = details
-        log.info("referral_sent_to_review", referral_id=referral.referral_id, reason=assessment.reason)
     else:
         reject(uow, referral, assessment.reason or "high_risk_score", details)
 
 
-def _record_order(referral: Referral, first: OrderFacts) -> None:
+def _record_order(referral: ReferralRow, first: OrderFacts) -> None:
     referral.order_id = first.order_id
     referral.order_amount = first.amount
     referral.order_currency = first.currency
@@ -94,15 +99,15 @@ def _record_order(referral: Referral, first: OrderFacts) -> None:
 
 
 def _qualify(
-    uow: UnitOfWork,
-    referral: Referral,
+    uow: UnitOfWork[Any],
+    referral: Referral | ReferralRow,
     first: OrderFacts,
     programme: Programme,
     decided_by: str | None = None,
 ) -> None:
     referral.status = "qualified"
     referral.hold_until = hold_end(first, programme.rules.qualification)
-    referral.decided_at = utcnow()
+    referral.decided_at = uow.now
     referral.decided_by = decided_by
     uow.emit(
         ReferralQualifiedV1(
@@ -117,17 +122,20 @@ def _qualify(
             decided_by=decided_by,
         )
     )
-    log.info("referral_qualified", referral_id=referral.referral_id, hold_until=str(referral.hold_until))
 
 
 def reject(
-    uow: UnitOfWork, referral: Referral, reason: str, detail: str | None, decided_by: str | None = None
+    uow: UnitOfWork[Any],
+    referral: Referral | ReferralRow,
+    reason: str,
+    detail: str | None,
+    decided_by: str | None = None,
 ) -> None:
     """Reject the referral with a stable reason code and tell everyone."""
     referral.status = "rejected"
     referral.reason = reason
     referral.detail = detail[:1000] if detail else None
-    referral.decided_at = utcnow()
+    referral.decided_at = uow.now
     referral.decided_by = decided_by
     uow.emit(
         ReferralRejectedV1(
@@ -141,19 +149,16 @@ def reject(
             decided_by=decided_by,
         )
     )
-    log.info("referral_rejected", referral_id=referral.referral_id, reason=reason)
 
 
 async def reconsider_after_refund(
-    uow: UnitOfWork, order_id: str, refunded_at: datetime, programme: Programme
+    uow: UnitOfWork[BatchView], order_id: str, refunded_at: datetime, programme: Programme
 ) -> None:
     """A refund of a qualifying order inside the hold that leaves it fully refunded or below the
     minimum reverses a qualified referral, and rejects one still in review."""
-    session = uow.session
-    referral = await session.scalar(
-        select(Referral).where(Referral.order_id == order_id, Referral.status.in_(("qualified", "review")))
-    )
-    order = await order_facts(session, order_id)
+    view = uow.view
+    referral = await view.referral_decided_by(uow, order_id)
+    order = await view.order(uow, order_id)
     if referral is None or order is None:
         return
     reason = reversal_reason(order, programme.rules.qualification)
@@ -161,25 +166,24 @@ async def reconsider_after_refund(
         return
     if referral.status == "review":
         reject(uow, referral, reason, "the order was refunded while the referral was in review")
-        return
-    assert referral.hold_until is not None
-    if refunded_at > referral.hold_until:
-        log.info("refund_after_hold_kept_referral", referral_id=referral.referral_id)
-        return
-    referral.status = "reversed"
-    referral.reason = reason
-    referral.reversed_at = utcnow()
-    uow.emit(
-        ReferralReversedV1(
-            customer_id=referral.friend_id,
-            referral_id=referral.referral_id,
-            advocate_customer_id=referral.advocate_id,
-            order_id=order_id,
-            reason=reason,
-            occurred_at=referral.reversed_at,
+    else:
+        assert referral.hold_until is not None
+        if refunded_at > referral.hold_until:
+            return  # after the return window a refund changes nothing
+        referral.status = "reversed"
+        referral.reason = reason
+        referral.reversed_at = uow.now
+        uow.emit(
+            ReferralReversedV1(
+                customer_id=referral.friend_id,
+                referral_id=referral.referral_id,
+                advocate_customer_id=referral.advocate_id,
+                order_id=order_id,
+                reason=reason,
+                occurred_at=referral.reversed_at,
+            )
         )
-    )
-    log.info("referral_reversed", referral_id=referral.referral_id, reason=reason)
+    view.save(uow, referral)
 
 
 class ReviewConflict(Exception):
@@ -187,7 +191,7 @@ class ReviewConflict(Exception):
 
 
 async def decide_review(
-    uow: UnitOfWork,
+    uow: UnitOfWork[None],
     referral_id: str,
     *,
     approve: bool,

@@ -6,18 +6,13 @@ import os
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis.privacy import erased_among, remember_erased
+from wom_chassis.privacy import remember_erased
 
 from referrals.models import Click, Customer, ErasedCustomer, Order, Referral, ReferralCode, Refund
 
-__all__ = ["ERASED_PREFIX", "forget_customer", "is_erased"]
+__all__ = ["ERASED_PREFIX", "forget_customer"]
 
 ERASED_PREFIX = "erased-"
-
-
-async def is_erased(session: AsyncSession, customer_id: str) -> bool:
-    """True when the customer asked to be forgotten."""
-    return bool(await erased_among(session, ErasedCustomer, [customer_id]))
 
 
 async def forget_customer(session: AsyncSession, customer_id: str) -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from referrals.rules import FraudRule, FraudRules
 
 __all__ = [
+    "CHAIN_LIMIT",
     "Assessment",
     "Decision",
     "Evidence",
@@ -19,6 +20,9 @@ __all__ = [
 ]
 
 Decision = Literal["approve", "review", "reject"]
+
+CHAIN_LIMIT = 50
+"""How far up a chain of advocates the ring rule looks."""
 
 
 @dataclass(frozen=True)
