@@ -28,8 +28,9 @@ from wom_chassis.database import Database
 from wom_chassis.lag import ConsumerLag
 from wom_chassis.logs import configure_logging, get_logger
 from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
-from wom_chassis.outbox import OutboxRelay, oldest_unsent_age, unsent_backlog
+from wom_chassis.outbox import oldest_unsent_age, unsent_backlog
 from wom_chassis.publishing import RecordProducer
+from wom_chassis.relay import OutboxRelay
 from wom_chassis.settings import ServiceSettings
 from wom_chassis.tracing import configure_tracing
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
@@ -37,6 +38,7 @@ from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 __all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
 
 log = get_logger(__name__)
+RELAY_MAX_BATCH_BYTES = 256 * 1024
 BackgroundTask = Callable[["Service"], Coroutine[Any, Any, None]]
 
 
@@ -77,13 +79,11 @@ class Service:
         for task in self._tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        try:  # everything unsent goes out before the producer closes, a relay batch at a time
-            while await self.relay.publish_pending():
-                pass
+        try:  # everything unsent goes out before the producer closes, a relay round at a time
+            await self.relay.flush()
         except Exception as error:
             log.warning("final_outbox_publish_failed", error=repr(error))
-        if self.relay.producer is not None:
-            await self.relay.producer.stop()
+        await self.relay.producer.stop()
         await self.broker.stop()
         await self.db.dispose()
         log.info("service_stopped")
@@ -146,17 +146,19 @@ def create_service(
     )
     relay = OutboxRelay(
         db,
-        broker,
-        service=settings.service_name,
-        producer=RecordProducer(
+        RecordProducer(
             **settings.kafka_client_options(),
             client_id=f"wom-{settings.service_name}-relay",
             enable_idempotence=settings.kafka_enable_idempotence,
             acks="all",
-            linger_ms=5,
+            # a round's rows of one partition in one batch (500 rows of ~700 bytes over 12
+            # partitions, or a busy one); the broker's default limit per batch is 1 MiB
+            max_batch_size=RELAY_MAX_BATCH_BYTES,
         ),
+        service=settings.service_name,
         interval=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
+        sweep_after=settings.relay_sweep_seconds,
         retention=timedelta(hours=settings.outbox_retention_hours),
     )
     processor = EventProcessor(
