@@ -330,7 +330,8 @@ class OutboxRelay:
             query = query.where(_TABLE.c.created_at < utcnow() - timedelta(seconds=older_than))
         async with self.db.session() as session:
             result = await session.execute(query.order_by(_TABLE.c.id).limit(self.batch_size))
-            return [dict(row._mapping) for row in result]
+            names = tuple(result.keys())
+            return [dict(zip(names, row, strict=True)) for row in result.all()]
 
     async def _mark_sent(self, rows: list[Row]) -> None:
         """One statement: by id where the row has one (read from the table), else by event id."""
