@@ -31,7 +31,6 @@ from wom_chassis.database import Database
 from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_chassis.publishing import RecordProducer
 from wom_chassis.relay import OutboxRelay
-from wom_chassis.service import RELAY_MAX_BATCH_BYTES
 from wom_chassis.tables import OutboxRecord
 from wom_chassis.testing import span_recorder
 from wom_contracts import Money, OrderCompletedV1
@@ -60,7 +59,6 @@ async def measure(bootstrap: str, rows: int, per_commit: int, profile: Path | No
         bootstrap_servers=bootstrap,
         enable_idempotence=False,
         acks="all",
-        max_batch_size=RELAY_MAX_BATCH_BYTES,
     )
     relay = OutboxRelay(db, producer, service="bench", batch_size=per_commit)
     await relay.publish_next()  # connects, reads the empty table: memory is in step

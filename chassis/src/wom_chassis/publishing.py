@@ -107,10 +107,15 @@ class RecordProducer:
     """A plain aiokafka producer for whole batches, one per partition (the outbox relay's):
     FastStream's `broker.publish` costs far more per record, and a batch is one piece for the
     cluster, acknowledged or failed as a whole. Connects on first use and again after a failed
-    start."""
+    start. `options` are aiokafka's; batches hold up to `BATCH_BYTES` unless `max_batch_size`
+    says otherwise."""
+
+    BATCH_BYTES = 256 * 1024
+    """A relay round's rows of one partition in one batch (500 rows of a few hundred bytes each,
+    over few partitions or one busy one); a broker takes batches of up to 1 MiB by default."""
 
     def __init__(self, **options: Any) -> None:
-        self._options = options
+        self._options = {"max_batch_size": self.BATCH_BYTES, **options}
         self._producer: Any = None
 
     async def start(self) -> None:

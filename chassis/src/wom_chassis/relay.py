@@ -1,19 +1,21 @@
 """The outbox relay: rows a transaction committed are published from memory, a batch per
-partition at a time; a sweeper publishes from the table what memory did not; both mark rows sent.
+partition per round; a sweeper publishes from the table what memory did not; every round marks
+its rows sent in one statement.
 
 The table is the truth. Memory holds the rows this process committed since the table was last
-read in full, in commit order, and is trusted only while nothing older of this process waits in
-the table: at start, after memory overflowed, after a failed sweep, the sweeper reads every
-unsent row, oldest first, until a read finds less than a round and publishes all of it. Then
-memory takes over, and the sweeper only picks up, every `sweep_after` seconds, rows that have
-waited that long: other processes' rows whose process died or fell behind.
+read in full, in commit order, and is used only while nothing older of this process waits in
+the table. At start, after memory overflowed and after a round from the table failed, the
+sweeper reads every unsent row, oldest first, until a read comes back short and all of it went
+out; memory takes over from there. Meanwhile the sweeper looks, every `sweep_after` seconds,
+only for rows that have waited that long and are not in memory: another process's, whose relay
+died or fell behind.
 
-Order: rows of one key go to one partition (the default producer's, `KeyPartitioner`), and a
-partition gets at most one batch per round, the next only once the broker has acknowledged it. A
-failed batch goes back to the head of memory (or stays unsent in the table, which is read in
-order), so no later row of its partition overtakes it. A crash between publish and mark, or an
-acknowledgement lost on the way back, publishes rows again: at-least-once, consumers drop the
-duplicates by event id, and the first copies are in order.
+Order: each key goes to the partition the default producer would pick (`KeyPartitioner`), and a
+partition gets at most one batch per round, the next only once the broker acknowledged it. A
+failed batch goes back to the head of memory (or stays unsent in the table, read in order), so
+no later row of its key overtakes it. A crash between publish and mark, or an acknowledgement
+lost on the way back, publishes rows again: at-least-once; consumers drop the copies by event
+id, and the first copies are in order.
 """
 
 from __future__ import annotations

@@ -38,7 +38,6 @@ from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 __all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
 
 log = get_logger(__name__)
-RELAY_MAX_BATCH_BYTES = 256 * 1024
 BackgroundTask = Callable[["Service"], Coroutine[Any, Any, None]]
 
 
@@ -151,9 +150,6 @@ def create_service(
             client_id=f"wom-{settings.service_name}-relay",
             enable_idempotence=settings.kafka_enable_idempotence,
             acks="all",
-            # a round's rows of one partition in one batch (500 rows of ~700 bytes over 12
-            # partitions, or a busy one); the broker's default limit per batch is 1 MiB
-            max_batch_size=RELAY_MAX_BATCH_BYTES,
         ),
         service=settings.service_name,
         interval=settings.relay_interval_seconds,
