@@ -1,4 +1,6 @@
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -6,6 +8,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from wom_chassis import Database
 from wom_chassis.testing import database_backends, fresh_database
+from wom_contracts import decode
 
 
 @pytest.fixture(params=database_backends())
@@ -40,3 +43,84 @@ async def sink() -> AsyncIterator[TopicSink]:
     sink = TopicSink("test.dlq")
     async with TestKafkaBroker(sink.broker):
         yield sink
+
+
+@dataclass
+class SentRecord:
+    """A record the fake producer was given: where it went and what it carried."""
+
+    topic: str
+    partition: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def order_id(self) -> str:
+        return str(decode(self.value, [(k, v.encode()) for k, v in self.headers.items()]).event.order_id)  # type: ignore[attr-defined]
+
+
+class FakeBatch:
+    """A batch that holds `limit` records (aiokafka's holds a number of bytes)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        self.closed = False
+
+    def append(self, *, timestamp, key, value, headers):  # type: ignore[no-untyped-def]
+        if self.closed or len(self.records) >= self.limit:
+            self.closed = True
+            return None
+        self.records.append((key, value, list(headers)))
+        return object()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeProducer:
+    """Keeps what the relay sends, as a cluster of `partitions` partitions per topic would get it.
+    While `down` is set every batch fails; `fail_next` fails that many batches after the broker
+    has written them (an acknowledgement lost on the way back)."""
+
+    def __init__(self, partitions: int = 4, batch_limit: int = 1000) -> None:
+        self.partition_count = partitions
+        self.batch_limit = batch_limit
+        self.down = False
+        self.fail_next = 0
+        self.records: list[SentRecord] = []
+        self.batches: list[tuple[str, int, int]] = []  # topic, partition, records of each sent batch
+
+    async def partitions(self, topic: str) -> list[int]:
+        return list(range(self.partition_count))
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.batch_limit)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, partition: int) -> asyncio.Future[None]:
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.down:
+            delivery.set_exception(ConnectionError("broker unreachable"))
+            return delivery
+        self.batches.append((topic, partition, len(batch.records)))
+        for key, value, headers in batch.records:
+            named = {name: raw.decode() for name, raw in headers}
+            self.records.append(SentRecord(topic, partition, key, value, named))
+        if self.fail_next:
+            self.fail_next -= 1
+            delivery.set_exception(TimeoutError("acknowledgement lost"))
+        else:
+            delivery.set_result(None)
+        return delivery
+
+    async def stop(self) -> None:
+        return None
+
+    @property
+    def sent(self) -> list[str]:
+        """The order ids sent, in order."""
+        return [record.order_id for record in self.records]
+
+    def headers(self, index: int) -> dict[str, str]:
+        return self.records[index].headers

@@ -1,5 +1,5 @@
 """Traces run from an inbound record's `traceparent` through the outbox to the published record,
-and into mail; a record without one starts a new trace."""
+and into mail; a record without one starts a new trace; the relay's spans are one per batch."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from sqlalchemy import insert, select
 from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork, tracing, unit_of_work
 from wom_chassis.mail import MailPool, MailSettings
 from wom_chassis.mime import Mail, MailComposer
-from wom_chassis.outbox import OutboxRelay, outbox_row
+from wom_chassis.outbox import outbox_row
+from wom_chassis.relay import OutboxRelay
 from wom_chassis.tables import OutboxRecord
 from wom_chassis.testing import MailInbox, record_of, span_recorder
 from wom_chassis.tracing import continue_trace
 from wom_contracts import Money, OrderCompletedV1
 
-from .conftest import TopicSink
+from .conftest import FakeProducer, TopicSink
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 UPSTREAM_SPAN = "00f067aa0ba902b7"
@@ -56,6 +57,17 @@ async def outbound() -> AsyncIterator[TopicSink]:
     sink = TopicSink(TOPIC)
     async with TestKafkaBroker(sink.broker):
         yield sink
+
+
+@pytest.fixture
+def published() -> FakeProducer:
+    """What the relay publishes, as a cluster would get it."""
+    return FakeProducer()
+
+
+async def publish(db: Database, producer: FakeProducer) -> None:
+    """Everything in the outbox through the relay."""
+    await OutboxRelay(db, producer, service="test").flush()  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -95,11 +107,12 @@ def traced(n: int, traceparent: str | None = TRACEPARENT, **kwargs: Any) -> Any:
 
 @pytest.mark.parametrize("mode", ["batch", "record"])
 async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
-    db: Database, outbound: TopicSink, spans: InMemorySpanExporter, mode: str
+    db: Database, outbound: TopicSink, published: FakeProducer, spans: InMemorySpanExporter, mode: str
 ) -> None:
     """One CONSUMER span per transaction (the batch, or one record), linked to each record's
     trace; what a handler emits carries its own cause's trace context, so the trace runs on
-    from the upstream span; a record without one continues the batch's trace."""
+    from the upstream span; a record without one continues the batch's trace. The relay sends
+    each record with the context of its row, in one PRODUCER span per batch linked to them."""
     work = processor(db, outbound.broker, echo())
     work.mode = mode  # type: ignore[assignment]
     records = [traced(1), traced(2, traceparent=None)]
@@ -123,36 +136,51 @@ async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
     assert first.attributes["messaging.batch.message_count"] == (2 if mode == "batch" else 1)
     assert parts(stored[1])[0] == f"{consumers[-1].context.trace_id:032x}"
 
-    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
-    headers = outbound.headers(0)
-    trace_id, producer_id = parts(headers["traceparent"])
-    assert trace_id == TRACE_ID
+    await publish(db, published)
+    headers = published.headers(0)
+    assert headers["traceparent"] == stored[0]  # the record carries its cause's trace on
+    assert published.headers(1)["traceparent"] == stored[1]
     assert headers["ce_type"] == TOPIC and headers["content-type"] == "application/json"  # binary mode kept
-    producer = next(
-        s for s in spans.get_finished_spans()
-        if s.kind == SpanKind.PRODUCER and s.context.trace_id == int(TRACE_ID, 16)
-    )  # fmt: skip
-    assert producer.parent is not None and producer.parent.span_id == int(UPSTREAM_SPAN, 16)
-    assert producer.context.span_id == int(producer_id, 16)  # the next consumer's parent
+    # one PRODUCER span for the batch (both records have one key: one partition), linked to the
+    # context each record was emitted with
+    (producer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.PRODUCER]
+    assert producer.name == f"send {TOPIC}" and producer.parent is None
+    assert producer.attributes is not None
+    assert producer.attributes["messaging.batch.message_count"] == 2
+    linked = {(link.context.trace_id, link.context.span_id) for link in producer.links}
+    assert linked == {tuple(int(part, 16) for part in parts(context)) for context in stored}
+
+
+async def test_a_batch_that_fails_ends_its_span_as_failed(
+    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
+) -> None:
+    await processor(db, outbound.broker, echo()).process([traced(1)])
+    down = FakeProducer()
+    down.down = True
+    with pytest.raises(ConnectionError):
+        await publish(db, down)
+    (failed,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.PRODUCER]
+    assert not failed.status.is_ok and failed.status.description == "ConnectionError"
+    assert [event.name for event in failed.events] == ["exception"]
 
 
 async def test_a_record_without_a_traceparent_starts_a_new_trace(
-    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
+    db: Database, outbound: TopicSink, published: FakeProducer, spans: InMemorySpanExporter
 ) -> None:
     await processor(db, outbound.broker, echo()).process([traced(1, traceparent=None)])
-    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
-    trace_id, _ = parts(outbound.headers(0)["traceparent"])
+    await publish(db, published)
+    trace_id, _ = parts(published.headers(0)["traceparent"])
     (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
     assert consumer.parent is None
     assert trace_id == f"{consumer.context.trace_id:032x}" != TRACE_ID
 
 
 async def test_an_unreadable_traceparent_starts_a_new_trace_and_the_event_is_still_handled(
-    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
+    db: Database, outbound: TopicSink, published: FakeProducer, spans: InMemorySpanExporter
 ) -> None:
     await processor(db, outbound.broker, echo()).process([traced(1, traceparent="00-nonsense")])
-    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
-    assert len(outbound.records) == 1
+    await publish(db, published)
+    assert len(published.records) == 1
     (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
     assert consumer.parent is None
 
@@ -180,7 +208,11 @@ async def test_a_mail_sent_while_handling_an_event_carries_its_trace(
 
 
 async def test_work_done_later_for_an_event_continues_its_stored_trace(
-    db: Database, outbound: TopicSink, spans: InMemorySpanExporter, smtp: tuple[MailInbox, MailSettings]
+    db: Database,
+    outbound: TopicSink,
+    published: FakeProducer,
+    spans: InMemorySpanExporter,
+    smtp: tuple[MailInbox, MailSettings],
 ) -> None:
     """The pattern of a queued message: the handler stores `uow.trace_context`, a job later sends
     the mail and emits the outcome inside `continue_trace`."""
@@ -198,9 +230,9 @@ async def test_work_done_later_for_an_event_continues_its_stored_trace(
             await pool.send(mail("later"))
         async with unit_of_work(db, source="wom/test") as uow:
             uow.emit(order(9))
-    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    await publish(db, published)
     assert parts(str(inbox.messages[0]["traceparent"]))[0] == TRACE_ID
-    assert parts(outbound.headers(0)["traceparent"])[0] == TRACE_ID
+    assert parts(published.headers(0)["traceparent"])[0] == TRACE_ID
 
 
 async def test_a_mail_sent_again_carries_the_trace_of_that_attempt_only(
@@ -218,32 +250,38 @@ async def test_a_mail_sent_again_carries_the_trace_of_that_attempt_only(
 
 
 async def test_a_job_outside_any_trace_publishes_in_a_trace_of_its_own(
-    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
+    db: Database, published: FakeProducer, spans: InMemorySpanExporter
 ) -> None:
     async with unit_of_work(db, source="wom/test") as uow:
         uow.emit(order(1))
     async with db.session() as session:
         assert await session.scalar(select(OutboxRecord.traceparent)) is None
-    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
+    await publish(db, published)
     (producer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.PRODUCER]
-    assert producer.parent is None
-    assert parts(outbound.headers(0)["traceparent"])[0] == f"{producer.context.trace_id:032x}"
+    assert producer.parent is None and not producer.links
+    trace_id, parent_id = parts(published.headers(0)["traceparent"])
+    assert (trace_id, parent_id) == (f"{producer.context.trace_id:032x}", f"{producer.context.span_id:016x}")
 
 
 async def test_rows_written_before_the_outbox_kept_trace_context_are_still_published(
-    db: Database, outbound: TopicSink, spans: InMemorySpanExporter
+    db: Database, published: FakeProducer, spans: InMemorySpanExporter
 ) -> None:
     await db.downgrade("chassis_0001")
     row = {k: v for k, v in outbox_row(order(1), source="wom/test").items() if not k.startswith("trace")}
     async with db.transaction() as session:
         await session.execute(insert(OutboxRecord.__table__).values(**row))  # the old columns only
     await db.migrate()
-    assert await OutboxRelay(db, outbound.broker, service="test").publish_pending() == 1
-    assert parts(outbound.headers(0)["traceparent"])[0]  # a trace of its own
+    await publish(db, published)
+    assert len(published.records) == 1
+    assert parts(published.headers(0)["traceparent"])[0]  # a trace of its own
 
 
 async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
-    db: Database, outbound: TopicSink, smtp: tuple[MailInbox, MailSettings], monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    outbound: TopicSink,
+    published: FakeProducer,
+    smtp: tuple[MailInbox, MailSettings],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """No OTLP endpoint: the API's no-op tracer records nothing, the inbound context travels on
     unchanged, and a record without one still gets a trace of its own."""
@@ -258,9 +296,9 @@ async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
             await pool.send(mail("thanks"))
 
     await processor(db, outbound.broker, handlers).process([traced(1), traced(2, traceparent=None)])
-    await OutboxRelay(db, outbound.broker, service="test").publish_pending()
-    assert outbound.headers(0)["traceparent"] == TRACEPARENT
-    fresh = outbound.headers(1)["traceparent"]  # the batch's trace, fresh ids from the no-op API
+    await publish(db, published)
+    assert published.headers(0)["traceparent"] == TRACEPARENT
+    fresh = published.headers(1)["traceparent"]  # the batch's trace, fresh ids from the no-op API
     assert parts(fresh)[0] != TRACE_ID
     assert str(inbox.messages[0]["traceparent"]) == str(inbox.messages[1]["traceparent"]) == fresh
 

@@ -28,8 +28,9 @@ from wom_chassis.database import Database
 from wom_chassis.lag import ConsumerLag
 from wom_chassis.logs import configure_logging, get_logger
 from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
-from wom_chassis.outbox import OutboxRelay, oldest_unsent_age, unsent_backlog
+from wom_chassis.outbox import oldest_unsent_age, unsent_backlog
 from wom_chassis.publishing import RecordProducer
+from wom_chassis.relay import OutboxRelay
 from wom_chassis.settings import ServiceSettings
 from wom_chassis.tracing import configure_tracing
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
@@ -77,13 +78,11 @@ class Service:
         for task in self._tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        try:  # everything unsent goes out before the producer closes, a relay batch at a time
-            while await self.relay.publish_pending():
-                pass
+        try:  # everything unsent goes out before the producer closes, a relay round at a time
+            await self.relay.flush()
         except Exception as error:
             log.warning("final_outbox_publish_failed", error=repr(error))
-        if self.relay.producer is not None:
-            await self.relay.producer.stop()
+        await self.relay.producer.stop()
         await self.broker.stop()
         await self.db.dispose()
         log.info("service_stopped")
@@ -146,17 +145,16 @@ def create_service(
     )
     relay = OutboxRelay(
         db,
-        broker,
-        service=settings.service_name,
-        producer=RecordProducer(
+        RecordProducer(
             **settings.kafka_client_options(),
             client_id=f"wom-{settings.service_name}-relay",
             enable_idempotence=settings.kafka_enable_idempotence,
             acks="all",
-            linger_ms=5,
         ),
+        service=settings.service_name,
         interval=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
+        sweep_after=settings.relay_sweep_seconds,
         retention=timedelta(hours=settings.outbox_retention_hours),
     )
     processor = EventProcessor(

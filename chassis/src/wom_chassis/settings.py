@@ -52,7 +52,13 @@ class ServiceSettings(BaseSettings):
     api_token: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     relay_interval_seconds: float = Field(default=0.2, gt=0)
-    relay_batch_size: int = Field(default=500, ge=1)
+    relay_batch_size: int = Field(default=500, ge=1, description="rows the relay publishes per round")
+    relay_sweep_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how often the relay publishes rows that waited this long without being "
+        "published from memory (other processes' rows)",
+    )
     outbox_retention_hours: float = Field(default=72.0, gt=0)
     outbox_max_age_seconds: float = Field(
         default=60.0, gt=0, description="/health fails when an unsent outbox row is older"

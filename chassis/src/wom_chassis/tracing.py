@@ -34,17 +34,15 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 __all__ = [
     "TRACEPARENT",
     "TRACESTATE",
+    "BatchSpan",
     "TraceContext",
     "configure_tracing",
     "consume_span",
     "continue_trace",
     "current_trace_context",
-    "end_publish_spans",
     "is_recording",
     "mail_span",
-    "publish_span",
     "record_trace_context",
-    "trace_headers",
 ]
 
 TRACEPARENT = "traceparent"
@@ -168,45 +166,64 @@ def continue_trace(name: str, traceparent: str | None, tracestate: str | None = 
         yield span
 
 
-def publish_span(
-    *, topic: str, event_id: str, event_type: str, traceparent: str | None, tracestate: str | None
-) -> Span:
-    """A PRODUCER span for one outbox row, child of the unit of work that emitted it; end it with
-    `end_publish_spans` once the broker has acknowledged the record."""
-    carrier = {TRACEPARENT: traceparent} if traceparent else {}
-    if traceparent and tracestate:
-        carrier[TRACESTATE] = tracestate
-    return _started(
-        _TRACER.start_span(
-            f"publish {topic}",
-            context=_parent(carrier),
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "publish",
-                "messaging.destination.name": topic,
-                "messaging.message.id": event_id,
-                "cloudevents.event_id": event_id,
-                "cloudevents.event_type": event_type,
-            },
+class BatchSpan:
+    """The trace of one batch of records sent to a partition: a PRODUCER span `send <topic>` of
+    its own, linked to the trace each record was emitted in, while each record carries on its
+    cause's trace in its headers. Per batch, not per record: a span and its export cost more
+    than the rest of publishing a record."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.span = _started(
+            _TRACER.start_span(
+                f"send {topic}",
+                context=Context(),  # no parent: a batch serves the traces of many events
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.operation.name": "send",
+                    "messaging.destination.name": topic,
+                    "messaging.destination.partition.id": str(partition),
+                },
+            )
         )
-    )
+        self._recording = self.span.is_recording()
+        self._own: list[tuple[str, bytes]] | None = None
+
+    def record_headers(self, traceparent: str | None, tracestate: str | None) -> list[tuple[str, bytes]]:
+        """The trace headers of one record of the batch: the context it was emitted in (its row's
+        `traceparent` and `tracestate`), linked from the span; a record emitted outside any trace
+        (a job, an API call) starts its trace here, as a child of the span."""
+        if not traceparent:
+            if self._own is None:
+                self._own = _span_headers(self.span)
+            return self._own
+        headers = [(TRACEPARENT, traceparent.encode("latin-1"))]
+        if tracestate:
+            headers.append((TRACESTATE, tracestate.encode("latin-1")))
+        if self._recording:  # no-op API: nothing to link, and no parsing for it
+            carrier = {TRACEPARENT: traceparent}
+            if tracestate:
+                carrier[TRACESTATE] = tracestate
+            emitted = trace.get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+            if emitted.is_valid:
+                self.span.add_link(emitted)
+        return headers
+
+    def end(self, records: int, error: BaseException | None = None) -> None:
+        """End the span once the broker acknowledged the batch of `records` (or `error` failed it)."""
+        self.span.set_attribute("messaging.batch.message_count", records)
+        if error is not None:
+            self.span.record_exception(error)
+            self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        self.span.end()
 
 
-def trace_headers(span: Span) -> list[tuple[str, bytes]]:
+def _span_headers(span: Span) -> list[tuple[str, bytes]]:
     """The `traceparent` (and `tracestate`) headers that make `span` the parent of the consumer."""
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
     return [(name, value.encode("latin-1")) for name, value in carrier.items()]
-
-
-def end_publish_spans(spans: Sequence[Span], error: BaseException | None = None) -> None:
-    """End the spans of a batch of published records, marked failed when the batch was not sent."""
-    for span in spans:
-        if error is not None:
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-        span.end()
 
 
 @contextmanager
