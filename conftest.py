@@ -25,3 +25,18 @@ def kafka_bootstrap() -> Iterator[str]:
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap))
         yield broker.bootstrap
+
+
+def _pygal_importer_speaks_find_spec() -> None:
+    """pygal (the analytics charts) appends to `sys.meta_path` an importer that only has the
+    `find_module` protocol, which Python 3.12 removed; pytest's importlib mode asks every meta-path
+    entry for `find_spec` when it imports a test module of a nested package (tests/bench), and
+    fails on it. Its plugin maps (`pygal.maps.*`) are not used here: it finds nothing."""
+    import pygal
+
+    importer = pygal.PluginImportFixer
+    if not hasattr(importer, "find_spec"):
+        importer.find_spec = lambda self, fullname, path=None, target=None: None  # type: ignore[attr-defined]
+
+
+_pygal_importer_speaks_find_spec()
