@@ -56,7 +56,9 @@ async def test_a_long_transaction_lets_the_loops_other_tasks_in(tmp_path: Path) 
     ticking.cancel()
     await db.dispose()
     assert took > 0.05
-    assert len([tick for tick in ticks if tick < started + took]) >= took / 0.005 / 2
+    # a turn every 5 ms of statements; a quarter of that leaves room for a loaded machine, where
+    # the ticker itself waits for the CPU (without the turns it gets none at all)
+    assert len([tick for tick in ticks if tick < started + took]) >= took / 0.005 / 4
 
 
 async def test_a_writer_waits_for_another_connections_lock_without_stopping_the_loop(

@@ -74,3 +74,13 @@ def make_outreach(
 async def outreach(make_outreach: OutreachFactory) -> AsyncIterator[Service]:
     async with make_outreach() as service:
         yield service
+
+
+@pytest.fixture(autouse=True)
+def events_happen_when_the_test_starts() -> None:
+    """The event helpers of test_loop (used by other test files too) read `NOW` when called: a time
+    taken at import would be many minutes old late in a long suite, and a welcome delayed by
+    minutes would already be due."""
+    from . import test_loop
+
+    test_loop.NOW = datetime.now(UTC).replace(microsecond=0)

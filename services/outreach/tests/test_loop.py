@@ -39,6 +39,9 @@ from .conftest import AUTH, OutreachFactory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
+"""When the event helpers below say things happened: reset at the start of each test (see
+conftest.py), not only at import, which is many minutes before the end of a long suite."""
+
 
 def registered(
     customer: str = "anna", *, locale: str = "ro-MD", consent: bool = True, **extra: Any
