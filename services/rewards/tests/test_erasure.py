@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from httpx import ASGITransport, AsyncClient
-from rewards.models import Coupon, Customer, LedgerEntry, Order
+from rewards.models import Coupon, Customer, LedgerEntry, Order, Referral
 from sqlalchemy import func, select
 from wom_chassis import Service
 from wom_chassis.testing import publish_event
 from wom_contracts import CustomerErasedV1, CustomerRegisteredV1
 
 from .conftest import AUTH
-from .support import LONG_AGO, entries, order, qualified, refund
+from .support import LONG_AGO, entries, order, qualified, refund, reversed_
 
 
 async def test_erasure_forgets_the_customer_and_keeps_an_anonymous_ledger(rewards: Service) -> None:
@@ -46,3 +46,18 @@ async def test_erasure_forgets_the_customer_and_keeps_an_anonymous_ledger(reward
     async with AsyncClient(transport=ASGITransport(app=rewards.http), base_url="http://r") as client:
         balance = (await client.get("/customers/anna/balance", headers=AUTH)).json()
     assert balance["points"] == {"available": 0, "pending": 0}
+
+
+async def test_a_referral_that_comes_after_an_erasure_does_not_name_the_erased_side(rewards: Service) -> None:
+    await publish_event(rewards.broker, CustomerErasedV1(customer_id="anna", requested_at=LONG_AGO))
+    await publish_event(rewards.broker, qualified("ref-1", advocate="anna", friend="ben"))
+    await publish_event(
+        rewards.broker, reversed_("ref-2", advocate="ben", friend="anna")
+    )  # before its qualification
+    async with rewards.db.session() as session:
+        referrals = (await session.scalars(select(Referral).order_by(Referral.referral_id))).all()
+    assert [(r.referral_id, r.advocate_id[:8], r.friend_id[:8]) for r in referrals] == [
+        ("ref-1", "#erased-", "ben"),
+        ("ref-2", "ben", "#erased-"),
+    ]
+    assert [e.customer_id for e in await entries(rewards)] == ["ben"]  # the friend's reward only

@@ -20,7 +20,12 @@ from rewards.models import (
     WithheldReward,
 )
 
-__all__ = ["forget_customer"]
+__all__ = ["forget_customer", "new_pseudonym"]
+
+
+def new_pseudonym() -> str:
+    """A random name for what is kept of an erased customer: it cannot be traced back."""
+    return f"{ANONYMOUS_PREFIX}{new_id()[:16]}"
 
 
 async def forget_customer(session: AsyncSession, customer_id: str) -> str:
@@ -28,7 +33,7 @@ async def forget_customer(session: AsyncSession, customer_id: str) -> str:
     keep the ledger, coupons and referrals for accounting under a random pseudonym that cannot
     be traced back; remember only a hash of the id, so later events about them are ignored.
     Returns the pseudonym."""
-    pseudonym = f"{ANONYMOUS_PREFIX}{new_id()[:16]}"
+    pseudonym = new_pseudonym()
     for model in (LedgerEntry, Coupon, Redemption, WithheldReward):
         await session.execute(
             update(model).where(model.customer_id == customer_id).values(customer_id=pseudonym)

@@ -24,7 +24,7 @@ from rewards.domain.balances import POINTS
 from rewards.domain.earning import expiry_date, points_for_order, release_date
 from rewards.domain.refunds import clawback_points, net_amount
 from rewards.domain.tiers import Ranking, next_tier
-from rewards.erasure import forget_customer
+from rewards.erasure import forget_customer, new_pseudonym
 from rewards.grants import StoredReferral, grant_compensation, grant_referral_reward
 from rewards.ledger import add_entry, revoke, withhold
 from rewards.models import Customer, Order, Referral, Refund
@@ -215,7 +215,7 @@ async def on_referral_qualified(event: ReferralQualifiedV1, uow: Work, *, rules:
         log.info("referral_already_qualified", referral_id=event.referral_id)
         return
     if referral is None:
-        referral = view.referrals[event.referral_id] = _new_referral(event, "qualified")
+        referral = view.referrals[event.referral_id] = _new_referral(event, "qualified", view.erased)
     referral.order_id = event.order_id
     referral.hold_until = event.hold_until
     referral.qualified_at = event.occurred_at
@@ -253,10 +253,15 @@ async def on_referral_qualified(event: ReferralQualifiedV1, uow: Work, *, rules:
     uow.upsert(Referral, referral.row(), key=["referral_id"])
 
 
-def _new_referral(event: ReferralQualifiedV1 | ReferralReversedV1, status: str) -> StoredReferral:
-    return StoredReferral(
-        event.referral_id, event.advocate_customer_id, event.customer_id, event.order_id, status
+def _new_referral(
+    event: ReferralQualifiedV1 | ReferralReversedV1, status: str, erased: set[str]
+) -> StoredReferral:
+    # a side erased before the referral reached rewards is kept under a pseudonym, as erasure does
+    advocate, friend = (
+        new_pseudonym() if customer_id in erased else customer_id
+        for customer_id in (event.advocate_customer_id, event.customer_id)
     )
+    return StoredReferral(event.referral_id, advocate, friend, event.order_id, status)
 
 
 async def on_referral_reversed(event: ReferralReversedV1, uow: Work) -> None:
@@ -268,7 +273,7 @@ async def on_referral_reversed(event: ReferralReversedV1, uow: Work) -> None:
         log.info("referral_already_reversed", referral_id=event.referral_id)
         return
     if referral is None:
-        referral = view.referrals[event.referral_id] = _new_referral(event, "reversed")
+        referral = view.referrals[event.referral_id] = _new_referral(event, "reversed", view.erased)
         log.info("reversal_parked_until_its_qualification", referral_id=event.referral_id)
     referral.status = "reversed"
     referral.reversed_at = event.occurred_at
