@@ -7,7 +7,8 @@
 Parts: `consume` (raw aiokafka rate, each service's consume path in batch and per-record mode, the
 outbox relay), `scale` (one against two instances of rewards), `loop` (the four services
 together: drain of a backlog of mixed events, event → effect latency at a steady offered load,
-peak RSS). Every service runs as its own process on SQLite files in a temporary directory; the
+peak RSS), `mail` (outreach's mail: CPU per composed mail, mails/s of its delivery job to an SMTP
+inbox alone and beside its consume path; `tests/bench/mail.py`). Every service runs as its own process on SQLite files in a temporary directory; the
 broker is the embedded one, in memory, fresh for each service's runs.
 """
 
@@ -26,10 +27,11 @@ from tests.bench.consume import Throughput, raw_rate, relay_rate, scale_out, ser
 from tests.bench.harness import embedded_broker, machine, produce
 from tests.bench.inputs import SERVICE_INPUTS
 from tests.bench.loop import LoopResult, whole_loop
+from tests.bench.mail import print_compose_costs, print_delivery
 from tests.support import SERVICE_NAMES
 
 console = Console(width=max(Console().width, 132))
-PARTS = ("consume", "scale", "loop")
+PARTS = ("consume", "scale", "loop", "mail")
 
 
 def _pct(value: float) -> str:
@@ -153,6 +155,7 @@ def main() -> None:
     parser.add_argument("--drain", type=int, default=100_000, help="mixed events of the whole-loop drain")
     parser.add_argument("--rate", type=float, default=2_000, help="offered load of the latency run, events/s")
     parser.add_argument("--seconds", type=float, default=30, help="length of the latency run")
+    parser.add_argument("--mails", type=int, default=5_000, help="queued mails of the mail part")
     parser.add_argument("--keep", type=Path, help="keep databases and logs in this directory")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -166,6 +169,10 @@ def main() -> None:
             scale_part(directory, args.scale_events)
         if "loop" in parts:
             loop_part(directory, args.drain, args.rate, args.seconds)
+        if "mail" in parts:  # outreach's delivery job alone, then beside its consume path
+            print_compose_costs()
+            print_delivery(directory, args.mails)
+            print_delivery(directory, args.mails, consume=2 * args.mails)
     console.print(f"machine after the run: {machine()}")
 
 

@@ -60,7 +60,14 @@ from tests.bench.harness import (
 )
 from tests.bench.inputs import SERVICE_INPUTS
 
-__all__ = ["DeliveryRun", "delivery_rate", "queue_mails"]
+__all__ = [
+    "DeliveryRun",
+    "compose_costs",
+    "delivery_rate",
+    "print_compose_costs",
+    "print_delivery",
+    "queue_mails",
+]
 
 console = Console(width=max(Console().width, 132))
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "services/outreach/src/outreach/rules.default.yaml"
@@ -280,6 +287,30 @@ def compose_costs(passes: int = 3, rounds: int = 20) -> dict[str, float]:
     return costs
 
 
+def print_compose_costs() -> None:
+    """Print the µs of CPU per composed mail."""
+    costs = compose_costs()
+    console.print(
+        "composing a mail, µs of CPU: "
+        + ", ".join(f"{name} {cost:,.0f}" for name, cost in costs.items())
+        + f"; render + compose directly {costs['render'] + costs['compose directly']:,.0f}"
+    )
+
+
+def print_delivery(directory: Path, mails: int, *, connections: int | None = None, consume: int = 0) -> None:
+    """Run `delivery_rate` and print what it measured."""
+    result = delivery_rate(directory, mails, connections=connections, consume=consume)
+    console.print(
+        f"delivery: {result.mails:,} mails ({result.distinct:,} distinct) in {result.seconds:.2f} s = "
+        f"{result.rate:,.0f} mails/s, outreach CPU {result.cpu_us:,.0f} µs/mail; messages {result.statuses}"
+    )
+    if consume:
+        console.print(
+            f"consume path meanwhile: {result.consumed:,} events at {result.consume_rate:,.0f}/s, the "
+            f"longest stretch without a consume commit while mail flowed {result.longest_consume_gap:.2f} s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--parts", default="compose,delivery", help="comma-separated, of compose, delivery")
@@ -291,28 +322,12 @@ def main() -> None:
     parts = set(args.parts.split(","))
     console.print(f"machine: {machine()}")
     if "compose" in parts:
-        costs = compose_costs()
-        console.print(
-            "composing a mail, µs of CPU: "
-            + ", ".join(f"{name} {cost:,.0f}" for name, cost in costs.items())
-            + f"; render + compose directly {costs['render'] + costs['compose directly']:,.0f}"
-        )
+        print_compose_costs()
     if "delivery" in parts:
         with tempfile.TemporaryDirectory(prefix="wom-bench-mail-") as temporary:
             directory = args.keep or Path(temporary)
             directory.mkdir(parents=True, exist_ok=True)
-            result = delivery_rate(directory, args.mails, connections=args.connections, consume=args.consume)
-        console.print(
-            f"delivery: {result.mails:,} mails ({result.distinct:,} distinct) in {result.seconds:.2f} s = "
-            f"{result.rate:,.0f} mails/s, outreach CPU {result.cpu_us:,.0f} µs/mail; "
-            f"messages {result.statuses}"
-        )
-        if args.consume:
-            console.print(
-                f"consume path meanwhile: {result.consumed:,} events at {result.consume_rate:,.0f}/s, the "
-                f"longest stretch without a consume commit while mail flowed "
-                f"{result.longest_consume_gap:.2f} s"
-            )
+            print_delivery(directory, args.mails, connections=args.connections, consume=args.consume)
     console.print(f"machine after the run: {machine()}")
 
 
