@@ -8,8 +8,9 @@ Parts: `consume` (raw aiokafka rate, each service's consume path in batch and pe
 outbox relay), `scale` (one against two instances of rewards), `loop` (the four services
 together: drain of a backlog of mixed events, event → effect latency at a steady offered load,
 peak RSS), `mail` (outreach's mail: CPU per composed mail, mails/s of its delivery job to an SMTP
-inbox alone and beside its consume path; `tests/bench/mail.py`). Every service runs as its own process on SQLite files in a temporary directory; the
-broker is the embedded one, in memory, fresh for each service's runs.
+inbox alone and beside its consume path; `tests/bench/mail.py`). Every service runs as its own
+process on SQLite files in a temporary directory; the broker is the embedded one, in memory, fresh
+for each service's runs.
 """
 
 from __future__ import annotations
