@@ -7,7 +7,9 @@
 Parts: `consume` (raw aiokafka rate, each service's consume path in batch and per-record mode,
 the naive baseline on the rewards input, the outbox relay, outreach's mail), `scale` (one
 against two instances of rewards), `loop` (the four services together: drain of a backlog of
-mixed events, event → effect latency at steady offered loads, peak RSS). Every service runs as
+mixed events, event → effect latency at steady offered loads, peak RSS), `mail` (CPU per
+composed mail, mails/s of outreach's delivery job alone and beside its consume path). Every
+service runs as
 its own process on SQLite files in a temporary directory; the broker is the embedded one, in
 memory, fresh for each service's runs. Every figure printed is also written to
 `var/bench/results.json` (tests/bench/results.py).
@@ -24,11 +26,12 @@ from tests.bench import report
 from tests.bench.consume import measure_service, scale_out
 from tests.bench.harness import embedded_broker, machine
 from tests.bench.loop import whole_loop
+from tests.bench.mail import print_compose_costs, print_delivery
 from tests.bench.report import console
 from tests.bench.results import ROOT, Results
 from tests.support import SERVICE_NAMES
 
-PARTS = ("consume", "scale", "loop")
+PARTS = ("consume", "scale", "loop", "mail")
 LATENCY_RUNS = ((1_000.0, 60.0), (2_000.0, 30.0))  # (offered events/s, seconds), one run each
 
 
@@ -58,6 +61,7 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--rate", type=float, help="one latency run at this offered load, events/s (2,000)")
     parser.add_argument("--seconds", type=float, help="... for this long, s (30)")
+    parser.add_argument("--mails", type=int, default=5_000, help="queued mails of the mail part")
     parser.add_argument("--keep", type=Path, help="keep databases and logs in this directory")
     parser.add_argument(
         "--results", type=Path, default=ROOT / "var/bench", help="where results.json goes (var/bench)"
@@ -105,6 +109,10 @@ def main() -> None:
         if "loop" in parts:
             loop = whole_loop(directory, drain=args.drain, latency=args.latency, parts={"drain", "latency"})
             report.loop(loop, results)
+        if "mail" in parts:  # outreach's delivery job alone, then beside its consume path
+            print_compose_costs()
+            print_delivery(directory, args.mails)
+            print_delivery(directory, args.mails, consume=2 * args.mails)
     console.print(f"machine after the run: {machine()}")
     latest, stamped = results.write(args.results)
     console.print(f"every figure of this run: {latest} (and {stamped.name})")

@@ -22,8 +22,8 @@ outreach process's (user + system) over the same stretch, per mail.
 
 With `--consume N` the broker holds N of the consume bench's outreach records (sign-ups, then
 points earned: a thank-you each, due at once) before outreach starts, so it consumes them while
-it delivers the queue; the run prints how fast it consumed and the longest stretch without a
-committed consume transaction while mail was flowing.
+it delivers the queue; the run prints how fast it consumed and the longest time between two
+committed consume transactions while mail was flowing.
 """
 
 from __future__ import annotations
@@ -60,7 +60,14 @@ from tests.bench.harness import (
 )
 from tests.bench.inputs import SERVICE_INPUTS
 
-__all__ = ["DeliveryRun", "delivery_rate", "queue_mails"]
+__all__ = [
+    "DeliveryRun",
+    "compose_costs",
+    "delivery_rate",
+    "print_compose_costs",
+    "print_delivery",
+    "queue_mails",
+]
 
 console = Console(width=max(Console().width, 132))
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "services/outreach/src/outreach/rules.default.yaml"
@@ -90,7 +97,7 @@ class DeliveryRun:
     distinct: int  # distinct X-Wom-Message-Id among the mails received
     consumed: int = 0
     consume_rate: float = float("nan")
-    longest_consume_gap: float = float("nan")  # seconds without a consume commit while mail flowed
+    longest_consume_gap: float = float("nan")  # longest between two consume commits while mail flowed
     statuses: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -218,10 +225,10 @@ def delivery_rate(
         result.consumed = len(commits)
         span = commits[-1] - commits[0] if len(commits) > 1 else float("nan")
         result.consume_rate = (len(commits) - 1) / span if span > 0 else float("nan")
-        # commits while mail flowed: from the first mail to the last mail or the last commit
-        flowing = [moment for moment in commits if times[0] <= moment <= times[-1]]
-        edges = [times[0], *flowing, min(times[-1], commits[-1])]
-        result.longest_consume_gap = max(b - a for a, b in itertools.pairwise(edges))
+        # consecutive commits while mail flowed (the consumer's group join before its first is not
+        # the delivery job's doing)
+        gaps = [b - a for a, b in itertools.pairwise(commits) if b >= times[0] and a <= times[-1]]
+        result.longest_consume_gap = max(gaps, default=float("nan"))
     return result
 
 
@@ -280,6 +287,30 @@ def compose_costs(passes: int = 3, rounds: int = 20) -> dict[str, float]:
     return costs
 
 
+def print_compose_costs() -> None:
+    """Print the µs of CPU per composed mail."""
+    costs = compose_costs()
+    console.print(
+        "composing a mail, µs of CPU: "
+        + ", ".join(f"{name} {cost:,.0f}" for name, cost in costs.items())
+        + f"; render + compose directly {costs['render'] + costs['compose directly']:,.0f}"
+    )
+
+
+def print_delivery(directory: Path, mails: int, *, connections: int | None = None, consume: int = 0) -> None:
+    """Run `delivery_rate` and print what it measured."""
+    result = delivery_rate(directory, mails, connections=connections, consume=consume)
+    console.print(
+        f"delivery: {result.mails:,} mails ({result.distinct:,} distinct) in {result.seconds:.2f} s = "
+        f"{result.rate:,.0f} mails/s, outreach CPU {result.cpu_us:,.0f} µs/mail; messages {result.statuses}"
+    )
+    if consume:
+        console.print(
+            f"consume path meanwhile: {result.consumed:,} events at {result.consume_rate:,.0f}/s, the "
+            f"longest between two consume commits while mail flowed {result.longest_consume_gap:.2f} s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--parts", default="compose,delivery", help="comma-separated, of compose, delivery")
@@ -291,28 +322,12 @@ def main() -> None:
     parts = set(args.parts.split(","))
     console.print(f"machine: {machine()}")
     if "compose" in parts:
-        costs = compose_costs()
-        console.print(
-            "composing a mail, µs of CPU: "
-            + ", ".join(f"{name} {cost:,.0f}" for name, cost in costs.items())
-            + f"; render + compose directly {costs['render'] + costs['compose directly']:,.0f}"
-        )
+        print_compose_costs()
     if "delivery" in parts:
         with tempfile.TemporaryDirectory(prefix="wom-bench-mail-") as temporary:
             directory = args.keep or Path(temporary)
             directory.mkdir(parents=True, exist_ok=True)
-            result = delivery_rate(directory, args.mails, connections=args.connections, consume=args.consume)
-        console.print(
-            f"delivery: {result.mails:,} mails ({result.distinct:,} distinct) in {result.seconds:.2f} s = "
-            f"{result.rate:,.0f} mails/s, outreach CPU {result.cpu_us:,.0f} µs/mail; "
-            f"messages {result.statuses}"
-        )
-        if args.consume:
-            console.print(
-                f"consume path meanwhile: {result.consumed:,} events at {result.consume_rate:,.0f}/s, the "
-                f"longest stretch without a consume commit while mail flowed "
-                f"{result.longest_consume_gap:.2f} s"
-            )
+            print_delivery(directory, args.mails, connections=args.connections, consume=args.consume)
     console.print(f"machine after the run: {machine()}")
 
 

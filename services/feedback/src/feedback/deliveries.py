@@ -3,7 +3,8 @@ cases, and the job that sends them, retries with backoff and dead-letters after 
 
 Network calls never run inside a database transaction: a run claims a batch of due deliveries
 (pushing their next attempt out by a lease, so another run or replica leaves them alone), commits,
-sends, then records each outcome in its own short transaction.
+sends (emails over the run's pool of SMTP connections), then records each outcome in its own
+short transaction.
 """
 
 from __future__ import annotations
