@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -154,20 +153,6 @@ async def service_database_urls(backend: str, directory: Path) -> dict[str, str]
         )
         for name in SERVICE_NAMES
     }
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 15, every: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; fail with its last value."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(every)
-    raise AssertionError(f"not true within {timeout}s (last value {value!r})")
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 15, every: float = 0.2) -> Any:

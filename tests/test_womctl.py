@@ -14,13 +14,13 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from wom_chassis.testing import free_port
+from wom_chassis.testing import eventually, free_port
 from wom_contracts import all_topics
 from womctl import deadletters
 from womctl.mail import MailCatcher
 from womctl.topics import load_definition
 
-from tests.support import eventually, wait_until
+from tests.support import wait_until
 
 SERVICES = ["referrals", "rewards", "outreach", "feedback"]
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Integer, MetaData, String, func, select
+from sqlalchemy import Integer, MetaData, String, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from wom_chassis import Database, ExactDecimal, UnitOfWork, every, unit_of_work, upsert
+from wom_chassis import Database, ExactDecimal, UnitOfWork, every, serialise, unit_of_work, upsert
+from wom_chassis.database import lock_key
 from wom_chassis.driver import DriverConnection, select_where_in
+from wom_chassis.metrics import JOB_RUNS
 from wom_chassis.tables import InboxRecord, OutboxRecord
+from wom_chassis.testing import eventually
 from wom_contracts import CustomerErasedV1
 
 
@@ -118,7 +122,16 @@ async def test_a_unit_of_work_commits_rows_and_events_together_or_not_at_all(db:
     assert handed == [[event_id]]  # only the committed rows reach the relay
 
 
-async def test_a_job_runs_on_schedule_and_survives_its_failures() -> None:
+def _service_on(db: Database, name: str = "test") -> Any:
+    class FakeService:
+        class settings:
+            service_name = name
+
+    FakeService.db = db  # type: ignore[attr-defined]
+    return FakeService()
+
+
+async def test_a_job_runs_on_schedule_and_survives_its_failures(db: Database) -> None:
     runs: list[int] = []
     four = asyncio.Event()
 
@@ -129,14 +142,73 @@ async def test_a_job_runs_on_schedule_and_survives_its_failures() -> None:
         if len(runs) == 2:
             raise ValueError("one bad run")
 
-    class FakeService:
-        class settings:
-            service_name = "test"
-
-    task = asyncio.create_task(every(0.01, flaky, name="flaky")(FakeService()))  # type: ignore[arg-type]
+    task = asyncio.create_task(every(0.01, flaky, name="flaky")(_service_on(db)))
     await asyncio.wait_for(four.wait(), timeout=5)
     task.cancel()
     assert runs[:4] == [0, 1, 2, 3]
+
+
+async def test_a_job_runs_in_one_process_at_a_time_and_another_takes_over(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("one process per SQLite database: its jobs always hold their lock")
+    other = Database(db.url.render_as_string(hide_password=False))  # another process's pool
+    inside, release = asyncio.Event(), asyncio.Event()
+    calls = {"first": 0, "second": 0}
+
+    async def first(_service: Any) -> None:
+        calls["first"] += 1
+        inside.set()
+        await release.wait()
+
+    async def second(_service: Any) -> None:
+        calls["second"] += 1
+
+    elsewhere = JOB_RUNS.labels("test", "shared", "elsewhere")
+    skipped_before = elsewhere._value.get()
+    holder = asyncio.create_task(every(0.01, first, name="shared")(_service_on(db)))
+    await asyncio.wait_for(inside.wait(), timeout=10)
+    waiting = asyncio.create_task(every(0.01, second, name="shared")(_service_on(other)))
+    await eventually(lambda: elsewhere._value.get() >= skipped_before + 3, timeout=10, every=0.01)
+    assert calls["second"] == 0  # held elsewhere: skipped, not run beside it
+    holder.cancel()  # the holder goes (its lock with it): the other one runs the job
+    with suppress(asyncio.CancelledError):
+        await holder
+    await eventually(lambda: calls["second"] > 0, timeout=10, every=0.01)
+    waiting.cancel()
+    await other.dispose()
+
+
+async def test_serialised_transactions_wait_for_each_other_only_on_a_shared_name(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite's writers take turns anyway: serialise has nothing to do")
+    started = asyncio.Event()
+    order: list[str] = []
+
+    async def second(names: list[str], label: str) -> None:
+        async with db.transaction() as session:
+            await serialise(session, names)
+            order.append(label)
+
+    async with db.transaction() as session:
+        await serialise(session, ["customer-a", b"customer-b"])
+        started.set()
+        apart = asyncio.create_task(second(["customer-c"], "apart"))
+        shared = asyncio.create_task(second(["customer-c", "customer-b"], "shared"))
+        await asyncio.wait_for(apart, timeout=10)  # no name in common: it did not wait
+
+        async def waiting_for_the_lock() -> bool:
+            async with db.session() as reader:
+                waits = await reader.scalar(
+                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                )
+            return bool(waits)
+
+        await eventually(waiting_for_the_lock, timeout=10, every=0.01)
+        assert not shared.done()
+        order.append("first")
+    await asyncio.wait_for(shared, timeout=10)
+    assert order == ["apart", "first", "shared"]
+    assert lock_key("customer-b") == lock_key(b"customer-b")  # a record's key and its name
 
 
 class Other(Base):

@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from wom_chassis.testing import eventually
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 
-from tests.support import eventually, publish_as_shop, read_topic
+from tests.support import publish_as_shop, read_topic
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from wom_chassis.testing import eventually
 
-from tests.support import eventually, publish_as_shop, read_topic
+from tests.support import publish_as_shop, read_topic
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,9 @@ import json
 import uuid
 
 import pytest
+from wom_chassis.testing import eventually
 
-from tests.support import cloudevent_headers, eventually, query_one
+from tests.support import cloudevent_headers, query_one
 
 pytestmark = pytest.mark.reliability
 TOPIC = "commerce.order.completed.v1"

@@ -11,8 +11,9 @@ from rewards.app import create_app
 from rewards.models import LedgerEntry
 from rewards.settings import RewardsSettings
 from sqlalchemy import func, select
+from wom_chassis.testing import eventually
 
-from tests.support import cloudevent_headers, eventually
+from tests.support import cloudevent_headers
 
 pytestmark = pytest.mark.reliability
 TOPIC = "commerce.order.completed.v1"

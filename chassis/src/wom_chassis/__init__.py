@@ -3,7 +3,7 @@
 from wom_chassis.auth import IdPath, bearer_token_guard, guarded_router
 from wom_chassis.columns import ExactDecimal, UtcDateTime, new_id, utcnow
 from wom_chassis.consumer import EventHandlers, EventProcessor
-from wom_chassis.database import Database, upsert
+from wom_chassis.database import Database, serialise, upsert
 from wom_chassis.jobs import every
 from wom_chassis.logs import get_logger
 from wom_chassis.rules_files import RulesError, load_rules_file
@@ -30,6 +30,7 @@ __all__ = [
     "guarded_router",
     "load_rules_file",
     "new_id",
+    "serialise",
     "service_cli",
     "unit_of_work",
     "upsert",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from wom_contracts import ContractError, DecodedEvent, Event, decode
 
 from wom_chassis.columns import utcnow
-from wom_chassis.database import Database
+from wom_chassis.database import Database, serialise
 from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record, replayed_for
 from wom_chassis.driver import claim_new
 from wom_chassis.logs import LogContext, batch_log_context, get_logger
@@ -52,11 +52,21 @@ class EventHandlers(Generic[View]):
     mode) with every event to be handled in it, and returns what the handlers read (one query
     per table instead of one per event); handlers find it as `uow.view` and keep it current as
     they write, so that an event sees what the events before it in the batch did.
+
+    Where several processes consume (`WORKERS`), a transaction first locks its records' keys
+    and `lock_names(events)`: what the events read and write beyond their own key (another
+    customer, a shared budget), so that two processes never work on the same thing at once.
     """
 
-    def __init__(self, load_view: ViewLoader[View] | None = None) -> None:
+    def __init__(
+        self,
+        load_view: ViewLoader[View] | None = None,
+        *,
+        lock_names: Callable[[Sequence[Event]], Iterable[str]] | None = None,
+    ) -> None:
         self._handlers: dict[str, _Registration] = {}
         self.load_view = load_view
+        self.lock_names = lock_names
 
     def on(
         self, model: type[E], *, reads_database: bool = False
@@ -247,6 +257,7 @@ class EventProcessor:
         topics = sorted({item.record.topic for item in items})
         with consume_span(topics, len(items), contexts), batch_log_context() as log_context:
             async with self.db.transaction() as session:
+                await serialise(session, self._lock_names(items))
                 fresh = await self._claim(session, items, outcomes)
                 events = [item.decoded.event for item in fresh]
                 loader = self.handlers.load_view
@@ -263,6 +274,14 @@ class EventProcessor:
             self._metrics.consumed(event_type, outcome).inc(count)
         if work.outbox and self.on_committed is not None:
             self.on_committed(work.outbox)
+
+    def _lock_names(self, items: list[_Item]) -> set[str | bytes]:
+        """What a transaction locks, all in one statement (so in one order): its records' keys
+        and what the service names for its events."""
+        names: set[str | bytes] = {item.record.key for item in items if item.record.key}
+        if self.handlers.lock_names is not None:
+            names.update(self.handlers.lock_names([item.decoded.event for item in items]))
+        return names
 
     async def _handle(
         self, item: _Item, work: UnitOfWork[Any], timing: dict[str, float], log_context: LogContext

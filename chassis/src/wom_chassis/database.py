@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Sequence
+import hashlib
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,19 @@ from sqlalchemy.ext.asyncio import (
 from wom_chassis import sqlite as sqlite_driver
 from wom_chassis.logs import get_logger
 
-__all__ = ["MIGRATIONS_DIR", "Database", "scrub_after_commit", "upsert", "upsert_statement"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Database",
+    "lock_key",
+    "scrub_after_commit",
+    "serialise",
+    "upsert",
+    "upsert_statement",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 WAL_TRUNCATE_TRIES = 100
+_MIGRATIONS_LOCK = 0x776F6D5F6D696772  # "wom_migr": one lock per database, whichever service
 _SCRUB = "wom.scrub_after_commit"
 log = get_logger(__name__)
 
@@ -37,6 +47,30 @@ def scrub_after_commit(session: AsyncSession) -> None:
     commits (an erasure). On SQLite the write-ahead log still holds earlier versions of the pages
     until it is checkpointed and truncated; PostgreSQL's dead rows go with (auto)vacuum."""
     session.info[_SCRUB] = True
+
+
+def lock_key(name: str | bytes) -> int:
+    """The PostgreSQL advisory lock key of a name: 64 bits of its hash, the same in every
+    process (Python's own `hash` is salted per process)."""
+    raw = name.encode() if isinstance(name, str) else name
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
+
+
+_LOCK_EACH = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
+async def serialise(session: AsyncSession, names: Iterable[str | bytes]) -> None:
+    """Make the rest of `session`'s transaction wait for, and then exclude, every other
+    transaction that named any of `names`, until it ends: on PostgreSQL, where several
+    processes write, a transaction-level advisory lock per name, taken in one statement in key
+    order (two transactions that take theirs in the same call never wait for each other; a
+    transaction that calls twice must name a separate kind of thing each time, in the same
+    order everywhere). On SQLite writers take turns anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({lock_key(name) for name in names})
+    if keys:
+        await session.execute(_LOCK_EACH, {"keys": keys})
 
 
 class Database:
@@ -102,9 +136,31 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def migrate(self, revision: str = "heads") -> None:
-        """Bring the schema to `revision`: the chassis tables and the service's own."""
+        """Bring the schema to `revision`: the chassis tables and the service's own. On
+        PostgreSQL processes that start together migrate in turn (an advisory lock for the
+        transaction): the first migrates, the others find the schema current."""
         async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATIONS_LOCK})
             await conn.run_sync(self._run_alembic, "upgrade", revision)
+
+    @asynccontextmanager
+    async def holding(self, name: str) -> AsyncIterator[bool]:
+        """Whether this process holds the lock `name` for the block, tried and not waited for:
+        on PostgreSQL a session advisory lock on a connection of its own, released at the end
+        of the block or when the process dies; on SQLite (one process) always held."""
+        if self.is_sqlite:
+            yield True
+            return
+        key = lock_key(name)
+        async with self.engine.connect() as conn:
+            tried = await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            held = bool(tried.scalar())
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
     async def downgrade(self, revision: str = "base") -> None:
         """Undo migrations down to `revision` (tests and operators only)."""

@@ -20,13 +20,24 @@ log = get_logger(__name__)
 
 def every(seconds: float, job: Callable[[Service], Awaitable[object]], *, name: str) -> BackgroundTask:
     """A background task that runs `job(service)` now and then every `seconds`; a failing run
-    is logged and counted, and the next one comes on schedule (a job must be safe to repeat)."""
+    is logged and counted, and the next one comes on schedule (a job must be safe to repeat).
+
+    Where several processes of a service share a PostgreSQL database (`WORKERS`, replicas),
+    one run at a time holds the job's advisory lock; a process that finds it held skips its
+    turn (counted as `elsewhere`), so a job never runs twice at once, and a dead holder's lock
+    goes with its connection."""
 
     async def run(service: Service) -> None:
+        lock = f"{service.settings.service_name}:job:{name}"
         while True:
             started = time.perf_counter()
             try:
-                await job(service)
+                async with service.db.holding(lock) as held:
+                    if not held:
+                        JOB_RUNS.labels(service.settings.service_name, name, "elsewhere").inc()
+                        await asyncio.sleep(seconds)
+                        continue
+                    await job(service)
             except Exception:
                 JOB_RUNS.labels(service.settings.service_name, name, "failed").inc()
                 log.exception("job_failed", job=name)

@@ -64,6 +64,14 @@ class ServiceSettings(BaseSettings):
         default=60.0, gt=0, description="/health fails when an unsent outbox row is older"
     )
     consume_mode: Literal["batch", "record"] = "batch"
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="consumer processes forked into the service's consumer group, each with "
+        "its share of the partitions and its own outbox relay (PostgreSQL only: SQLite admits "
+        "one writer)",
+    )
     shutdown_grace_seconds: float = Field(default=30.0, gt=0)
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP collector base URL; spans are exported only when set"
@@ -75,6 +83,12 @@ class ServiceSettings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///var/{self.service_name}.db"
         if not self.consumer_group:
             self.consumer_group = f"wom-{self.service_name}"
+        if self.workers > 1 and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                f"WORKERS={self.workers} needs PostgreSQL: on SQLite WORKERS must be 1 (one "
+                "writer per database file); set DATABASE_URL=postgresql+asyncpg://… to run "
+                "several consumer processes"
+            )
         return self
 
     @property

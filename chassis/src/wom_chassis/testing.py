@@ -8,7 +8,8 @@ import email.policy
 import itertools
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -42,6 +43,7 @@ __all__ = [
     "dead_letters",
     "emitted",
     "empty_database_url",
+    "eventually",
     "free_port",
     "fresh_database",
     "in_memory_service",
@@ -172,6 +174,20 @@ def span_recorder() -> InMemorySpanExporter:
         provider.add_span_processor(SimpleSpanProcessor(_SPANS))
     _SPANS.clear()
     return _SPANS
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15, every: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(every)
+    raise AssertionError(f"not true within {timeout}s (last value {value!r})")
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis import UnitOfWork
+from wom_chassis import UnitOfWork, serialise
 from wom_contracts import CustomerRegisteredV1, Event, OrderCompletedV1, OrderRefundedV1
 
 from referrals import view_reads as reads
@@ -302,6 +302,9 @@ async def _read(uow: UnitOfWork[BatchView], statement: Any, params: dict[str, An
     return await reads.fetch(uow.session, statement, params)
 
 
+ADVOCATE_LOCK = "wom:referrals:advocate:"
+
+
 async def load_batch_view(
     session: AsyncSession, events: Sequence[Event], *, programme: Programme
 ) -> BatchView:
@@ -336,6 +339,10 @@ async def load_batch_view(
     # the owner of each code used, or who will most likely own it once they registered
     advocates |= {owner for code in used if (owner := view.owner_of[code] or first_codes.get(code))}
     advocates |= {first_codes[code] for code in unissued if view.parked[code]}
+    # an advocate's evidence (referrals qualified lately, friends' payments, the chain above)
+    # is read and added to by every friend's order, whichever partition it came from: one
+    # process at a time per advocate (WORKERS), after the batch's own keys
+    await serialise(session, (ADVOCATE_LOCK + advocate for advocate in advocates))
     await reads.read_customers(view, session, [*friends, *(a for a in advocates if a not in friends)])
     order_ids = [*(e.order_id for e in orders), *(e.order_id for e in refunds)]
     await reads.read_orders(view, session, deciding, order_ids, [e.refund_id for e in refunds])

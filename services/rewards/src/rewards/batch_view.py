@@ -139,6 +139,23 @@ class BatchView:
                 referral.friend_id = pseudonym
 
 
+REFERRAL_BUDGET_LOCK = "wom:rewards:referral-budget"
+COMPENSATION_BUDGET_LOCK = "wom:rewards:compensation-budget"
+
+
+def shared_names(events: Sequence[Event]) -> set[str]:
+    """What a batch's events touch beyond their own customer, locked with their keys where
+    several processes consume (`EventHandlers(lock_names=…)`): a referral's advocate (its event
+    is keyed by the friend), and the budgets referral rewards and compensation draw on."""
+    names: set[str] = set()
+    for event in events:
+        if isinstance(event, ReferralQualifiedV1 | ReferralReversedV1):
+            names.update((event.advocate_customer_id, REFERRAL_BUDGET_LOCK))
+        elif isinstance(event, CaseResolvedV1) and event.compensation is not None:
+            names.add(COMPENSATION_BUDGET_LOCK)
+    return names
+
+
 async def load_batch_view(session: AsyncSession, events: Sequence[Event], *, rules: Rules) -> BatchView:
     """Everything the batch's events read, one query per kind of row: erased customers, the
     orders and refunds they touch with their customers' accounts and the key-client line, the

@@ -19,7 +19,7 @@ from wom_contracts import (
     RewardGrantedV1,
 )
 
-from rewards.batch_view import Account, BatchView, load_batch_view
+from rewards.batch_view import Account, BatchView, load_batch_view, shared_names
 from rewards.domain.balances import POINTS
 from rewards.domain.earning import expiry_date, points_for_order, release_date
 from rewards.domain.refunds import clawback_points, net_amount
@@ -335,7 +335,9 @@ async def on_customer_erased(event: CustomerErasedV1, uow: Work) -> None:
 
 def build_handlers(rules: Rules) -> EventHandlers[BatchView]:
     """The rewards handlers, bound to their rules, and the view they share."""
-    handlers: EventHandlers[BatchView] = EventHandlers(load_view=partial(load_batch_view, rules=rules))
+    handlers: EventHandlers[BatchView] = EventHandlers(
+        load_view=partial(load_batch_view, rules=rules), lock_names=shared_names
+    )
     handlers.on(OrderCompletedV1)(partial(on_order_completed, rules=rules))
     handlers.on(OrderRefundedV1)(partial(on_order_refunded, rules=rules))
     handlers.on(ReferralQualifiedV1)(partial(on_referral_qualified, rules=rules))

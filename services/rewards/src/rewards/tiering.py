@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis import UnitOfWork
+from wom_chassis import UnitOfWork, serialise
 from wom_contracts import TierChangedV1
 
 from rewards.domain.balances import as_money
@@ -175,6 +175,9 @@ class KeyClientLine:
             self._changed = True
 
 
+KEY_CLIENT_LINE_LOCK = "wom:rewards:key-client-line"
+
+
 async def key_client_line(
     session: AsyncSession, now: datetime, rules: Rules
 ) -> tuple[KeyClientLine, dict[str, OrderTotals] | None]:
@@ -189,6 +192,9 @@ async def key_client_line(
     ):
         ranking = Ranking(latest.threshold, latest.ranked_customers, latest.key_clients)
         return KeyClientLine(ranking, None), None
+    # drawn from everyone's orders, and moved by this batch's: one process at a time (WORKERS),
+    # the next one reading what the previous committed (the last lock a transaction takes)
+    await serialise(session, [KEY_CLIENT_LINE_LOCK])
     totals = await order_totals(session, now, rules)
     revenues = {customer_id: total.revenue for customer_id, total in totals.items()}
     standings = Standings(revenues, rules.tiers.key_client.top_percent)
