@@ -153,7 +153,7 @@ async def _drain(outcome: Outcome, h: Harness, timeout: float, mail_grace: float
     due = await h.mails_sent(mail_grace)
     outcome.notes.append(
         f"mails accepted by SMTP: {len(h.platform.inbox.arrivals)}; due and not yet sent after up to "
-        f"{mail_grace:.0f} s more: {due} (outreach's durable queue, checked as far as sent)"
+        f"{mail_grace:.0f} s more: {due} (outreach's queue, feedback's team deliveries)"
     )
 
 

@@ -111,14 +111,16 @@ def unsent_outbox(databases: Databases, older_than: float = 2.0) -> int:
 
 
 def due_messages(databases: Databases) -> int:
-    """Outreach messages that are due and not yet tried to the end."""
-    return int(
-        databases.scalar(
-            "outreach",
-            "SELECT count(*) FROM messages WHERE status = 'queued' AND next_attempt_at <= ?",
-            _now_sql(),
-        )
+    """Outreach's messages and feedback's deliveries to support teams that are due and not yet
+    tried to the end (each service sends its own on a schedule, after the events are consumed)."""
+    now = _now_sql()
+    messages = databases.scalar(
+        "outreach", "SELECT count(*) FROM messages WHERE status = 'queued' AND next_attempt_at <= ?", now
     )
+    deliveries = databases.scalar(
+        "feedback", "SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?", now
+    )
+    return int(messages) + int(deliveries)
 
 
 @dataclass

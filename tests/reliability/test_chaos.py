@@ -59,12 +59,6 @@ async def test_poison_is_dead_lettered_with_a_reason_and_valid_traffic_never_sta
     assert outcome.max_stall is not None and outcome.max_stall < 5.0, outcome
 
 
-@pytest.mark.xfail(
-    reason="known bug (issue 16, open): with duplicated and reordered input a support team's "
-    "escalation mail is sometimes received twice (one delivery id, duplicated=1), seen in 2 of 3 "
-    "runs after the consume path per batch and the SMTP pool landed; not yet found",
-    strict=False,
-)
 async def test_duplicated_and_reordered_input_ends_in_the_state_of_clean_input(tmp_path: Path) -> None:
     outcome = await scenarios.duplicates(scenarios.duplicate_platforms(tmp_path), SEED, SHORT, parallel=True)
     assert outcome.faults > SHORT.duplicate_events  # copies and moves happened
