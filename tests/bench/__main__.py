@@ -6,7 +6,9 @@
 
 Parts: `consume` (raw aiokafka rate, each service's consume path in batch and per-record mode,
 the naive baseline on the rewards input, the outbox relay, outreach's mail), `scale` (one
-against two instances of rewards), `loop` (the four services together: drain of a backlog of
+against two consumer processes of rewards: WORKERS=1 and 2 on the PostgreSQL database of
+`--postgres` / WOM_BENCH_POSTGRES_URL, which the bench empties; without one, two instances on one
+SQLite file), `loop` (the four services together: drain of a backlog of
 mixed events, event → effect latency at steady offered loads, peak RSS), `mail` (CPU per
 composed mail, mails/s of outreach's delivery job alone and beside its consume path). Every
 service runs as
@@ -18,6 +20,7 @@ memory, fresh for each service's runs. Every figure printed is also written to
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20_000, help="events per service in batch mode")
     parser.add_argument("--record-events", type=int, default=2_000, help="events per service per record")
     parser.add_argument("--scale-events", type=int, default=20_000, help="orders for one vs two instances")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("WOM_BENCH_POSTGRES_URL"),
+        help="a PostgreSQL database the bench may empty (WOM_BENCH_POSTGRES_URL), for one against "
+        "two workers (WORKERS=2); without it, two instances on one SQLite file",
+    )
     parser.add_argument("--drain", type=int, default=100_000, help="mixed events of the whole-loop drain")
     default_runs = ",".join(f"{rate:g}:{seconds:g}" for rate, seconds in LATENCY_RUNS)
     parser.add_argument(
@@ -87,6 +96,7 @@ def main() -> None:
         "events": args.events,
         "record_events": args.record_events,
         "scale_events": args.scale_events,
+        "scale_database": "postgresql" if args.postgres else "sqlite",
         "drain": args.drain,
         "latency": [list(run) for run in args.latency],
         "keep": args.keep,
@@ -104,8 +114,8 @@ def main() -> None:
             report.consume(measured, args.events, args.record_events, results)
         if "scale" in parts:
             with embedded_broker() as bootstrap:
-                one, two = scale_out(bootstrap, directory, args.scale_events)
-            report.scale(one, two, args.scale_events, results)
+                one, two = scale_out(bootstrap, directory, args.scale_events, args.postgres)
+            report.scale(one, two, args.scale_events, results, postgres=args.postgres is not None)
         if "loop" in parts:
             loop = whole_loop(directory, drain=args.drain, latency=args.latency, parts={"drain", "latency"})
             report.loop(loop, results)

@@ -24,9 +24,11 @@ from wom_chassis.testing import rules_file
 from womctl.storefront import RawRecord
 
 from tests.bench.harness import (
+    BenchDatabase,
     Clock,
     commit_times,
     embedded_broker,
+    empty_postgres,
     migrate,
     produce,
     rate_from_commits,
@@ -61,7 +63,7 @@ class Throughput:
     consumed: float  # events/s, first to last commit
     drained: float  # events/s, first commit to the last outbox row published
     cpu_us: float  # CPU µs of the service process per event, between the first and last commit
-    database: Path
+    database: BenchDatabase
     group: str
     mails: int = 0  # mails the SMTP inbox received (outreach)
     mail_per_s: float = float("nan")  # ... per second, first to last arrival
@@ -195,26 +197,29 @@ def relay_rate(name: str, bootstrap: str, directory: Path, measured: Throughput)
     return rows, rate_from_commits(sent)
 
 
-def scale_out(bootstrap: str, directory: Path, count: int) -> tuple[Throughput, Throughput]:
-    """Rewards with one instance, then two in one consumer group on one database: the same
-    `count` orders over 12 partitions, produced beforehand; each run on a fresh database."""
+def scale_out(
+    bootstrap: str, directory: Path, count: int, postgres: str | None = None
+) -> tuple[Throughput, Throughput]:
+    """Rewards with one consumer process, then two in one consumer group on one database: the
+    same `count` orders over 12 partitions, produced beforehand; each run on a fresh database.
+    On PostgreSQL (`postgres`, a database the bench may empty) the second run is one service
+    with `WORKERS=2`; on SQLite, which admits one writer, two instances of the service."""
     run = uuid.uuid4().hex[:6]
     records = SERVICE_INPUTS["rewards"](run, count)
     asyncio.run(produce(bootstrap, records))
     results = []
-    for instances in (1, 2):
-        database = directory / f"rewards-x{instances}-{run}.db"
+    for workers in (1, 2):
+        database: BenchDatabase = (
+            empty_postgres(postgres) if postgres else directory / f"rewards-x{workers}-{run}.db"
+        )
         migrate("rewards", database)
-        group = f"bench-rewards-x{instances}-{run}"
+        group = f"bench-rewards-x{workers}-{run}"
+        env = {"RUN_MIGRATIONS": "false"}
+        instances = 1 if postgres else workers
+        if postgres:
+            env["WORKERS"] = str(workers)
         services = [
-            service_process(
-                "rewards",
-                directory,
-                bootstrap,
-                database=database,
-                group=group,
-                env={"RUN_MIGRATIONS": "false"},
-            ).start()
+            service_process("rewards", directory, bootstrap, database=database, group=group, env=env).start()
             for _ in range(instances)
         ]
         try:
@@ -222,13 +227,14 @@ def scale_out(bootstrap: str, directory: Path, count: int) -> tuple[Throughput, 
         finally:
             for service in services:
                 service.stop()
-        mode = f"{instances} instance{'s' if instances > 1 else ''}"
+        plural = "s" if workers > 1 else ""
+        mode = f"{workers} worker{plural} (PostgreSQL)" if postgres else f"{workers} instance{plural}"
         results.append(_throughput("rewards", mode, database, group, clock, None))
     return results[0], results[1]
 
 
 def _throughput(
-    name: str, mode: str, database: Path, group: str, clock: Clock, count: int | None
+    name: str, mode: str, database: BenchDatabase, group: str, clock: Clock, count: int | None
 ) -> Throughput:
     """The run's rates from the service's own commit and publish times (its first `count` commits)."""
     commits, sent = commit_times(database)[:count], sent_times(database)

@@ -1,5 +1,6 @@
 """What every measurement of the bench needs: a broker, a producer, a service as its own process,
-and the service's own clock (its inbox and outbox times) read from its SQLite file."""
+and the service's own clock (its inbox and outbox times) read from its database: a SQLite file
+(a `Path`), or a PostgreSQL database (its URL, a `str`)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
-from wom_chassis.testing import free_port
+from sqlalchemy.engine import make_url
+from wom_chassis.testing import empty_database_url, free_port
 from womctl.broker import EmbeddedBroker
 from womctl.storefront import RawRecord
 from womctl.topics import create_topics
@@ -27,8 +30,11 @@ from womctl.topics import create_topics
 from tests.support import ServiceProcess
 
 __all__ = [
+    "BenchDatabase",
     "Clock",
+    "database_url",
     "embedded_broker",
+    "empty_postgres",
     "load_average",
     "machine",
     "machine_facts",
@@ -41,6 +47,13 @@ __all__ = [
 ]
 
 TICKS = os.sysconf("SC_CLK_TCK")
+BenchDatabase = Path | str
+"""A SQLite file, or the URL of a PostgreSQL database."""
+
+
+def database_url(database: BenchDatabase) -> str:
+    """The `DATABASE_URL` of a bench database."""
+    return f"sqlite+aiosqlite:///{database}" if isinstance(database, Path) else database
 
 
 def machine_facts() -> dict[str, Any]:
@@ -103,7 +116,7 @@ def service_process(
     directory: Path,
     bootstrap: str,
     *,
-    database: Path,
+    database: BenchDatabase,
     group: str,
     env: dict[str, str] | None = None,
     command: list[str] | None = None,
@@ -112,7 +125,7 @@ def service_process(
     `database`, in consumer group `group`."""
     settings = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "DATABASE_URL": database_url(database),
         "CONSUMER_GROUP": group,
         "LOG_LEVEL": "WARNING",
         "HTTP_PORT": str(free_port()),
@@ -122,20 +135,34 @@ def service_process(
     return ServiceProcess(name, settings, directory / f"{name}-{group}-{uuid.uuid4().hex[:4]}.log", command)
 
 
-def migrate(name: str, database: Path) -> None:
+def migrate(name: str, database: BenchDatabase) -> None:
     """Apply a service's migrations to `database` (before several instances start on it)."""
     subprocess.run(
         [sys.executable, "-c", f"from {name}.app import main; main()", "migrate"],
-        env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "LOG_LEVEL": "WARNING"},
+        env={**os.environ, "DATABASE_URL": database_url(database), "LOG_LEVEL": "WARNING"},
         check=True,
         capture_output=True,
     )
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """User plus system CPU seconds a process and the children it forked (`WORKERS`) have used
+    so far."""
+    total = 0.0
+    for process in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # exited since
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -146,7 +173,9 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _query(database: Path, sql: str) -> list[tuple[object, ...]]:
+def _query(database: BenchDatabase, sql: str) -> list[tuple[object, ...]]:
+    if isinstance(database, str):
+        return asyncio.run(_postgres_query(database, sql))
     if not database.exists():
         return []
     try:
@@ -156,12 +185,27 @@ def _query(database: Path, sql: str) -> list[tuple[object, ...]]:
         return []
 
 
-def inbox_count(database: Path) -> int:
+async def _postgres_query(url: str, sql: str) -> list[tuple[object, ...]]:
+    connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+    try:
+        return [tuple(row) for row in await connection.fetch(sql)]
+    except asyncpg.UndefinedTableError:  # the schema is not there yet
+        return []
+    finally:
+        await connection.close()
+
+
+def empty_postgres(url: str) -> str:
+    """`url`'s database emptied (everything in its public schema dropped): the bench's own."""
+    return asyncio.run(empty_database_url(url, Path()))
+
+
+def inbox_count(database: BenchDatabase) -> int:
     rows = _query(database, "SELECT count(*) FROM inbox")
     return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
 
 
-def outbox_counts(database: Path) -> tuple[int, int]:
+def outbox_counts(database: BenchDatabase) -> tuple[int, int]:
     """Outbox rows written and published."""
     rows = _query(database, "SELECT count(*), count(sent_at) FROM outbox")
     return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)  # type: ignore[call-overload]
@@ -184,7 +228,7 @@ class Clock:
 
 def wait_for_inbox(
     services: Sequence[ServiceProcess],
-    database: Path,
+    database: BenchDatabase,
     count: int,
     *,
     settle: float = 0.0,
@@ -217,14 +261,14 @@ def wait_for_inbox(
             raise RuntimeError(f"stuck at {progress} of {count}")
 
 
-def commit_times(database: Path) -> list[datetime]:
+def commit_times(database: BenchDatabase) -> list[datetime]:
     """When each event of the inbox was committed, in order."""
     return sorted(
         datetime.fromisoformat(str(row[0])) for row in _query(database, "SELECT processed_at FROM inbox")
     )
 
 
-def sent_times(database: Path) -> list[datetime]:
+def sent_times(database: BenchDatabase) -> list[datetime]:
     """When each outbox row was marked published, in order."""
     rows = _query(database, "SELECT sent_at FROM outbox WHERE sent_at IS NOT NULL")
     return sorted(datetime.fromisoformat(str(row[0])) for row in rows)

@@ -126,27 +126,29 @@ def _rewards(runs: ServiceRuns, results: Results) -> None:
         results.put(f"baseline.{name}", value)
 
 
-def scale(one: Throughput, two: Throughput, events: int, results: Results) -> None:
-    """One against two instances of rewards."""
-    table = Table(
-        title=f"rewards: one against two instances (one group, one SQLite database), {events:,} orders"
-    )
+def scale(one: Throughput, two: Throughput, events: int, results: Results, *, postgres: bool = False) -> None:
+    """One against two consumer processes of rewards: WORKERS=1 and 2 on PostgreSQL, or two
+    instances on one SQLite file."""
+    where = "one PostgreSQL database, WORKERS=1 then 2" if postgres else "one SQLite database, two instances"
+    title = f"rewards: one against two consumer processes (one group, {where}), {events:,} orders"
+    table = Table(title=title)
     for column in (
         "service",
-        "instances",
+        "processes",
         "events",
         "consumed/s",
         "",
         "drained incl. relay/s",
         "CPU µs/event",
     ):
-        table.add_column(column, justify="left" if column in ("service", "instances") else "right")
+        table.add_column(column, justify="left" if column in ("service", "processes") else "right")
     _row(table, one, None)
     _row(table, two, None)
     console.print(table)
     consumed, drained = _ratio(two.consumed, one.consumed), _ratio(two.drained, one.drained)
     console.print(
-        f"two instances / one: {_times(consumed)} consumed, {_times(drained)} drained (target ≥ 1.6×)"
+        f"two processes / one: {_times(consumed)} consumed, {_times(drained)} drained (target ≥ 1.6×)"
+        + ("" if postgres else "; SQLite admits one writer: WORKERS needs PostgreSQL (--postgres)")
     )
     _put_throughput(results, "scale.one", one, None)
     _put_throughput(results, "scale.two", two, None)
