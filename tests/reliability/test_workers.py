@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 from wom_chassis.testing import POSTGRES_ENV, empty_database_url, eventually, free_port
 
@@ -49,7 +51,7 @@ async def rewards_on_postgres(kafka_bootstrap: str, tmp_path: Path) -> ServicePr
 
 
 async def test_two_workers_share_a_stream_exactly_once_and_a_killed_one_hands_over(
-    rewards_on_postgres: ServiceProcess, producer  # type: ignore[no-untyped-def]
+    rewards_on_postgres: ServiceProcess, producer: AIOKafkaProducer
 ) -> None:
     rewards = rewards_on_postgres.start()
     try:
@@ -93,7 +95,7 @@ async def test_two_workers_share_a_stream_exactly_once_and_a_killed_one_hands_ov
     assert rewards.log.read_text().count('"service_stopped"') == 2
 
 
-async def _at_least(count, wanted: int) -> bool:  # type: ignore[no-untyped-def]
+async def _at_least(count: Callable[[], Awaitable[int]], wanted: int) -> bool:
     return await count() >= wanted
 
 
