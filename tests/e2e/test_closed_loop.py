@@ -40,6 +40,7 @@ from wom_chassis.testing import (
     MailInbox,
     chromium_page,
     database_backends,
+    eventually,
     free_port,
     rules_file,
 )
@@ -52,7 +53,6 @@ from tests.support import (
     API_TOKEN,
     SERVICE_NAMES,
     ServiceProcess,
-    eventually,
     publish_as_shop,
     service_database_urls,
 )
