@@ -23,6 +23,7 @@ the service must stay one command (`wom-<service>`) with one setting.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import signal
 import socket
@@ -54,8 +55,10 @@ def serve_workers(service: Service, config: uvicorn.Config, workers: int) -> int
 
     def spawn(number: int) -> None:
         pid = os.fork()
-        if pid == 0:  # the worker
-            os._exit(_work(service, config, listener, number))
+        if pid == 0:  # the worker: never returns into the parent's loop
+            code = _work(service, config, listener, number)
+            atexit._run_exitfuncs()  # what exit would run (the span exporter's last flush)
+            os._exit(code)
         children[pid] = number
         log.info("worker_started", worker=number, pid=pid)
 
@@ -68,7 +71,8 @@ def serve_workers(service: Service, config: uvicorn.Config, workers: int) -> int
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for number in range(workers):
-        spawn(number)
+        if not stopping:
+            spawn(number)
     failed = False
     while children:
         try:
