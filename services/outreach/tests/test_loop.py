@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from httpx import ASGITransport, AsyncClient
 from outreach.delivery import Delivery
-from outreach.jobs import plan_yearly
+from outreach.jobs import occurs_on, plan_yearly, yearly_candidates
 from outreach.models import Contact, Message
 from outreach.rules import load_rules
 from outreach.settings import OutreachSettings
@@ -436,3 +437,51 @@ async def test_one_batch_reads_and_writes_as_its_events_one_by_one(outreach: Ser
         assert await session.get(Contact, "cara") is None
     assert ben is not None and ben.email == "ben@example.com" and ben.points_pending == 7
     assert ben.referral_code == "ANA-7K3Q" and ben.marketing_consent
+
+
+async def test_yearly_planning_reads_the_near_dates_only_and_misses_none(outreach: Service) -> None:
+    """A birthday and a registration on every day of a leap year, in the zones furthest from UTC:
+    the job plans exactly what checking every contact in its own zone would, from a few days'
+    worth of contacts."""
+    now = utcnow()
+    zones = ("Pacific/Kiritimati", "Etc/GMT+12", "UTC", "Europe/Chisinau")
+    async with outreach.db.transaction() as session:
+        for n in range(366):
+            day = date(2000, 1, 1) + timedelta(days=n)
+            for zone in zones:
+                session.add(
+                    Contact(
+                        customer_id=f"y-{n}-{zone}", email=f"y{n}@example.com", timezone=zone,
+                        birthday=day, marketing_consent=True, updated_at=now,
+                        registered_at=datetime(2020, day.month, day.day, 23, 30, tzinfo=UTC),
+                    )
+                )  # fmt: skip
+    expected: set[tuple[str, str]] = set()
+    async with outreach.db.session() as session:
+        for contact in await session.scalars(select(Contact).where(Contact.customer_id.like("y-%"))):
+            local = now.astimezone(ZoneInfo(str(contact.timezone))).date()
+            for day in (local, local + timedelta(days=1)):
+                assert contact.birthday is not None and contact.registered_at is not None
+                if occurs_on(contact.birthday, day):
+                    expected.add((contact.customer_id, "birthday"))
+                registered = contact.registered_at.astimezone(ZoneInfo(str(contact.timezone))).date()
+                if occurs_on(registered, day):
+                    expected.add((contact.customer_id, "anniversary"))
+    settings = outreach.settings
+    assert isinstance(settings, OutreachSettings)
+    await plan_yearly(outreach, rules=load_rules(settings.outreach_rules_file), settings=settings)
+    async with outreach.db.session() as session:
+        planned = {
+            (customer, kind)
+            for customer, kind in await session.execute(
+                select(Message.customer_id, Message.kind).where(Message.customer_id.like("y-%"))
+            )
+        }
+    assert planned == expected and len(expected) >= 2 * len(zones)
+    assert len(yearly_candidates(now)) <= 9  # of 366 days: a few days' contacts are read
+
+
+def test_the_candidates_keep_29_february_with_28_february() -> None:
+    assert (2, 29) in yearly_candidates(datetime(2027, 2, 27, tzinfo=UTC))
+    assert (2, 29) not in yearly_candidates(datetime(2027, 6, 1, tzinfo=UTC))
+    assert yearly_candidates(datetime(2026, 12, 31, tzinfo=UTC))[:4] == [(1, 1), (1, 2), (1, 3), (1, 4)]

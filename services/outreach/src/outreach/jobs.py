@@ -3,10 +3,11 @@ the customer's time zone and queued once per year (the schedule is the messages 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, extract, or_, select
 from wom_chassis import Service, UnitOfWork, utcnow
 
 from outreach.channels import channels_for
@@ -15,7 +16,7 @@ from outreach.models import Contact
 from outreach.rules import Rules
 from outreach.settings import OutreachSettings
 
-__all__ = ["occurs_on", "plan_yearly"]
+__all__ = ["occurs_on", "plan_yearly", "yearly_candidates"]
 
 
 def occurs_on(anniversary: date, day: date) -> bool:
@@ -60,15 +61,35 @@ async def _plan_contact(
     return planned
 
 
+def yearly_candidates(now: datetime) -> list[tuple[int, int]]:
+    """The (month, day) pairs, as stored, of the birthdays and registrations that may fall today
+    or tomorrow in some customer's time zone: a few days either side of today in UTC (a zone is
+    at most 14 hours off, and PostgreSQL reads a timestamp's day in its session's zone), and 29
+    February wherever 28 February is (it is kept then in other years). The exact day is decided
+    per contact, in its zone, by `occurs_on`."""
+    today = now.astimezone(UTC).date()
+    pairs = {((today + timedelta(days=n)).month, (today + timedelta(days=n)).day) for n in range(-3, 5)}
+    if (2, 28) in pairs:
+        pairs.add((2, 29))
+    return sorted(pairs)
+
+
+def _on_one_of(column: Any, pairs: list[tuple[int, int]]) -> Any:
+    month, day = extract("month", column), extract("day", column)
+    return or_(*(and_(month == m, day == d) for m, d in pairs))
+
+
 async def plan_yearly(service: Service, *, rules: Rules, settings: OutreachSettings) -> int:
-    """Queue today's and tomorrow's birthday notes and anniversaries; how many were queued."""
+    """Queue today's and tomorrow's birthday notes and anniversaries; how many were queued. Only
+    the contacts whose date is near are read: a run costs what it plans, not the contact count."""
     now = utcnow()
     planned = 0
+    near = yearly_candidates(now)
     async with service.work() as uow:
         contacts = await uow.session.scalars(
             select(Contact).where(
                 Contact.email.is_not(None),
-                or_(Contact.birthday.is_not(None), Contact.registered_at.is_not(None)),
+                or_(_on_one_of(Contact.birthday, near), _on_one_of(Contact.registered_at, near)),
             )
         )
         for contact in contacts.all():
