@@ -456,16 +456,19 @@ async def test_yearly_planning_reads_the_near_dates_only_and_misses_none(outreac
                         registered_at=datetime(2020, day.month, day.day, 23, 30, tzinfo=UTC),
                     )
                 )  # fmt: skip
+        for zone in zones:  # registered today: no anniversary this year, wherever they live
+            session.add(Contact(customer_id=f"y-new-{zone}", email="new@example.com", timezone=zone,
+                                registered_at=now, updated_at=now))  # fmt: skip
     expected: set[tuple[str, str]] = set()
     async with outreach.db.session() as session:
         for contact in await session.scalars(select(Contact).where(Contact.customer_id.like("y-%"))):
             local = now.astimezone(ZoneInfo(str(contact.timezone))).date()
             for day in (local, local + timedelta(days=1)):
-                assert contact.birthday is not None and contact.registered_at is not None
-                if occurs_on(contact.birthday, day):
+                assert contact.registered_at is not None
+                if contact.birthday and occurs_on(contact.birthday, day):
                     expected.add((contact.customer_id, "birthday"))
                 registered = contact.registered_at.astimezone(ZoneInfo(str(contact.timezone))).date()
-                if occurs_on(registered, day):
+                if day.year > registered.year and occurs_on(registered, day):
                     expected.add((contact.customer_id, "anniversary"))
     settings = outreach.settings
     assert isinstance(settings, OutreachSettings)
@@ -478,6 +481,8 @@ async def test_yearly_planning_reads_the_near_dates_only_and_misses_none(outreac
             )
         }
     assert planned == expected and len(expected) >= 2 * len(zones)
+    again = await plan_yearly(outreach, rules=load_rules(settings.outreach_rules_file), settings=settings)
+    assert again == 0  # planned once: the second run finds every cause queued
     assert len(yearly_candidates(now)) <= 9  # of 366 days: a few days' contacts are read
 
 

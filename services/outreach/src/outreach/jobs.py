@@ -8,15 +8,19 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, extract, or_, select
-from wom_chassis import Service, UnitOfWork, utcnow
+from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis import Service, utcnow
 
 from outreach.channels import channels_for
 from outreach.messaging import queue_message
-from outreach.models import Contact
+from outreach.models import Contact, Message
 from outreach.rules import Rules
 from outreach.settings import OutreachSettings
 
-__all__ = ["occurs_on", "plan_yearly", "yearly_candidates"]
+__all__ = ["YEARLY_KINDS", "occurs_on", "plan_yearly", "yearly_candidates"]
+
+YEARLY_KINDS = ("birthday", "anniversary")
+_CHUNK = 500  # causes per look-up: well under SQLite's and asyncpg's limits on bound values
 
 
 def occurs_on(anniversary: date, day: date) -> bool:
@@ -34,31 +38,38 @@ def _zone(name: str | None, default: str) -> ZoneInfo:
         return ZoneInfo(default)
 
 
-async def _plan_contact(
-    uow: UnitOfWork[None], contact: Contact, now: datetime, rules: Rules, settings: OutreachSettings
-) -> int:
+Planned = tuple[str, dict[str, int], datetime, str]
+"""A yearly message to queue: its kind, data, when it is due and its cause (once per year)."""
+
+
+def _yearly_messages(contact: Contact, now: datetime, rules: Rules) -> list[Planned]:
+    """The contact's birthday note and anniversary falling today or tomorrow in its zone."""
     zone = _zone(contact.timezone, rules.quiet_hours.default_timezone)
     today = now.astimezone(zone).date()
-    planned = 0
+    registered = contact.registered_at.astimezone(zone).date() if contact.registered_at else None
+    messages: list[Planned] = []
     for day in (today, today + timedelta(days=1)):
         due = datetime.combine(day, time(rules.birthday_hour), tzinfo=zone)
         if contact.birthday and occurs_on(contact.birthday, day):
-            planned += len(
-                await queue_message(
-                    uow, contact.customer_id, "birthday", {}, channels=channels_for("birthday", settings),
-                    due_at=due, cause=f"birthday:{contact.customer_id}:{day.year}",
-                )
-            )  # fmt: skip
-        registered = contact.registered_at.astimezone(zone).date() if contact.registered_at else None
+            messages.append(("birthday", {}, due, f"birthday:{contact.customer_id}:{day.year}"))
         if registered and day.year > registered.year and occurs_on(registered, day):
-            planned += len(
-                await queue_message(
-                    uow, contact.customer_id, "anniversary", {"years": day.year - registered.year},
-                    channels=channels_for("anniversary", settings),
-                    due_at=due, cause=f"anniversary:{contact.customer_id}:{day.year}",
+            years = {"years": day.year - registered.year}
+            messages.append(("anniversary", years, due, f"anniversary:{contact.customer_id}:{day.year}"))
+    return messages
+
+
+async def _planned_before(session: AsyncSession, causes: list[str]) -> set[str]:
+    """The causes among `causes` an earlier run queued already (by the once-per-cause index)."""
+    found: set[str] = set()
+    for start in range(0, len(causes), _CHUNK):
+        found.update(
+            await session.scalars(
+                select(Message.cause_event_id).where(
+                    Message.kind.in_(YEARLY_KINDS), Message.cause_event_id.in_(causes[start : start + _CHUNK])
                 )
-            )  # fmt: skip
-    return planned
+            )
+        )
+    return found
 
 
 def yearly_candidates(now: datetime) -> list[tuple[int, int]]:
@@ -85,13 +96,29 @@ async def plan_yearly(service: Service, *, rules: Rules, settings: OutreachSetti
     now = utcnow()
     planned = 0
     near = yearly_candidates(now)
+    # an anniversary needs a registration in an earlier year than today's or tomorrow's anywhere
+    earlier_years = datetime((now + timedelta(days=2)).year, 1, 1, tzinfo=UTC) + timedelta(hours=14)
     async with service.work() as uow:
         contacts = await uow.session.scalars(
             select(Contact).where(
                 Contact.email.is_not(None),
-                or_(_on_one_of(Contact.birthday, near), _on_one_of(Contact.registered_at, near)),
+                or_(
+                    _on_one_of(Contact.birthday, near),
+                    and_(Contact.registered_at < earlier_years, _on_one_of(Contact.registered_at, near)),
+                ),
             )
         )
-        for contact in contacts.all():
-            planned += await _plan_contact(uow, contact, now, rules, settings)
+        wanted = [
+            (contact, *message)
+            for contact in contacts.all()
+            for message in _yearly_messages(contact, now, rules)
+        ]
+        done = await _planned_before(uow.session, [cause for *_, cause in wanted])
+        for contact, kind, data, due, cause in wanted:
+            if cause not in done:  # queue_message checks again, in the same transaction
+                channels = channels_for(kind, settings)
+                queued = await queue_message(
+                    uow, contact.customer_id, kind, data, channels=channels, due_at=due, cause=cause
+                )
+                planned += len(queued)
     return planned
