@@ -8,8 +8,8 @@ from httpx import ASGITransport, AsyncClient
 from rewards.models import Coupon, Customer, LedgerEntry, Order, Referral
 from sqlalchemy import func, select
 from wom_chassis import Service
-from wom_chassis.testing import publish_event
-from wom_contracts import CustomerErasedV1, CustomerRegisteredV1
+from wom_chassis.testing import dead_letters, emitted, publish_event
+from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, RewardRevokedV1
 
 from .conftest import AUTH
 from .support import LONG_AGO, entries, order, qualified, refund, reversed_
@@ -61,3 +61,18 @@ async def test_a_referral_that_comes_after_an_erasure_does_not_name_the_erased_s
         ("ref-2", "ben", "#erased-"),
     ]
     assert [e.customer_id for e in await entries(rewards)] == ["ben"]  # the friend's reward only
+
+
+async def test_a_reversal_after_one_side_was_erased_takes_both_rewards_back_and_tells_only_the_other(
+    rewards: Service,
+) -> None:
+    failed_before = dead_letters("rewards", "handler_failed")
+    await publish_event(rewards.broker, qualified("ref-1", advocate="anna", friend="ben"))
+    await publish_event(rewards.broker, CustomerErasedV1(customer_id="anna", requested_at=LONG_AGO))
+    await publish_event(rewards.broker, reversed_("ref-1", advocate="anna", friend="ben"))
+    async with rewards.db.session() as session:
+        revokes = (await session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "revoke"))).all()
+    assert sorted(e.customer_id[:8] for e in revokes) == ["#erased-", "ben"]  # the books balance
+    told = [event.customer_id for event in await emitted(rewards, RewardRevokedV1)]
+    assert told == ["ben"]  # nobody is told about the forgotten customer, under any name
+    assert dead_letters("rewards", "handler_failed") == failed_before

@@ -172,7 +172,8 @@ async def reward_grants(session: AsyncSession, referral_ids: Collection[str]) ->
 
 def revoke(uow: UnitOfWork[Any], grant: Grant, *, reason: str, balances: Balances) -> None:
     """Take a whole reward back. A pending one is cancelled (it will never be released); an
-    available one is debited, even if that takes the balance below zero."""
+    available one is debited, even if that takes the balance below zero. The customer is told,
+    unless they were erased (the grant is then under a pseudonym)."""
     amount = grant.amount
     was = grant.status
     if was == "pending":
@@ -196,6 +197,8 @@ def revoke(uow: UnitOfWork[Any], grant: Grant, *, reason: str, balances: Balance
         coupon_code=grant.coupon_code,
     )
     balances.add(grant.unit, was, -amount)
+    if is_anonymous(grant.customer_id):
+        return  # the books balance; nobody is told about a forgotten customer, under any name
     uow.emit(
         RewardRevokedV1(
             customer_id=grant.customer_id,

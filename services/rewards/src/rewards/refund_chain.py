@@ -16,7 +16,7 @@ from wom_contracts import RewardRevokedV1
 
 from rewards.domain.balances import POINTS, Balances
 from rewards.domain.refunds import clawback_points
-from rewards.ledger import add_entry
+from rewards.ledger import add_entry, is_anonymous
 from rewards.models import LedgerEntry
 from rewards.purchases import StoredRefund
 
@@ -75,6 +75,8 @@ def claw_back(
     )
     grant.clawed += points
     balances.add(POINTS, grant.status, Decimal(-points))
+    if is_anonymous(grant.customer_id):
+        return  # an erased customer's grant: taken back, nobody told
     uow.emit(
         RewardRevokedV1(
             customer_id=grant.customer_id,
