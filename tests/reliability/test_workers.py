@@ -59,7 +59,7 @@ async def test_two_workers_share_a_stream_exactly_once_and_a_killed_one_hands_ov
         first, second = wait_until(lambda: len(workers_of(rewards)) == 2 and workers_of(rewards))
         db = rewards.database_url
         prefix = f"w2-{uuid.uuid4().hex[:8]}-"
-        total = 3000
+        total = 2000
         for n in range(total):
             customer = f"{prefix}c{n % 97}"  # keys on every partition
             await producer.send(TOPIC, order(customer, f"{prefix}o{n}"), key=customer.encode(),
