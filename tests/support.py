@@ -95,6 +95,14 @@ class ServiceProcess:
         return self.process.returncode if self.process else None
 
 
+def forked_children(pid: int) -> list[int]:
+    """The pids of the processes `pid` forked and that still run (a service's `WORKERS`)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:  # exited since
+        return []
+
+
 def cloudevent_headers(event_type: str, subject: str, event_id: str | None = None) -> list[tuple[str, bytes]]:
     """CloudEvents binary-mode headers written by hand, as a non-wom publisher would."""
     return [

@@ -27,7 +27,7 @@ from womctl.broker import EmbeddedBroker
 from womctl.storefront import RawRecord
 from womctl.topics import create_topics
 
-from tests.support import ServiceProcess
+from tests.support import ServiceProcess, forked_children
 
 __all__ = [
     "BenchDatabase",
@@ -149,20 +149,13 @@ def process_cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds a process and the children it forked (`WORKERS`) have used
     so far."""
     total = 0.0
-    for process in (pid, *_children(pid)):
+    for process in (pid, *forked_children(pid)):
         try:
             fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:  # exited since
             continue
         total += (int(fields[11]) + int(fields[12])) / TICKS
     return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from wom_chassis.testing import POSTGRES_ENV, empty_database_url, eventually, free_port
 
 from tests.reliability.test_rewards_reliability import TOPIC, announced, ledger_counts, order
-from tests.support import API_TOKEN, ServiceProcess, cloudevent_headers, wait_until
+from tests.support import API_TOKEN, ServiceProcess, cloudevent_headers, forked_children, wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.reliability
 def workers_of(service: ServiceProcess) -> list[int]:
     """The pids of the processes the service's parent forked."""
     assert service.process is not None
-    pid = service.process.pid
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return forked_children(service.process.pid)
 
 
 @pytest.fixture

@@ -31,19 +31,19 @@ def every(seconds: float, job: Callable[[Service], Awaitable[object]], *, name: 
         lock = f"{service.settings.service_name}:job:{name}"
         while True:
             started = time.perf_counter()
+            held = True
             try:
                 async with service.db.holding(lock) as held:
-                    if not held:
-                        JOB_RUNS.labels(service.settings.service_name, name, "elsewhere").inc()
-                        await asyncio.sleep(seconds)
-                        continue
-                    await job(service)
+                    if held:
+                        await job(service)
             except Exception:
                 JOB_RUNS.labels(service.settings.service_name, name, "failed").inc()
                 log.exception("job_failed", job=name)
             else:
-                JOB_RUNS.labels(service.settings.service_name, name, "ok").inc()
-            JOB_SECONDS.labels(service.settings.service_name, name).observe(time.perf_counter() - started)
+                outcome = "ok" if held else "elsewhere"  # the lock's connection is back in the pool
+                JOB_RUNS.labels(service.settings.service_name, name, outcome).inc()
+            if held:
+                JOB_SECONDS.labels(service.settings.service_name, name).observe(time.perf_counter() - started)
             await asyncio.sleep(seconds)
 
     run.__name__ = f"job_{name}"
