@@ -8,12 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Boolean, Integer, MetaData, String, func, insert, select
+from sqlalchemy import JSON, Boolean, Integer, MetaData, Numeric, String, bindparam, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import Database, ExactDecimal, UtcDateTime
-from wom_chassis.driver import _statement, claim_new, upsert_rows, write_rows
+from wom_chassis.driver import _statement, claim_new, fetch, upsert_rows, write_rows
 
 
 class Base(DeclarativeBase):
@@ -29,6 +29,7 @@ class Entry(Base):
     flags: Mapped[list[str]] = mapped_column(JSON)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     hits: Mapped[int] = mapped_column(Integer, default=lambda: 7)
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("1.25"))  # the database's numeric
 
 
 TABLE = Entry.__table__
@@ -82,6 +83,64 @@ async def test_claim_returns_only_the_new_keys_also_beyond_one_statement(entries
     assert claimed == {f"e{n}" for n in range(10_000) if n % 7}
     async with entries.session() as session:
         assert await session.scalar(select(func.count()).select_from(Entry)) == 10_000
+
+
+# one statement of each kind a batch view reads with: lists bound to expanding IN, a value bound
+# by name, constants of the statement itself (the LIMIT, the LIKE pattern, a literal list), an
+# aggregate
+_SUMS = (
+    select(
+        Entry.note,
+        func.sum(Entry.amount).filter(Entry.at >= bindparam("since", type_=UtcDateTime())),
+        func.sum(Entry.price),
+    )
+    .where(
+        or_(
+            Entry.id.in_(bindparam("ids", expanding=True)),
+            Entry.note.in_(bindparam("notes", expanding=True)),
+        ),
+        ~Entry.id.startswith("e9"),
+        Entry.id.not_in(("e4", "e5")),  # a literal list: constant, not bound at execution
+    )
+    .group_by(Entry.note)
+    .order_by(Entry.note)
+)
+_LATEST = select(Entry.id, Entry.at, Entry.amount, Entry.flags).order_by(Entry.hits.desc()).limit(2)
+
+
+async def test_fetch_reads_what_sqlalchemy_reads(entries: Database) -> None:
+    async with entries.transaction() as session:
+        await write_rows(
+            session,
+            TABLE,
+            [
+                row(n, note=f"n{n % 3}", hits=n, amount=Decimal(n) / 8, at=AT + timedelta(days=n))
+                for n in range(12)
+            ],
+        )
+    since = AT + timedelta(days=4)
+    cases = [
+        {"ids": ["e1"], "notes": [], "since": since},
+        {"ids": ["e1", "e2", "e9", "nope"], "notes": ["n1"], "since": since},
+        {"ids": [], "notes": ["n0", "n2"], "since": AT},
+        {"ids": [], "notes": [], "since": AT},
+        {"ids": ["e1"], "notes": [], "since": AT},  # a length seen before: its compiled form again
+    ]
+    async with entries.transaction() as session:
+        for values in cases:
+            through_core = [tuple(r) for r in await session.execute(_SUMS, values)]
+            assert await fetch(session, _SUMS, values) == through_core
+        latest = await fetch(session, _LATEST)
+        assert latest == [tuple(r) for r in await session.execute(_LATEST)]
+        assert [r[0] for r in latest] == ["e11", "e10"]
+        assert latest[0][1] == AT + timedelta(days=11) and latest[0][2] == Decimal("1.375")
+        assert latest[0][3] == ["a", "ü"]
+
+
+async def test_fetch_sees_what_the_session_holds_unflushed(entries: Database) -> None:
+    async with entries.transaction() as session:
+        session.add(Entry(**row(20, hits=99)))
+        assert (await fetch(session, _LATEST))[0][0] == "e20"
 
 
 async def test_upserts_update_the_named_columns_or_keep_the_row(entries: Database) -> None:

@@ -8,11 +8,12 @@ import hmac
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wom_chassis.columns import utcnow
 from wom_chassis.database import scrub_after_commit, upsert
+from wom_chassis.driver import select_where_in
 from wom_chassis.tables import OutboxRecord
 
 __all__ = ["customer_hash", "erased_among", "keyed_hash", "remember_erased"]
@@ -31,12 +32,10 @@ def keyed_hash(key: bytes, value: str) -> str:
 
 async def erased_among(session: AsyncSession, register: Any, customer_ids: Sequence[str]) -> set[str]:
     """The customers among `customer_ids` whose hash is in the `register` table (a model with
-    `customer_hash` and `erased_at`)."""
+    `customer_hash` and `erased_at`): one read through the driver (a batch view's first)."""
     hashes = {customer_hash(customer_id): customer_id for customer_id in set(customer_ids)}
-    found = await session.scalars(
-        select(register.customer_hash).where(register.customer_hash.in_(list(hashes)))
-    )
-    return {hashes[value] for value in found}
+    rows = await select_where_in(session, register, ("customer_hash",), "customer_hash", hashes)
+    return {hashes[value] for (value,) in rows}
 
 
 async def remember_erased(session: AsyncSession, register: Any, customer_id: str) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork
+from wom_chassis.driver import select_where_in
 from wom_chassis.privacy import erased_among
 from wom_contracts import Event
 
@@ -63,8 +63,8 @@ async def load_batch_view(session: AsyncSession, events: Sequence[Event]) -> Bat
     if not customers:
         return view
     view.erased = await erased_among(session, ErasedCustomer, customers)
-    rows = await session.execute(select(CONTACTS).where(CONTACTS.c.customer_id.in_(customers)))
-    found = {row["customer_id"]: dict(row) for row in rows.mappings()}
+    rows = await select_where_in(session, CONTACTS, COLUMNS, "customer_id", customers)
+    found = {row["customer_id"]: row for row in (dict(zip(COLUMNS, values, strict=True)) for values in rows)}
     for customer_id in customers:
         row = found.get(customer_id)
         view.contacts[customer_id] = None if row is None else Contact(**row)

@@ -24,15 +24,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, serialise
+from wom_chassis.driver import fetch
+from wom_chassis.privacy import erased_among
 from wom_contracts import CustomerRegisteredV1, Event, OrderCompletedV1, OrderRefundedV1
 
 from referrals import view_reads as reads
 from referrals.domain.codes import normalise_code
 from referrals.domain.fraud import CHAIN_LIMIT
 from referrals.domain.qualification import OrderFacts
-from referrals.models import Referral
+from referrals.models import ErasedCustomer, Referral
 from referrals.programme import Programme
-from referrals.view_rows import CustomerRow, Parked, ReferralRow
+from referrals.view_rows import REFERRAL_COLUMNS, CustomerRow, Parked, ReferralRow
 
 __all__ = ["BatchView", "load_batch_view"]
 
@@ -82,7 +84,7 @@ class BatchView:
         """The customer, or None while they have not registered."""
         if customer_id not in self.customers:
             rows = await _read(uow, reads.CUSTOMERS, {"ids": [customer_id]})
-            self.customers[customer_id] = CustomerRow(*tuple(rows[0])) if rows else None
+            self.customers[customer_id] = CustomerRow(*rows[0]) if rows else None
         return self.customers[customer_id]
 
     def customer_registered(self, customer: CustomerRow) -> None:
@@ -92,14 +94,14 @@ class BatchView:
         """Who owns the code, or None while it is not issued."""
         if code not in self.owner_of:
             rows = await _read(uow, reads.CODES_OF, {"ids": [], "codes": [code]})
-            self.owner_of[code] = rows[0].customer_id if rows else None
+            self.owner_of[code] = rows[0][1] if rows else None  # (code, customer_id)
         return self.owner_of[code]
 
     async def customer_code(self, uow: UnitOfWork[BatchView], customer_id: str) -> str | None:
         """The customer's code, or None while they have none."""
         if customer_id not in self.code_of:
             rows = await _read(uow, reads.CODES_OF, {"ids": [customer_id], "codes": []})
-            self.code_of[customer_id] = rows[0].code if rows else None
+            self.code_of[customer_id] = rows[0][0] if rows else None
         return self.code_of[customer_id]
 
     def code_issued(self, code: str, customer_id: str) -> None:
@@ -173,11 +175,12 @@ class BatchView:
             if held is not None:
                 held[1].append((referral.referral_id, referral.order_completed_at))
 
-    def adopt(self, row: Any) -> ReferralRow:
-        """The view's one copy of the referral read as `row` (the first read makes it)."""
-        referral = self.referrals.get(row.referral_id)
+    def adopt(self, row: tuple[Any, ...]) -> ReferralRow:
+        """The view's one copy of the referral read as `row` (its `REFERRAL_COLUMNS`; the first
+        read makes it)."""
+        referral = self.referrals.get(row[_REFERRAL_ID])
         if referral is None:
-            referral = self.referrals[row.referral_id] = ReferralRow(*tuple(row))
+            referral = self.referrals[row[_REFERRAL_ID]] = ReferralRow(*row)
         return referral
 
     # --- orders and refunds
@@ -299,10 +302,11 @@ class BatchView:
 async def _read(uow: UnitOfWork[BatchView], statement: Any, params: dict[str, Any]) -> list[Any]:
     """A read the view cannot answer: the batch's buffered rows are written first."""
     await uow.flush()
-    return await reads.fetch(uow.session, statement, params)
+    return await fetch(uow.session, statement, params)
 
 
 ADVOCATE_LOCK = "wom:referrals:advocate:"
+_REFERRAL_ID = REFERRAL_COLUMNS.index("referral_id")
 
 
 async def load_batch_view(
@@ -316,7 +320,7 @@ async def load_batch_view(
     view = BatchView(events)
     if not ids:
         return view
-    view.erased = await reads.read_erased(session, ids)
+    view.erased = await erased_among(session, ErasedCustomer, ids)
     live = [customer_id for customer_id in ids if customer_id not in view.erased]
     with_codes: list[CustomerRegisteredV1 | OrderCompletedV1] = [*registrations, *orders]
     coded = [e for e in with_codes if e.referral_code and e.customer_id not in view.erased]

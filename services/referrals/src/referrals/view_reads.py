@@ -4,19 +4,19 @@ set-based reads of a batch that fill a `BatchView` (one query per table and purp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import BindParameter, CompoundSelect, Executable, bindparam, null, or_, select, union_all
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from wom_chassis.privacy import customer_hash
+from wom_chassis.driver import fetch
 
 from referrals.domain.analytics import QUALIFIED_STATUSES
 from referrals.domain.fraud import CHAIN_LIMIT
 from referrals.domain.qualification import OrderFacts
-from referrals.models import Customer, ErasedCustomer, Order, Referral, ReferralCode, Refund
+from referrals.models import Customer, Order, Referral, ReferralCode, Refund
 from referrals.view_rows import REFERRAL_COLUMNS, CustomerRow, Parked
 
 if TYPE_CHECKING:
@@ -34,14 +34,12 @@ __all__ = [
     "REFUNDS",
     "SELF_REFERRAL",
     "STANDING",
-    "fetch",
     "parked_on",
     "qualified_since",
     "read_chains",
     "read_codes",
     "read_customers",
     "read_decided_for",
-    "read_erased",
     "read_evidence",
     "read_orders",
     "read_standing",
@@ -49,12 +47,6 @@ __all__ = [
 
 
 WEEK = timedelta(days=7)
-
-
-async def fetch(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
-    """The rows `statement` returns, through SQLAlchemy Core on the session's connection."""
-    connection = await session.connection()
-    return list((await connection.execute(statement, params)).all())
 
 
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
@@ -65,6 +57,7 @@ CUSTOMERS = select(*_CUSTOMER_COLUMNS).where(Customer.customer_id.in_(_IDS))
 CODES_OF = select(ReferralCode.code, ReferralCode.customer_id).where(
     or_(ReferralCode.customer_id.in_(_IDS), ReferralCode.code.in_(_CODES))
 )
+_STANDING_FOR, _ORDER_ID = REFERRAL_COLUMNS.index("standing_for"), REFERRAL_COLUMNS.index("order_id")
 _REFERRALS = select(*(Referral.__table__.c[name] for name in REFERRAL_COLUMNS))
 STANDING = _REFERRALS.where(Referral.standing_for.in_(_IDS))
 DECIDED_FOR = _REFERRALS.where(
@@ -104,9 +97,6 @@ _DECIDED_SINCE = select(
     Referral.advocate_id.in_(_IDS),
     Referral.order_completed_at > bindparam("since", type_=Referral.order_completed_at.type),
 )
-_ERASED = select(ErasedCustomer.customer_hash).where(
-    ErasedCustomer.customer_hash.in_(bindparam("hashes", expanding=True))
-)
 ABOVE = select(Referral.standing_for, Referral.advocate_id).where(
     Referral.standing_for.in_(_IDS), Referral.status != "rejected"
 )
@@ -127,12 +117,6 @@ SELF_REFERRAL = select(Referral.referral_id).where(
     Referral.code == bindparam("code"),
     Referral.source == bindparam("source"),
 )
-
-
-async def read_erased(session: AsyncSession, ids: list[str]) -> set[str]:
-    """The customers among `ids` who asked to be forgotten (the register keeps hashes)."""
-    hashes = {customer_hash(customer_id): customer_id for customer_id in ids}
-    return {hashes[row[0]] for row in await fetch(session, _ERASED, {"hashes": list(hashes)})}
 
 
 async def qualified_since(
@@ -163,14 +147,15 @@ async def read_standing(view: BatchView, session: AsyncSession, ids: list[str]) 
     """The standing referrals of the friends `ids`."""
     view.standing = dict.fromkeys(ids)
     for row in await fetch(session, STANDING, {"ids": ids}):
-        view.standing[row.standing_for] = view.adopt(row)
+        view.standing[row[_STANDING_FOR]] = view.adopt(row)
 
 
 async def read_customers(view: BatchView, session: AsyncSession, ids: list[str]) -> None:
     """The customers `ids` (None: not registered)."""
     view.customers.update(dict.fromkeys(ids))
     for row in await fetch(session, CUSTOMERS, {"ids": ids}):
-        view.customers[row.customer_id] = CustomerRow(*tuple(row))
+        customer = CustomerRow(*row)
+        view.customers[customer.customer_id] = customer
 
 
 def _fingerprint(order: OrderFacts | None) -> str | None:
@@ -190,17 +175,17 @@ async def read_orders(
     for order_id in order_ids:
         view.orders.setdefault(order_id, None)
     complete: dict[str, list[str]] = {customer_id: [] for customer_id in customers}
-    for row in rows:
-        if view.orders.get(row.order_id) is None:
-            view.orders[row.order_id] = OrderFacts(
-                order_id=row.order_id,
-                completed_at=row.completed_at,
-                amount=Decimal(row.amount),
-                currency=row.currency,
-                payment_fingerprint=row.payment_fingerprint,
+    for order_id, customer_id, amount, currency, fingerprint, completed_at in rows:
+        if view.orders.get(order_id) is None:
+            view.orders[order_id] = OrderFacts(
+                order_id=order_id,
+                completed_at=completed_at,
+                amount=Decimal(amount),
+                currency=currency,
+                payment_fingerprint=fingerprint,
             )
-        if row.customer_id in complete:
-            complete[row.customer_id].append(row.order_id)
+        if customer_id in complete:
+            complete[customer_id].append(order_id)
     for customer_id, ids in complete.items():
         view.orders_of_customer[customer_id] = sorted(ids, key=view.order_key)
         view.fingerprints[customer_id] = {
@@ -241,7 +226,7 @@ async def read_decided_for(view: BatchView, session: AsyncSession, order_ids: li
     them)."""
     view.decided_for.update(dict.fromkeys(order_ids))
     for row in await fetch(session, DECIDED_FOR, {"order_ids": order_ids}):
-        view.decided_for[row.order_id] = view.adopt(row)
+        view.decided_for[row[_ORDER_ID]] = view.adopt(row)
 
 
 async def parked_on(session: AsyncSession, codes: list[str]) -> dict[str, list[Parked]]:

@@ -175,9 +175,8 @@ async def load_batch_view(session: AsyncSession, events: Sequence[Event], *, rul
     trailing = timedelta(days=rules.tiers.key_client.trailing_days)
     view = BatchView(await erased_among(session, list(everyone)), trailing_since=now - trailing)
     buyers = {event.customer_id for event in purchases} - view.erased
-    totals: dict[str, OrderTotals] | None = None
     if orders or refunds:
-        view.line, totals = await key_client_line(session, now, rules)
+        view.line = await key_client_line(session, now, rules)
         view.orders = await stored_orders(session, {event.order_id for event in purchases})
         refund_ids = {event.refund_id for event in refunds}
         for refund in await stored_refunds(session, refund_ids, {event.order_id for event in orders}):
@@ -201,8 +200,7 @@ async def load_batch_view(session: AsyncSession, events: Sequence[Event], *, rul
     view.balances = await balances_of(session, holders - view.erased)
     if buyers:
         states = await tier_states(session, buyers)
-        if totals is None:  # a large shop's recorded line: only the buyers' orders are read
-            totals = await order_totals(session, now, rules, buyers)
+        totals = await order_totals(session, now, rules, buyers)
         for customer_id in buyers:
             total = totals.get(customer_id) or OrderTotals()
             balances = view.balances[customer_id]

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork
+from wom_chassis.driver import fetch
 from wom_contracts import CaseResolvedV1, Money, ReferralQualifiedV1, RewardGrantedV1
 
 from rewards.domain.balances import POINTS, Balances
@@ -60,13 +61,43 @@ class StoredReferral:
 
 _REFERRAL_FIELDS = tuple(StoredReferral.__dataclass_fields__)
 
+# built once: a batch's values are bound at execution rather than compiled into each statement
+_REFERRALS = select(*(getattr(Referral, name) for name in _REFERRAL_FIELDS)).where(
+    Referral.referral_id.in_(bindparam("ids", expanding=True))
+)
+_REWARDED = select(Referral.advocate_id, Referral.referral_id, Referral.qualified_at).where(
+    Referral.advocate_id.in_(bindparam("ids", expanding=True)),
+    Referral.advocate_rewarded.is_(True),
+    Referral.qualified_at > bindparam("since", type_=Referral.qualified_at.type),
+)
+_BUDGET_USED = select(
+    func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.unit == POINTS), 0),
+    func.coalesce(func.sum(LedgerEntry.reporting_value), 0),
+).where(LedgerEntry.kind.in_(REFERRAL_KINDS), LedgerEntry.status != "revoked")
+_BUDGET_USED_SINCE = _BUDGET_USED.where(
+    LedgerEntry.created_at >= bindparam("since", type_=LedgerEntry.created_at.type)
+)
+_SETTLED = union_all(
+    select(LedgerEntry.once_key).where(LedgerEntry.once_key.in_(bindparam("keys", expanding=True))),
+    select(WithheldReward.once_key).where(WithheldReward.once_key.in_(bindparam("keys", expanding=True))),
+)
+_COMPENSATED = (
+    select(LedgerEntry.unit, func.sum(LedgerEntry.amount))
+    .where(
+        LedgerEntry.kind == "compensation",
+        LedgerEntry.unit.in_(bindparam("units", expanding=True)),
+        LedgerEntry.amount > 0,
+        LedgerEntry.created_at >= bindparam("since", type_=LedgerEntry.created_at.type),
+    )
+    .group_by(LedgerEntry.unit)
+)
+
 
 async def stored_referrals(session: AsyncSession, referral_ids: Collection[str]) -> dict[str, StoredReferral]:
     """The referrals among `referral_ids` that rewards knows, by id."""
     if not referral_ids:
         return {}
-    columns = [getattr(Referral, name) for name in _REFERRAL_FIELDS]
-    rows = await session.execute(select(*columns).where(Referral.referral_id.in_(list(referral_ids))))
+    rows = await fetch(session, _REFERRALS, {"ids": list(referral_ids)})
     return {row[0]: StoredReferral(*row) for row in rows}
 
 
@@ -132,24 +163,13 @@ async def referral_limits(
     if cap is not None and qualifications:
         since = min(event.occurred_at for event in qualifications) - timedelta(days=cap.period_days)
         advocates = list({event.advocate_customer_id for event in qualifications})
-        rows = await session.execute(
-            select(Referral.advocate_id, Referral.referral_id, Referral.qualified_at).where(
-                Referral.advocate_id.in_(advocates),
-                Referral.advocate_rewarded.is_(True),
-                Referral.qualified_at > since,
-            )
-        )
+        rows = await fetch(session, _REWARDED, {"ids": advocates, "since": since})
         for advocate_id, referral_id, qualified_at in rows:
             assert qualified_at is not None  # the query asks for a later one
             rewarded.setdefault(advocate_id, []).append((referral_id, qualified_at))
     start = month_start(now) if rules.referrals.budget.period == "month" else None
-    query = select(
-        func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.unit == POINTS), 0),
-        func.coalesce(func.sum(LedgerEntry.reporting_value), 0),
-    ).where(LedgerEntry.kind.in_(REFERRAL_KINDS), LedgerEntry.status != "revoked")
-    if start is not None:
-        query = query.where(LedgerEntry.created_at >= start)
-    points, credit = (await session.execute(query)).one()
+    query, values = (_BUDGET_USED, {}) if start is None else (_BUDGET_USED_SINCE, {"since": start})
+    ((points, credit),) = await fetch(session, query, values)
     return ReferralLimits(rewarded, BudgetUse(points=int(points or 0), credit=Decimal(credit or 0)), start)
 
 
@@ -241,24 +261,9 @@ async def compensation_budget(
     currencies = list({event.compensation.currency for event in cases if event.compensation is not None})
     if not once_keys:
         return CompensationBudget()
-    settled = set(
-        await session.scalars(select(LedgerEntry.once_key).where(LedgerEntry.once_key.in_(once_keys)))
-    )
-    settled.update(
-        await session.scalars(select(WithheldReward.once_key).where(WithheldReward.once_key.in_(once_keys)))
-    )
+    settled = {key for (key,) in await fetch(session, _SETTLED, {"keys": once_keys})}
     granted = dict.fromkeys(currencies, Decimal(0))
-    rows = await session.execute(
-        select(LedgerEntry.unit, func.sum(LedgerEntry.amount))
-        .where(
-            LedgerEntry.kind == "compensation",
-            LedgerEntry.unit.in_(currencies),
-            LedgerEntry.amount > 0,
-            LedgerEntry.created_at >= month_start(now),
-        )
-        .group_by(LedgerEntry.unit)
-    )
-    for unit, total in rows:
+    for unit, total in await fetch(session, _COMPENSATED, {"units": currencies, "since": month_start(now)}):
         granted[unit] = Decimal(total or 0)
     return CompensationBudget(settled, granted)
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, new_id, utcnow
+from wom_chassis.driver import fetch
 from wom_chassis.privacy import erased_among as erased_in_register
 from wom_contracts import Money, RewardRevokedV1, RewardWithheldV1
 
@@ -84,7 +85,7 @@ async def balances_of(session: AsyncSession, customer_ids: Iterable[str]) -> dic
     balances = {customer_id: Balances() for customer_id in ids}
     if not ids:
         return balances
-    for customer_id, unit, status, total in await session.execute(_BALANCES, {"ids": ids}):
+    for customer_id, unit, status, total in await fetch(session, _BALANCES, {"ids": ids}):
         balances[customer_id].add(unit, status, Decimal(total or 0))
     return balances
 
@@ -151,6 +152,11 @@ class Grant:
 
 
 _GRANT_FIELDS = tuple(Grant.__dataclass_fields__)
+_REWARD_GRANTS = (
+    select(*(getattr(LedgerEntry, name) for name in _GRANT_FIELDS))
+    .where(LedgerEntry.referral_id.in_(bindparam("ids", expanding=True)), LedgerEntry.amount > 0)
+    .order_by(LedgerEntry.kind)
+)
 
 
 async def reward_grants(session: AsyncSession, referral_ids: Collection[str]) -> dict[str, list[Grant]]:
@@ -158,13 +164,7 @@ async def reward_grants(session: AsyncSession, referral_ids: Collection[str]) ->
     grants: dict[str, list[Grant]] = {}
     if not referral_ids:
         return grants
-    columns = [getattr(LedgerEntry, name) for name in _GRANT_FIELDS]
-    rows = await session.execute(
-        select(*columns)
-        .where(LedgerEntry.referral_id.in_(list(referral_ids)), LedgerEntry.amount > 0)
-        .order_by(LedgerEntry.kind)
-    )
-    for row in rows:
+    for row in await fetch(session, _REWARD_GRANTS, {"ids": list(referral_ids)}):
         grant = Grant(*row)
         grants.setdefault(grant.referral_id or "", []).append(grant)
     return grants

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from wom_chassis.driver import fetch
 
 from rewards.models import Order, Refund
 
@@ -110,7 +111,7 @@ async def stored_orders(session: AsyncSession, order_ids: Collection[str]) -> di
     """The stored orders among `order_ids`, by id."""
     if not order_ids:
         return {}
-    rows = await session.execute(_ORDERS, {"order_ids": list(order_ids)})
+    rows = await fetch(session, _ORDERS, {"order_ids": list(order_ids)})
     return {row[0]: StoredOrder(*row) for row in rows}
 
 
@@ -121,5 +122,5 @@ async def stored_refunds(
     `waiting_for`, in the order they were made."""
     if not refund_ids and not waiting_for:
         return []
-    rows = await session.execute(_REFUNDS, {"refund_ids": list(refund_ids), "order_ids": list(waiting_for)})
+    rows = await fetch(session, _REFUNDS, {"refund_ids": list(refund_ids), "order_ids": list(waiting_for)})
     return [StoredRefund(*row) for row in rows]

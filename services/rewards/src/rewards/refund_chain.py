@@ -8,10 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from wom_chassis import UnitOfWork
+from wom_chassis.driver import fetch
 from wom_contracts import RewardRevokedV1
 
 from rewards.domain.balances import POINTS, Balances
@@ -116,28 +117,31 @@ def claw_back_refunds(
             )
 
 
+_CLAWBACK = aliased(LedgerEntry)
+_CLAWED = (
+    select(func.coalesce(func.sum(_CLAWBACK.amount), 0))
+    .where(_CLAWBACK.offsets_entry_id == LedgerEntry.id, _CLAWBACK.kind == "clawback")
+    .scalar_subquery()
+)
+# built once: a batch's values are bound at execution rather than compiled into each statement
+_PURCHASE_GRANTS = select(
+    LedgerEntry.id,
+    LedgerEntry.customer_id,
+    LedgerEntry.status,
+    LedgerEntry.order_id,
+    LedgerEntry.hold_until,
+    LedgerEntry.amount,
+    _CLAWED,
+).where(LedgerEntry.once_key.in_(bindparam("keys", expanding=True)))
+
+
 async def purchase_grants(session: AsyncSession, order_ids: Collection[str]) -> dict[str, PurchaseGrant]:
     """The purchase grants of the orders `order_ids` (those that earned points), by order, each
     with what was clawed back of it so far."""
     if not order_ids:
         return {}
-    clawback = aliased(LedgerEntry)
-    clawed = (
-        select(func.coalesce(func.sum(clawback.amount), 0))
-        .where(clawback.offsets_entry_id == LedgerEntry.id, clawback.kind == "clawback")
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(
-            LedgerEntry.id,
-            LedgerEntry.customer_id,
-            LedgerEntry.status,
-            LedgerEntry.order_id,
-            LedgerEntry.hold_until,
-            LedgerEntry.amount,
-            clawed,
-        ).where(LedgerEntry.once_key.in_([f"earn:{order_id}" for order_id in order_ids]))
-    )
+    once_keys = [f"earn:{order_id}" for order_id in order_ids]
+    rows = await fetch(session, _PURCHASE_GRANTS, {"keys": once_keys})
     return {
         order_id: PurchaseGrant(id_, customer_id, status, order_id, hold_until, int(amount), -int(taken or 0))
         for id_, customer_id, status, order_id, hold_until, amount, taken in rows

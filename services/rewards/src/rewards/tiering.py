@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, serialise
+from wom_chassis.driver import fetch
 from wom_contracts import TierChangedV1
 
 from rewards.domain.balances import as_money
@@ -50,16 +51,13 @@ async def trailing_revenues(
 ) -> dict[str, Decimal]:
     """Net revenue (reporting currency) of the trailing window, per customer: of the given
     customers, or of everyone (erased customers' orders are gone and do not count)."""
-    query = (
-        select(Order.customer_id, func.sum(Order.revenue))
-        .where(Order.completed_at >= _since(now, rules), _NOT_ANONYMOUS)
-        .group_by(Order.customer_id)
-    )
     ids = None if customer_ids is None else list(set(customer_ids))
-    if ids is not None:
-        query = query.where(Order.customer_id.in_(ids))
+    since = _since(now, rules)
+    query, parameters = (
+        (_REVENUES, {"since": since}) if ids is None else (_REVENUES_OF, {"since": since, "ids": ids})
+    )
     revenues = {customer_id: Decimal(0) for customer_id in ids or []}
-    for customer_id, total in (await session.execute(query)).all():
+    for customer_id, total in await fetch(session, query, parameters):
         revenues[customer_id] = Decimal(total or 0)
     return revenues
 
@@ -86,7 +84,7 @@ class OrderTotals:
 
 # built once: a batch's ids are bound at execution rather than compiled into each statement
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
-_TOTALS = (
+_TOTALS_OF = (
     select(
         Order.customer_id,
         func.sum(Order.revenue).filter(
@@ -94,26 +92,27 @@ _TOTALS = (
         ),
         func.count().filter(_COUNTED),
     )
-    .where(_NOT_ANONYMOUS)
+    .where(_NOT_ANONYMOUS, Order.customer_id.in_(_IDS))
     .group_by(Order.customer_id)
 )
-_TOTALS_OF = _TOTALS.where(Order.customer_id.in_(_IDS))
+_REVENUES = (
+    select(Order.customer_id, func.sum(Order.revenue))
+    .where(Order.completed_at >= bindparam("since", type_=Order.completed_at.type), _NOT_ANONYMOUS)
+    .group_by(Order.customer_id)
+)
+_REVENUES_OF = _REVENUES.where(Order.customer_id.in_(_IDS))
 _TIER_STATES = select(Customer.customer_id, Customer.tier, Customer.below_threshold_since)
 _TIER_STATES_OF = _TIER_STATES.where(Customer.customer_id.in_(_IDS))
 
 
 async def order_totals(
-    session: AsyncSession, now: datetime, rules: Rules, customer_ids: Iterable[str] | None = None
+    session: AsyncSession, now: datetime, rules: Rules, customer_ids: Iterable[str]
 ) -> dict[str, OrderTotals]:
-    """`trailing_revenues` and `order_counts` in one read: of the given customers, or of
-    everyone with an order."""
-    ids = None if customer_ids is None else list(set(customer_ids))
-    since = _since(now, rules)
-    query, parameters = (
-        (_TOTALS, {"since": since}) if ids is None else (_TOTALS_OF, {"since": since, "ids": ids})
-    )
-    totals = dict.fromkeys(ids or [], OrderTotals())
-    for customer_id, revenue, orders in await session.execute(query, parameters):
+    """`trailing_revenues` and `order_counts` of the given customers in one read."""
+    ids = list(set(customer_ids))
+    totals = dict.fromkeys(ids, OrderTotals())
+    parameters = {"since": _since(now, rules), "ids": ids}
+    for customer_id, revenue, orders in await fetch(session, _TOTALS_OF, parameters):
         totals[customer_id] = OrderTotals(Decimal(revenue or 0), int(orders))
     return totals
 
@@ -126,7 +125,7 @@ async def tier_states(
     ids = None if customer_ids is None else list(set(customer_ids))
     query, parameters = (_TIER_STATES, {}) if ids is None else (_TIER_STATES_OF, {"ids": ids})
     states = {customer_id: TierState() for customer_id in ids or []}
-    for customer_id, tier, below_since in await session.execute(query, parameters):
+    for customer_id, tier, below_since in await fetch(session, query, parameters):
         states[customer_id] = TierState(tier, below_since)
     return states
 
@@ -134,6 +133,15 @@ async def tier_states(
 async def latest_ranking(session: AsyncSession) -> TierRanking | None:
     """The most recent full ranking, if any."""
     return await session.scalar(select(TierRanking).order_by(TierRanking.id.desc()).limit(1))
+
+
+_LATEST_LINE = (
+    select(
+        TierRanking.threshold, TierRanking.ranked_customers, TierRanking.key_clients, TierRanking.computed_at
+    )
+    .order_by(TierRanking.id.desc())
+    .limit(1)
+)
 
 
 class KeyClientLine:
@@ -178,27 +186,20 @@ class KeyClientLine:
 KEY_CLIENT_LINE_LOCK = "wom:rewards:key-client-line"
 
 
-async def key_client_line(
-    session: AsyncSession, now: datetime, rules: Rules
-) -> tuple[KeyClientLine, dict[str, OrderTotals] | None]:
-    """The line to judge a batch's revenue changes by, and everyone's order totals when it is
-    drawn from them (None: the recorded line of a large shop holds, nobody's orders were read)."""
-    latest = await latest_ranking(session)
+async def key_client_line(session: AsyncSession, now: datetime, rules: Rules) -> KeyClientLine:
+    """The line to judge a batch's revenue changes by: a large shop's recorded one while it is
+    fresh, or drawn from everyone's trailing revenue."""
+    latest = await fetch(session, _LATEST_LINE)
     fresh_after = now - timedelta(minutes=float(rules.tiers.key_client.recompute_minutes))
-    if (
-        latest is not None
-        and latest.ranked_customers >= ALWAYS_RERANK_BELOW
-        and latest.computed_at >= fresh_after
-    ):
-        ranking = Ranking(latest.threshold, latest.ranked_customers, latest.key_clients)
-        return KeyClientLine(ranking, None), None
+    if latest:
+        threshold, ranked, key_clients, computed_at = latest[0]
+        if ranked >= ALWAYS_RERANK_BELOW and computed_at >= fresh_after:
+            return KeyClientLine(Ranking(threshold, ranked, key_clients), None)
     # drawn from everyone's orders, and moved by this batch's: one process at a time (WORKERS),
     # the next one reading what the previous committed (the last lock a transaction takes)
     await serialise(session, [KEY_CLIENT_LINE_LOCK])
-    totals = await order_totals(session, now, rules)
-    revenues = {customer_id: total.revenue for customer_id, total in totals.items()}
-    standings = Standings(revenues, rules.tiers.key_client.top_percent)
-    return KeyClientLine(Ranking(None, 0, 0), standings), totals
+    standings = Standings(await trailing_revenues(session, now, rules), rules.tiers.key_client.top_percent)
+    return KeyClientLine(Ranking(None, 0, 0), standings)
 
 
 async def compute_ranking(
