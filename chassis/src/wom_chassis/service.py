@@ -196,6 +196,8 @@ def _consumer_router(
         batch=True,
         max_records=settings.consume_batch_size,
         batch_timeout_ms=settings.consume_batch_timeout_ms,
+        max_partition_fetch_bytes=settings.consume_partition_fetch_bytes,
+        fetch_max_bytes=settings.consume_partition_fetch_bytes * 16,
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_session_timeout_ms // 3,
         ack_policy=AckPolicy.MANUAL,

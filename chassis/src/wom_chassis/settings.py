@@ -36,6 +36,13 @@ class ServiceSettings(BaseSettings):
     consumer_group: str | None = Field(default=None, description="defaults to wom-<service_name>")
     consume_batch_size: int = batch_size_field(500)
     consume_batch_timeout_ms: int = Field(default=200, ge=1)
+    consume_partition_fetch_bytes: int = Field(
+        default=262_144,
+        ge=16_384,
+        description="bytes the consumer fetches ahead per partition; it holds up to this much of "
+        "each partition it reads in memory (aiokafka's default of 1 MiB, over a service's dozens "
+        "of partitions, was most of its memory during a backlog)",
+    )
     consumer_session_timeout_ms: int = Field(
         default=10_000,
         ge=1_000,
