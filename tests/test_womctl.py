@@ -14,8 +14,10 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from wom_chassis.testing import eventually, free_port
-from wom_contracts import all_topics
+from wom_chassis import EventHandlers, EventProcessor
+from wom_chassis.publishing import RecordProducer
+from wom_chassis.testing import eventually, free_port, fresh_database
+from wom_contracts import OrderCompletedV1, all_topics
 from womctl import deadletters
 from womctl.mail import MailCatcher
 from womctl.topics import load_definition
@@ -86,6 +88,70 @@ async def test_dead_letters_are_replayed_to_their_source_for_their_service(kafka
         ]  # fmt: skip
     finally:
         await consumer.stop()
+
+
+async def test_a_dead_letter_keeps_its_record_byte_for_byte_through_replay(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A record with a binary header value, a repeated header name and a null header is dead-
+    lettered by the consume path and replayed by womctl: key, value and every header arrive as
+    they were published, in order, with only the `dlq.*` headers added and then taken off."""
+    topic = OrderCompletedV1.event_type
+    key = f"bytes-{uuid.uuid4().hex[:8]}".encode()
+    value = b"\xff\x00 not a CloudEvent \xc3("
+    headers = [("ce_type", topic.encode()), ("trace", b"\x00\x01\xfe\xff"), ("hop", b"a"), ("hop", b"b"),
+               ("empty", b""), ("nothing", None)]  # fmt: skip
+    publisher = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False)
+    await publisher.start()
+    try:
+        await publisher.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await publisher.stop()
+    [consumed] = await _records_with_key(kafka_bootstrap, topic, key)
+    assert (consumed.key, consumed.value, list(consumed.headers)) == (
+        key,
+        value,
+        headers,
+    )  # the broker keeps them
+
+    db = await fresh_database("sqlite", tmp_path, [])
+    producer = RecordProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False)
+    processor = EventProcessor(db=db, records=producer, handlers=EventHandlers(), service="feedback",
+                               source="wom/test", dead_letter_topic="feedback.dlq")  # fmt: skip
+    try:
+        await processor.process([consumed])
+    finally:
+        await producer.stop()
+        await db.dispose()
+
+    options = {"bootstrap_servers": kafka_bootstrap}
+    [letter] = [x for x in await deadletters.read_dead_letters("feedback", options) if x.key == key]
+    assert letter.info["reason"] == "invalid_envelope"
+    assert (letter.value, letter.original_headers) == (value, headers)
+    assert await deadletters.replay("feedback", [letter], options) == 1
+    original, replayed = await _records_with_key(kafka_bootstrap, topic, key, at_least=2)
+    assert original.offset == consumed.offset
+    assert replayed.value == value
+    assert list(replayed.headers) == [*headers, ("dlq.replay.for", b"feedback")]
+
+
+async def _records_with_key(bootstrap: str, topic: str, key: bytes, at_least: int = 1) -> list:  # type: ignore[type-arg]
+    """The records of `topic` with `key`, in offset order, once there are `at_least` of them."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
+                                auto_offset_reset="earliest")  # fmt: skip
+    await consumer.start()
+    found: list = []  # type: ignore[type-arg]
+    try:
+
+        async def enough() -> list | None:  # type: ignore[type-arg]
+            batch = await consumer.getmany(timeout_ms=500)
+            found.extend(r for rs in batch.values() for r in rs if r.key == key)
+            return found if len(found) >= at_least else None
+
+        await eventually(enough, timeout=15)
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda record: record.offset)
 
 
 @pytest.mark.e2e

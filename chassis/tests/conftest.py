@@ -1,12 +1,11 @@
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from wom_chassis import Database
+from wom_chassis.publishing import OutgoingRecord
 from wom_chassis.testing import database_backends, fresh_database
 from wom_contracts import decode
 
@@ -19,30 +18,25 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
 
 
 class TopicSink:
-    """An in-memory broker with a subscriber that keeps the raw records reaching `topic`."""
+    """A record sender that keeps, exactly as sent, the records for `topic` (the dead letters of
+    the tests' service)."""
 
     def __init__(self, topic: str) -> None:
-        self.broker = KafkaBroker("localhost:9092")
-        self.records: list = []
+        self.topic = topic
+        self.records: list[OutgoingRecord] = []
 
-        @self.broker.subscriber(topic, decoder=self._raw)
-        async def keep(message: KafkaMessage) -> None:
-            self.records.append(message.raw_message)
-
-    @staticmethod
-    async def _raw(message):  # type: ignore[no-untyped-def]
-        return message.raw_message.value
+    async def send_records(self, records: Sequence[OutgoingRecord]) -> None:
+        assert {record.topic for record in records} <= {self.topic}, "a record for another topic"
+        self.records += records
 
     def headers(self, index: int) -> dict[str, str]:
-        return {k: v.decode() for k, v in self.records[index].headers}
+        return {k: v.decode("utf-8", "replace") for k, v in self.records[index].headers if v is not None}
 
 
 @pytest.fixture
-async def sink() -> AsyncIterator[TopicSink]:
+def sink() -> TopicSink:
     """What reaches the dead-letter topic of the tests' service."""
-    sink = TopicSink("test.dlq")
-    async with TestKafkaBroker(sink.broker):
-        yield sink
+    return TopicSink("test.dlq")
 
 
 @dataclass

@@ -48,7 +48,7 @@ def processor(db: Database, sink, echo: Echo, mode: str = "batch") -> EventProce
     handlers.on(OrderCompletedV1)(echo)
     return EventProcessor(
         db=db,
-        broker=sink.broker,
+        records=sink,
         handlers=handlers,
         service="test",
         source="wom/test",
@@ -185,6 +185,19 @@ async def test_null_header_values_are_dead_lettered_not_fatal(db, sink) -> None:
     assert [sink.headers(i)["dlq.reason"] for i in range(len(sink.records))] == ["invalid_envelope"]
 
 
+async def test_a_dead_letter_carries_the_record_as_it_was_consumed(db, sink) -> None:
+    """Key, value (a tombstone's None too) and every header in order, repeats, binary values and
+    nulls included; the `dlq.*` headers come after them."""
+    headers = [("ce_type", b"commerce.order.completed.v1"), ("hop", b"\xff\x00"), ("hop", b"b"), ("x", None)]
+    tombstone = FakeRecord(topic="commerce.order.completed.v1", value=None, headers=headers, key=b"\x00k")
+    await processor(db, sink, Echo()).process([tombstone])
+    [letter] = sink.records
+    assert (letter.topic, letter.key, letter.value) == ("test.dlq", b"\x00k", None)
+    assert list(letter.headers[: len(headers)]) == headers
+    assert all(name.startswith("dlq.") for name, _ in letter.headers[len(headers) :])
+    assert sink.headers(0)["dlq.reason"] == "invalid_envelope"
+
+
 @pytest.mark.parametrize("mode", ["batch", "record"])
 async def test_a_rejected_event_is_dead_lettered_at_once_with_its_reason(db, sink, mode) -> None:
     from wom_chassis import EventRejected
@@ -200,7 +213,7 @@ async def test_a_rejected_event_is_dead_lettered_at_once_with_its_reason(db, sin
     handlers = EventHandlers()
     handlers.on(OrderCompletedV1)(picky)
     proc = EventProcessor(
-        db=db, broker=sink.broker, handlers=handlers, service="test", source="wom/test",
+        db=db, records=sink, handlers=handlers, service="test", source="wom/test",
         dead_letter_topic="test.dlq", mode=mode, max_attempts=3, retry_initial=0.01, retry_max=0.02,
     )  # fmt: skip
     await proc.process([record_of(order(n), offset=n) for n in range(1, 4)])
@@ -236,7 +249,7 @@ async def test_the_view_is_read_once_per_batch_and_a_database_reader_sees_what_c
     handlers.on(OrderCompletedV1)(on_order)
     handlers.on(CustomerErasedV1, reads_database=True)(on_erased)
     proc = EventProcessor(
-        db=db, broker=sink.broker, handlers=handlers, service="test", source="wom/test",
+        db=db, records=sink, handlers=handlers, service="test", source="wom/test",
         dead_letter_topic="test.dlq",
     )  # fmt: skip
     erased = CustomerErasedV1(customer_id="c-1", requested_at=WHEN)

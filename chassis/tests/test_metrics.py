@@ -73,7 +73,7 @@ async def test_handler_time_and_failures_are_counted_per_event_type(db: Database
 
     service = f"timed-{db.url.get_backend_name()}"
     processor = EventProcessor(
-        db=db, broker=sink.broker, handlers=handlers, service=service, source="wom/test",
+        db=db, records=sink, handlers=handlers, service=service, source="wom/test",
         dead_letter_topic="test.dlq", max_attempts=2, retry_initial=0.01, retry_max=0.02, mode="record",
     )  # fmt: skip
     customers = ["c-1", "c-2", "c-bad"]

@@ -3,13 +3,12 @@ and into mail; a record without one starts a new trace; the relay's spans are on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NoOpTracer, SpanKind
 from sqlalchemy import insert, select
@@ -53,10 +52,9 @@ def parts(traceparent: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-async def outbound() -> AsyncIterator[TopicSink]:
-    sink = TopicSink(TOPIC)
-    async with TestKafkaBroker(sink.broker):
-        yield sink
+def outbound() -> TopicSink:
+    """Where the processor under test sends its dead letters."""
+    return TopicSink("test.dlq")
 
 
 @pytest.fixture
@@ -81,9 +79,9 @@ def smtp() -> Iterator[tuple[MailInbox, MailSettings]]:
         yield inbox, MailSettings(smtp_port=inbox.port)
 
 
-def processor(db: Database, broker: KafkaBroker, handlers: EventHandlers) -> EventProcessor:
+def processor(db: Database, dead_letters: TopicSink, handlers: EventHandlers) -> EventProcessor:
     return EventProcessor(
-        db=db, broker=broker, handlers=handlers, service="test", source="wom/test",
+        db=db, records=dead_letters, handlers=handlers, service="test", source="wom/test",
         dead_letter_topic="test.dlq", max_attempts=1,
     )  # fmt: skip
 
@@ -113,7 +111,7 @@ async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
     trace; what a handler emits carries its own cause's trace context, so the trace runs on
     from the upstream span; a record without one continues the batch's trace. The relay sends
     each record with the context of its row, in one PRODUCER span per batch linked to them."""
-    work = processor(db, outbound.broker, echo())
+    work = processor(db, outbound, echo())
     work.mode = mode  # type: ignore[assignment]
     records = [traced(1), traced(2, traceparent=None)]
     await work.process(records)
@@ -154,7 +152,7 @@ async def test_an_emitted_event_is_published_in_the_inbound_events_trace(
 async def test_a_batch_that_fails_ends_its_span_as_failed(
     db: Database, outbound: TopicSink, spans: InMemorySpanExporter
 ) -> None:
-    await processor(db, outbound.broker, echo()).process([traced(1)])
+    await processor(db, outbound, echo()).process([traced(1)])
     down = FakeProducer()
     down.down = True
     with pytest.raises(ConnectionError):
@@ -167,7 +165,7 @@ async def test_a_batch_that_fails_ends_its_span_as_failed(
 async def test_a_record_without_a_traceparent_starts_a_new_trace(
     db: Database, outbound: TopicSink, published: FakeProducer, spans: InMemorySpanExporter
 ) -> None:
-    await processor(db, outbound.broker, echo()).process([traced(1, traceparent=None)])
+    await processor(db, outbound, echo()).process([traced(1, traceparent=None)])
     await publish(db, published)
     trace_id, _ = parts(published.headers(0)["traceparent"])
     (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
@@ -178,7 +176,7 @@ async def test_a_record_without_a_traceparent_starts_a_new_trace(
 async def test_an_unreadable_traceparent_starts_a_new_trace_and_the_event_is_still_handled(
     db: Database, outbound: TopicSink, published: FakeProducer, spans: InMemorySpanExporter
 ) -> None:
-    await processor(db, outbound.broker, echo()).process([traced(1, traceparent="00-nonsense")])
+    await processor(db, outbound, echo()).process([traced(1, traceparent="00-nonsense")])
     await publish(db, published)
     assert len(published.records) == 1
     (consumer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER]
@@ -196,7 +194,7 @@ async def test_a_mail_sent_while_handling_an_event_carries_its_trace(
         async with MailPool(settings) as pool:
             await pool.send(mail("thanks", f"thanks for {event.order_id}"))
 
-    await processor(db, outbound.broker, handlers).process([traced(1)])
+    await processor(db, outbound, handlers).process([traced(1)])
     (received,) = inbox.messages
     trace_id, span_id = parts(str(received["traceparent"]))
     (sent,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT]
@@ -223,7 +221,7 @@ async def test_work_done_later_for_an_event_continues_its_stored_trace(
     async def queue(event: OrderCompletedV1, uow: UnitOfWork) -> None:
         stored.append(uow.trace_context)
 
-    await processor(db, outbound.broker, handlers).process([traced(1)])
+    await processor(db, outbound, handlers).process([traced(1)])
     inbox, settings = smtp
     with continue_trace("deliver message", *stored[0]):
         async with MailPool(settings) as pool:
@@ -295,7 +293,7 @@ async def test_without_an_exporter_the_trace_passes_through_at_no_cost(
         async with MailPool(settings) as pool:
             await pool.send(mail("thanks"))
 
-    await processor(db, outbound.broker, handlers).process([traced(1), traced(2, traceparent=None)])
+    await processor(db, outbound, handlers).process([traced(1), traced(2, traceparent=None)])
     await publish(db, published)
     assert published.headers(0)["traceparent"] == TRACEPARENT
     fresh = published.headers(1)["traceparent"]  # the batch's trace, fresh ids from the no-op API

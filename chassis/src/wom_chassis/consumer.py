@@ -11,7 +11,6 @@ from typing import Any, Generic, Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -23,7 +22,7 @@ from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record
 from wom_chassis.driver import claim_new
 from wom_chassis.logs import LogContext, batch_log_context, get_logger
 from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, RETRIES, ConsumeMetrics
-from wom_chassis.publishing import publish_records
+from wom_chassis.publishing import RecordSender
 from wom_chassis.tables import InboxRecord
 from wom_chassis.tracing import consume_span, record_trace_context
 from wom_chassis.unit_of_work import EventRejected, UnitOfWork, View
@@ -124,7 +123,7 @@ class EventProcessor:
         self,
         *,
         db: Database,
-        broker: KafkaBroker,
+        records: RecordSender,
         handlers: EventHandlers[Any],
         service: str,
         source: str,
@@ -136,7 +135,7 @@ class EventProcessor:
         on_committed: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.db = db
-        self.broker = broker
+        self.records = records
         self.handlers = handlers
         self.service = service
         self.source = source
@@ -176,7 +175,7 @@ class EventProcessor:
             if letter is not None:
                 dead.append(letter)
         if dead:
-            await self._dead_letter(dead)
+            await self.dead_letter(dead)
         self._batch_seconds.observe(time.perf_counter() - started)
 
     def _decode(self, record: SourceRecord) -> _Item | DeadLetter:
@@ -344,7 +343,9 @@ class EventProcessor:
                 outcomes[item.decoded.envelope.type, "duplicate"] += 1
         return fresh
 
-    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        """Park `letters` on the service's dead-letter topic, byte for byte with the `dlq.*`
+        headers, waiting out a broker outage; log and count each."""
         records = [
             dead_letter_record(letter, service=self.service, topic=self.dead_letter_topic)
             for letter in letters
@@ -352,7 +353,7 @@ class EventProcessor:
         delay = self.retry_initial
         while True:  # a dead letter must not be lost either: wait out a broker outage
             try:
-                await publish_records(self.broker, records)
+                await self.records.send_records(records)
                 break
             except Exception as error:
                 log.error("dead_letter_publish_failed", error=repr(error), retry_in=delay)

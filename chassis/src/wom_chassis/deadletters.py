@@ -45,7 +45,8 @@ class DeadLetter:
 
 
 def dead_letter_record(letter: DeadLetter, *, service: str, topic: str) -> OutgoingRecord:
-    """The dead-letter record: original key, value and headers plus the `dlq.*` headers."""
+    """The dead-letter record: the original key, value and headers as they were consumed (binary
+    values, repeated names and nulls included) plus the `dlq.*` headers."""
     record = letter.record
     original = [(k, v) for k, v in record.headers if not k.startswith(DLQ_HEADER_PREFIX)]
     extra = {
@@ -61,7 +62,7 @@ def dead_letter_record(letter: DeadLetter, *, service: str, topic: str) -> Outgo
     return OutgoingRecord(
         topic=topic,
         key=record.key,
-        value=record.value if record.value is not None else b"",
+        value=record.value,
         headers=[*original, *((DLQ_HEADER_PREFIX + k, v.encode()) for k, v in extra.items())],
     )
 

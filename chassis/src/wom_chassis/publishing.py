@@ -1,17 +1,18 @@
-"""Publishing records with exact keys and headers: through the service's FastStream broker (dead
-letters, the occasional record), or a partition's batch at a time through a plain aiokafka
-producer (the outbox relay)."""
+"""Publishing records with exact keys, values and headers through a plain aiokafka producer: one
+record at a time (dead letters, byte for byte as they were consumed) or a partition's batch at a
+time (the outbox relay). FastStream's `broker.publish` is not used for either: it takes headers
+as a text dictionary, which mangles a binary value, keeps one of a repeated name and turns a
+null into ''."""
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-from faststream.kafka import KafkaBroker
 
 __all__ = [
     "BatchProducer",
@@ -19,35 +20,26 @@ __all__ = [
     "OutgoingRecord",
     "RecordBatch",
     "RecordProducer",
-    "publish_records",
+    "RecordSender",
 ]
 
 
 @dataclass(frozen=True)
 class OutgoingRecord:
-    """A Kafka record ready to send: topic, key, value and headers."""
+    """A Kafka record ready to send: topic, key, value (None: a tombstone) and headers, in order,
+    repeats and null values included."""
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: Sequence[tuple[str, bytes | None]]
 
 
-async def publish_records(broker: KafkaBroker, records: Sequence[OutgoingRecord]) -> None:
-    """Send all records, then wait until the broker has acknowledged every one."""
-    pending = []
-    for record in records:
-        headers = {
-            name: value.decode("utf-8", "replace") if value is not None else ""
-            for name, value in record.headers
-        }
-        sent = await broker.publish(
-            record.value, topic=record.topic, key=record.key, headers=headers, no_confirm=True
-        )
-        if inspect.isawaitable(sent):
-            pending.append(sent)
-    for sent in pending:
-        await sent
+class RecordSender(Protocol):
+    """What sends single records exactly as given (`RecordProducer` is the real one)."""
+
+    async def send_records(self, records: Sequence[OutgoingRecord]) -> None:
+        """Send all records, then wait until the cluster has acknowledged every one."""
 
 
 class RecordBatch(Protocol):
@@ -158,3 +150,13 @@ class RecordProducer:
         producer = await self._started()
         delivery: Awaitable[object] = await producer.send_batch(batch, topic, partition=partition)
         return delivery
+
+    async def send_records(self, records: Sequence[OutgoingRecord]) -> None:
+        """Send each record as it is (key, value and every header, byte for byte), partitioned by
+        its key as the producer partitions; return once the cluster has acknowledged all."""
+        producer = await self._started()
+        deliveries = [
+            await producer.send(record.topic, record.value, key=record.key, headers=list(record.headers))
+            for record in records
+        ]
+        await asyncio.gather(*deliveries)

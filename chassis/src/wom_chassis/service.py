@@ -146,14 +146,16 @@ def create_service(
         logger=logging.getLogger("wom.broker"),
         log_level=logging.DEBUG,  # one line per batch is noise at INFO; errors still log as errors
     )
+    # one plain producer for the outbox relay and the dead letters, each record as it is
+    producer = RecordProducer(
+        **settings.kafka_client_options(),
+        client_id=f"wom-{settings.service_name}-relay",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        acks="all",
+    )
     relay = OutboxRelay(
         db,
-        RecordProducer(
-            **settings.kafka_client_options(),
-            client_id=f"wom-{settings.service_name}-relay",
-            enable_idempotence=settings.kafka_enable_idempotence,
-            acks="all",
-        ),
+        producer,
         service=settings.service_name,
         interval=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
@@ -162,7 +164,7 @@ def create_service(
     )
     processor = EventProcessor(
         db=db,
-        broker=broker,
+        records=producer,
         handlers=handlers,
         service=settings.service_name,
         source=settings.event_source,

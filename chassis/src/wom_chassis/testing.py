@@ -30,12 +30,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from wom_contracts import Event, decode, encode
 
 from wom_chassis.database import Database
+from wom_chassis.publishing import OutgoingRecord
 from wom_chassis.service import Service
 from wom_chassis.tables import OutboxRecord
 
 __all__ = [
     "CHROMIUM",
     "POSTGRES_ENV",
+    "BrokerRecords",
     "FakeRecord",
     "MailInbox",
     "chromium_page",
@@ -110,9 +112,25 @@ async def publish_event(
     return headers["ce_id"]
 
 
+@dataclass(frozen=True)
+class BrokerRecords:
+    """Sends records through a FastStream broker: how a service on the in-memory broker parks
+    its dead letters where the tests' subscribers see them. Headers travel as text, so a binary
+    value or a repeated name does not survive; the real service sends through its producer."""
+
+    broker: KafkaBroker
+
+    async def send_records(self, records: Sequence[OutgoingRecord]) -> None:
+        for record in records:
+            headers = {name: (value or b"").decode("utf-8", "replace") for name, value in record.headers}
+            await self.broker.publish(record.value, topic=record.topic, key=record.key, headers=headers)
+
+
 @asynccontextmanager
 async def in_memory_service(service: Service) -> AsyncIterator[Service]:
-    """`service` on FastStream's in-memory broker with its database migrated (no relay running)."""
+    """`service` on FastStream's in-memory broker with its database migrated (no relay running);
+    its dead letters go to that broker too."""
+    service.processor.records = BrokerRecords(service.broker)
     async with TestKafkaBroker(service.broker):
         await service.db.migrate()
         yield service

@@ -27,25 +27,26 @@ class DeadLetterRecord:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]]
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
     info: dict[str, str]
 
     @property
-    def original_headers(self) -> list[tuple[str, bytes]]:
-        """The headers the record had before it was dead-lettered."""
+    def original_headers(self) -> list[tuple[str, bytes | None]]:
+        """The headers the record had before it was dead-lettered, as they were: in order, binary
+        values, repeated names and nulls included."""
         return [(k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIX)]
 
     @classmethod
     def of(cls, record: Any) -> DeadLetterRecord:
         """Split a consumed record's `dlq.*` headers out."""
-        headers = [(k, v or b"") for k, v in record.headers]
+        headers = list(record.headers)
         info = {
-            k[len(DLQ_HEADER_PREFIX) :]: v.decode("utf-8", "replace")
+            k[len(DLQ_HEADER_PREFIX) :]: (v or b"").decode("utf-8", "replace")
             for k, v in headers
             if k.startswith(DLQ_HEADER_PREFIX)
         }
-        return cls(record.partition, record.offset, record.key, record.value or b"", headers, info)
+        return cls(record.partition, record.offset, record.key, record.value, headers, info)
 
 
 async def _assign_all(reader: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -110,7 +111,8 @@ async def replay(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> int:
     """Publish each of `service`'s letters again to its source topic, for that service alone (the
-    `dlq.replay.for` header; the other services' consumers skip it); return how many.
+    `dlq.replay.for` header; the other services' consumers skip it); return how many. Key, value
+    and the original headers go out byte for byte as the service consumed them.
 
     The record keeps its `ce_id`, so the service's inbox makes a second replay a no-op."""
     async with producer(client_options, timeout) as sender:
@@ -134,9 +136,21 @@ def render(service: str, letter: DeadLetterRecord) -> str:
             lines.append(f"{name + ':':<18}{info[name]}")
     key = letter.key.decode("utf-8", "replace") if letter.key is not None else "(none)"
     lines += [f"{'key:':<18}{key}", "headers:"]
-    lines += [f"  {name}: {value.decode('utf-8', 'replace')}" for name, value in letter.original_headers]
-    lines += [f"payload ({len(letter.value)} bytes):", _payload_text(letter.value)]
+    lines += [f"  {name}: {_header_text(value)}" for name, value in letter.original_headers]
+    if letter.value is None:
+        lines.append("payload: (none, a tombstone)")
+    else:
+        lines += [f"payload ({len(letter.value)} bytes):", _payload_text(letter.value)]
     return "\n".join(lines)
+
+
+def _header_text(value: bytes | None) -> str:
+    if value is None:
+        return "(null)"
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return repr(value)
 
 
 def _payload_text(value: bytes) -> str:

@@ -22,11 +22,9 @@ import httpx
 from sqlalchemy import JSON, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 from wom_chassis import Service, UtcDateTime, get_logger, utcnow
-from wom_chassis.deadletters import DeadLetter, dead_letter_record
+from wom_chassis.deadletters import DeadLetter
 from wom_chassis.mail import MailPool
-from wom_chassis.metrics import DEAD_LETTERS
 from wom_chassis.mime import Mail, MailComposer
-from wom_chassis.publishing import publish_records
 from wom_chassis.signatures import signature
 from wom_chassis.tracing import continue_trace
 
@@ -220,9 +218,7 @@ async def _dead_letter(service: Service, claimed: _Claimed, error: str, attempts
         ],
     )
     letter = DeadLetter(source, reason=DEAD_LETTER_REASON, error=error, attempts=attempts)
-    record = dead_letter_record(letter, service=settings.service_name, topic=settings.dead_letter_topic)
-    await publish_records(service.broker, [record])
-    DEAD_LETTERS.labels(settings.service_name, DEAD_LETTER_REASON).inc()
+    await service.processor.dead_letter([letter])
     log.warning("delivery_dead_lettered", delivery_id=claimed.id, case_id=claimed.case_id, error=error)
 
 
