@@ -139,6 +139,20 @@ def test_the_standard_headers() -> None:
     assert read(again)["Message-ID"] != message_id, "every attempt a Message-ID of its own"
 
 
+def test_the_message_id_domain_comes_from_the_settings_when_set() -> None:
+    from pydantic import ValidationError
+    from wom_chassis.mail import MailSettings
+
+    settings = MailSettings(mail_from=SENDER, mail_message_id_domain="mx1.wom-host.example")
+    mail = settings.composer().compose("anna@example.com", "Hej", "hej", idstring="msg_1")
+    assert read(mail)["Message-ID"].endswith(".msg_1@mx1.wom-host.example>")
+    assert read(mail)["From"].addresses[0].addr_spec == "hello@shop.example.com"  # the sender stays
+    unset = MailSettings(mail_from=SENDER).composer().compose("anna@example.com", "Hej", "hej", idstring="m")
+    assert read(unset)["Message-ID"].endswith(".m@shop.example.com>")
+    with pytest.raises(ValidationError, match="mail_message_id_domain"):
+        MailSettings(mail_message_id_domain="not a domain")
+
+
 def test_headers_given_are_written_as_given_on_one_line() -> None:
     url = "https://outreach.shop.example.com/wom-outreach/unsubscribe/" + "Y3VzXzQy." * 12
     headers = [("List-Unsubscribe", f"<{url}>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]

@@ -11,7 +11,7 @@ from aiosmtplib.typing import SMTPStatus
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
-from wom_chassis.mime import Mail
+from wom_chassis.mime import Mail, MailComposer
 from wom_chassis.tracing import mail_span
 
 __all__ = ["MailPool", "MailSettings"]
@@ -32,6 +32,16 @@ class MailSettings(BaseSettings):
         default=4, ge=1, le=64, description="connections to the relay that mails go out on concurrently"
     )
     mail_from: str = "wom <hello@wom.localhost>"
+    mail_message_id_domain: str | None = Field(
+        default=None,
+        pattern=r"^[^\s@<>]+\.[^\s@<>]+$",
+        description="the domain of every mail's Message-ID (the sending host's, say); "
+        "by default the domain of MAIL_FROM",
+    )
+
+    def composer(self) -> MailComposer:
+        """The composer of this sender's mails."""
+        return MailComposer(self.mail_from, message_id_domain=self.mail_message_id_domain)
 
 
 class MailPool:

@@ -48,9 +48,9 @@ class Mail:
 
 class MailComposer:
     """Composes mails from one sender: `From`, the envelope sender and the Message-ID's domain
-    are prepared once, the Date header once a second."""
+    (`message_id_domain`, else the sender's) are prepared once, the Date header once a second."""
 
-    def __init__(self, sender: str) -> None:
+    def __init__(self, sender: str, *, message_id_domain: str | None = None) -> None:
         addresses = email.policy.SMTP.header_factory("From", sender).addresses
         if len(addresses) != 1 or not addresses[0].addr_spec or "@" not in addresses[0].addr_spec:
             raise ValueError(f"the sender must be one address, not {sender!r}")
@@ -59,7 +59,7 @@ class MailComposer:
         self._smtputf8 = not self.sender.isascii()
         policy = email.policy.SMTPUTF8 if self._smtputf8 else email.policy.SMTP
         self._from = policy.header_factory("From", sender).fold(policy=policy).encode()
-        domain = address.domain
+        domain = message_id_domain or address.domain
         self._domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
         self._date_second = -1
         self._date = b""

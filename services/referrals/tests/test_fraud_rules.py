@@ -139,6 +139,13 @@ def test_emails_are_normalised_per_provider(a: str, b: str, same: bool) -> None:
     assert (normalise_email(a, rules) == normalise_email(b, rules)) is same
 
 
+def test_disposable_domains_are_the_maintained_list_and_wom_s_additions() -> None:
+    domains = RULES.disposable_domains()
+    assert len(domains) > 10_000  # the disposable-email-domains package's list
+    assert is_disposable("0815.ru", domains) and is_disposable("sharklasers.com", domains)
+    assert is_disposable("33mail.com", domains) and is_disposable("x.sneakemail.com", domains)  # ours
+
+
 def test_disposable_domains_and_their_subdomains() -> None:
     domains = RULES.disposable_domains()
     assert len(domains) > 100

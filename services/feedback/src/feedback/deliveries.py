@@ -327,7 +327,7 @@ async def deliver_due(
         httpx.AsyncClient(timeout=rules.escalation.timeout_seconds) as client,
         MailPool(settings) as pool,
     ):
-        senders = _Senders(client, pool, MailComposer(settings.mail_from))
+        senders = _Senders(client, pool, settings.composer())
         # claimed rows move past `now` (lease, then backoff): each is attempted at most once a run
         while claimed := await _claim(service, now, lease):
             results = await asyncio.gather(

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from wom_chassis import get_logger
 from wom_chassis.mail import MailPool
-from wom_chassis.mime import Mail, MailComposer
+from wom_chassis.mime import Mail
 from wom_chassis.signatures import signature
 
 from outreach.settings import OutreachSettings
@@ -81,7 +81,7 @@ class EmailChannel:
 
     def __init__(self, settings: OutreachSettings, pool: MailPool) -> None:
         self.pool = pool
-        self.composer = MailComposer(settings.mail_from)
+        self.composer = settings.composer()
 
     def compose(self, out: Outgoing) -> Mail:
         """The email for `out`: marketing mail with an unsubscribe URL gets the one-click headers."""

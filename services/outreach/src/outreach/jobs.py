@@ -3,6 +3,7 @@ the customer's time zone and queued once per year (the schedule is the messages 
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,8 +28,11 @@ def occurs_on(anniversary: date, day: date) -> bool:
     """True when a yearly date falls on `day` (29 February is kept on 28 February in other years)."""
     if (anniversary.month, anniversary.day) == (day.month, day.day):
         return True
-    leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
-    return (anniversary.month, anniversary.day) == (2, 29) and not leap and (day.month, day.day) == (2, 28)
+    return (
+        (anniversary.month, anniversary.day) == (2, 29)
+        and not calendar.isleap(day.year)
+        and (day.month, day.day) == (2, 28)
+    )
 
 
 def _zone(name: str | None, default: str) -> ZoneInfo:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
+import disposable_email_domains
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from wom_chassis import RulesError, load_rules_file
 
@@ -163,8 +164,9 @@ class Rules(_Strict):
     share: ShareRules
 
     def disposable_domains(self) -> frozenset[str]:
-        """The shipped list of disposable email domains, the configured file and the extras."""
-        domains = set(_domain_lines(DEFAULT_DISPOSABLE_DOMAINS_FILE))
+        """The disposable-email-domains package's list, wom's additions to it, the configured file
+        and the extras."""
+        domains = {*disposable_email_domains.blocklist, *_domain_lines(DEFAULT_DISPOSABLE_DOMAINS_FILE)}
         if self.fraud.disposable_domains_file is not None:
             domains |= set(_domain_lines(self.fraud.disposable_domains_file))
         return frozenset(domains | set(self.fraud.extra_disposable_domains))
