@@ -473,7 +473,7 @@ async def test_a_promoter_is_asked_to_refer_and_both_sides_are_rewarded_after_th
     # the hold ends: both rewards are released, and both are told
     await world.recorder.one("rewards.reward.released.v1", sara, kind="referral_advocate", timeout=HOLD + 20)
     await world.recorder.one("rewards.reward.released.v1", friend, kind="referral_friend", timeout=10)
-    await world.mail_saying(friend_address, "reward_released", "10.00 EUR")
+    await world.mail_saying(friend_address, "reward_released", "10,00\xa0€")  # as Swedish writes it
     await world.mail(sara_address, "reward_released")
     assert (await world.get("rewards", f"/customers/{sara}/balance")).json()["points"] == {
         "available": 500,

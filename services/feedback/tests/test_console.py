@@ -364,7 +364,7 @@ async def test_claim_and_resolve_with_compensation_through_the_forms(feedback: S
         assert resolved.status_code == 303
         page = await http.get(url)
         again = await http.post(f"{url}/resolve", data={**form, "csrf_token": await csrf_of(http, url)})
-    assert "15.00 EUR" in page.text and "refunded by ana" in page.text and "<td>resolved</td>" in page.text
+    assert "€15.00" in page.text and "refunded by ana" in page.text and "<td>resolved</td>" in page.text
     assert again.status_code == 409 and "already resolved" in again.text
     [event] = await emitted(feedback, CaseResolvedV1)
     assert event.case_id == case_id and event.resolution == "refunded" and event.resolved_by == "ana"

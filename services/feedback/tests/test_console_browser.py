@@ -118,7 +118,7 @@ async def test_an_agent_claims_and_resolves_a_case_with_compensation_in_chromium
         await page.fill("#currency", "EUR")
         await page.click("#resolve")
         await page.wait_for_selector("#status:has-text('resolved')")
-        assert await page.locator("#compensation").inner_text() == "15.00 EUR"
+        assert await page.locator("#compensation").inner_text() == "€15.00"  # as English writes it (Babel)
         assert "refunded by demo" in await page.locator("#resolution").inner_text()
     assert problems == []
     [event] = await emitted(service, CaseResolvedV1)

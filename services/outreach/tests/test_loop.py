@@ -239,7 +239,8 @@ async def test_a_case_brings_an_apology_holds_referral_asks_and_a_follow_up_name
     await deliver(outreach)
     kinds = [e.kind for e in await emitted(outreach, MessageSentV1)]
     assert kinds == ["apology", "case_follow_up"]
-    assert "15.00 EUR" in smtp[0].messages[-1].get_body(("plain",)).get_content()
+    # the amount as Russian writes it (the CLDR's, not "15.00 EUR"): this customer reads Russian
+    assert "15,00\xa0€" in smtp[0].messages[-1].get_body(("plain",)).get_content()
 
 
 async def test_the_check_in_is_scheduled_survives_a_restart_and_is_sent_once(

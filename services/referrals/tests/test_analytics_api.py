@@ -310,7 +310,7 @@ async def test_the_page_shows_charts_and_the_leaderboard_offline(
     for code in (november["anna"], november["ben"], november["cara"]):
         assert f">{code}<" in page
     assert "below_minimum_order" in page and "order_fully_refunded" in page
-    assert "0.8333" in page and "80.00" in page and "12.50 USD" in page
+    assert "0.8333" in page and "€80.00" in page and "$12.50" in page  # as English writes them
     # nothing is fetched: no script at all, no link, no external reference of any kind; the only
     # URLs are the SVG namespace names, which browsers never fetch
     assert "<script" not in page.lower() and "<link" not in page.lower()

@@ -85,6 +85,7 @@ def context_for(
             points=message.data.get("points"),
             credit=message.data.get("credit"),
             coupon_code=message.data.get("coupon_code"),
+            locale=contact.locale if (contact.locale or "").split("-")[0].lower() == language else None,
         )
     if message.kind == "key_client_welcome":
         offers = rules.key_client_offer

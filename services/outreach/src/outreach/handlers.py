@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, update
 from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
+from wom_chassis.l10n import money_value
 from wom_chassis.privacy import remember_erased
 from wom_contracts import (
     Balance,
@@ -33,7 +33,7 @@ from outreach.models import Contact, ErasedCustomer, Message
 from outreach.rules import Rules
 from outreach.settings import OutreachSettings
 
-__all__ = ["Loop", "build_handlers", "money_text"]
+__all__ = ["Loop", "build_handlers", "money_data"]
 
 log = get_logger(__name__)
 KEY_CLIENT = "key_client"
@@ -41,9 +41,10 @@ REWARD_MESSAGES = {"earn": "purchase_thank_you", "referral_advocate": "referral_
                    "referral_friend": "referral_welcome_reward"}  # fmt: skip
 
 
-def money_text(money: Money | None) -> str | None:
-    """`15.00 EUR`, as templates show an amount."""
-    return None if money is None else f"{money.amount.quantize(Decimal('0.01'))} {money.currency}"
+def money_data(money: Money | None) -> dict[str, str] | None:
+    """An amount as a message keeps it, worded in the customer's locale when rendered
+    (`{{ credit|money }}`: "15,00 €", "€15.00", "¥1,500")."""
+    return None if money is None else money_value(money.amount, money.currency)
 
 
 class Loop:
@@ -158,7 +159,7 @@ class Loop:
         else:  # named in the customer's language when the message is rendered
             data |= {
                 "points": event.points,
-                "credit": money_text(event.credit),
+                "credit": money_data(event.credit),
                 "coupon_code": event.coupon_code,
             }
         self.queue(uow, event.customer_id, kind, data)
@@ -170,7 +171,7 @@ class Loop:
             return
         self._balances(contact, event.balance)
         self._save(uow, contact)
-        data = {"reward_kind": event.kind, "points": event.points, "credit": money_text(event.credit)}
+        data = {"reward_kind": event.kind, "points": event.points, "credit": money_data(event.credit)}
         self.queue(uow, event.customer_id, "reward_released", data)
 
     async def on_reward_revoked(self, event: RewardRevokedV1, uow: UnitOfWork[BatchView]) -> None:
@@ -181,7 +182,7 @@ class Loop:
         self._balances(contact, event.balance)
         self._save(uow, contact)
         reason = _revocation_reason(event)
-        data = {"points": event.points, "credit": money_text(event.credit), "reason": reason}
+        data = {"points": event.points, "credit": money_data(event.credit), "reason": reason}
         self.queue(uow, event.customer_id, "reward_revoked", data)
 
     async def on_points_expiring(self, event: PointsExpiringV1, uow: UnitOfWork[BatchView]) -> None:
@@ -240,7 +241,7 @@ class Loop:
         contact.updated_at = utcnow()
         self._save(uow, contact)
         data = {"case_id": event.case_id, "resolution": event.resolution,
-                "compensation": money_text(event.compensation)}  # fmt: skip
+                "compensation": money_data(event.compensation)}  # fmt: skip
         self.queue(uow, event.customer_id, "case_follow_up", data)
 
     async def on_customer_erased(self, event: CustomerErasedV1, uow: UnitOfWork[BatchView]) -> None:

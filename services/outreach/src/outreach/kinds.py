@@ -55,7 +55,11 @@ KINDS: dict[str, Kind] = {
             "reward_released",
             "transactional",
             "rewards.reward.released.v1 (a pending reward became available)",
-            {"reward_kind": "earn", "points": 42, "credit": None},  # credit: "10.00 EUR" for store credit
+            {
+                "reward_kind": "earn",
+                "points": 42,
+                "credit": None,
+            },  # credit: {"amount": "10.00", "currency": "EUR"}
         ),
         Kind(
             "referral_success",
@@ -67,7 +71,7 @@ KINDS: dict[str, Kind] = {
             "referral_welcome_reward",
             "transactional",
             "rewards.reward.granted.v1 of kind referral_friend (the friend's welcome reward)",
-            {"reward": "10.00 EUR store credit", "hold_until": "2026-12-07"},
+            {"reward": "€10.00 store credit", "hold_until": "2026-12-07"},
         ),
         Kind(
             "key_client_welcome",
@@ -112,7 +116,7 @@ KINDS: dict[str, Kind] = {
             {
                 "case_id": "c-77",
                 "resolution": "refunded",
-                "compensation": "15.00 EUR",
+                "compensation": {"amount": "15.00", "currency": "EUR"},
             },  # compensation may be None
         ),
         Kind(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from wom_chassis.l10n import install_filters
 
 __all__ = ["TEMPLATE_DIR", "Rendered", "Templates", "locale_chain"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+_LINE = re.compile(r"[ \t\r\n]+")
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,19 @@ class Templates:
             keep_trailing_newline=True,
             auto_reload=False,
         )
+        install_filters(self.env)  # money, number, day, plural: Babel in the rendering locale
         self._chosen: dict[tuple[str, str], tuple[str, list[Template]]] = {}
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
-        """Render `kind` in the first locale of the chain that has it."""
+        """Render `kind` in the first locale of the chain that has it; numbers, money and dates
+        as the customer's locale writes them where it is of the template's language (`ro-MD`
+        for a Romanian template), else as the template's language does."""
         candidate, templates = self._choose(kind, locale)
-        values = {**context, "lang": candidate}
+        same_language = locale.replace("_", "-").split("-")[0].lower() == candidate.split("-")[0]
+        values = {**context, "lang": candidate, "locale": locale if same_language else candidate}
         subject, text, html = (template.render(values) for template in templates)
-        return Rendered(candidate, " ".join(subject.split()), text, html)
+        # one line of single spaces; a no-break space the CLDR writes ("15,00 €") stays
+        return Rendered(candidate, _LINE.sub(" ", subject).strip(" "), text, html)
 
     def _choose(self, kind: str, locale: str) -> tuple[str, list[Template]]:
         chosen = self._chosen.get((kind, locale))

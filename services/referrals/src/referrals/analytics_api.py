@@ -16,6 +16,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from wom_chassis import Service, guarded_router
+from wom_chassis.l10n import install_filters
 from wom_chassis.reports import DurationStats, PeriodQuery, PeriodView, chart_config, inline_svg
 
 from referrals.analytics import (
@@ -48,6 +49,8 @@ PAGE_POLICY = (
 _pages = Environment(
     loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]), undefined=StrictUndefined
 )
+install_filters(_pages)
+_pages.globals["locale"] = "en"  # the page's words are English; its figures too
 
 
 class FunnelCountsView(BaseModel):

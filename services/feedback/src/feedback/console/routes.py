@@ -16,6 +16,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from wom_chassis import Service, get_logger, utcnow
+from wom_chassis.l10n import install_filters
 
 from feedback.analytics_api import console_chart
 from feedback.cases import CaseConflict, claim, resolve
@@ -70,6 +71,8 @@ def countdown_text(seconds: int) -> str:
 
 
 _pages.globals["countdown_text"] = countdown_text
+install_filters(_pages)
+_pages.globals["locale"] = "en"  # the console's words are English; its money too ("¥1,500", "€15.00")
 
 
 class _Console:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from wom_chassis.l10n import format_number, money_text, plural_form
+
 __all__ = ["LANGUAGES", "language_of", "points_phrase", "reward_phrase"]
 
 LANGUAGES = ("en", "ru", "ro", "sv")
@@ -12,27 +16,18 @@ def language_of(chain: list[str]) -> str:
     return next((tag for tag in chain if tag in LANGUAGES), "en")
 
 
-def _russian_points(n: int) -> str:
-    if n % 10 == 1 and n % 100 != 11:
-        return "балл"
-    return "балла" if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else "баллов"
+# The noun after a count, by the CLDR plural category of the count in the language (Babel).
+POINTS = {"en": {"one": "point", "other": "points"}, "sv": {"other": "poäng"},
+          "ru": {"one": "балл", "few": "балла", "many": "баллов", "other": "балла"},
+          "ro": {"one": "punct", "few": "puncte", "other": "de puncte"}}  # fmt: skip
 
 
-def _romanian_points(n: int) -> str:
-    if n == 1:
-        return "punct"
-    return "puncte" if n == 0 or 1 <= n % 100 <= 19 else "de puncte"
-
-
-def points_phrase(language: str, n: int) -> str:
-    """`42 points`, `42 poäng`, `42 балла`, `42 de puncte`."""
-    if language == "ru":
-        return f"{n} {_russian_points(n)}"
-    if language == "ro":
-        return f"{n} {_romanian_points(n)}"
-    if language == "sv":
-        return f"{n} poäng"
-    return f"{n} point" if n == 1 else f"{n} points"
+def points_phrase(language: str, n: int, locale: str | None = None) -> str:
+    """`1,250 points`, `42 poäng`, `42 балла`, `42 de puncte`: the count as `locale` (else the
+    language) writes numbers, and the noun in the count's plural form."""
+    tag = locale or language
+    forms = POINTS[language]
+    return f"{format_number(n, tag)} {forms.get(plural_form(n, tag), forms['other'])}"
 
 
 CREDIT = {"en": "{money} store credit", "ru": "{money} на бонусный счёт", "ro": "{money} credit în magazin",
@@ -46,12 +41,15 @@ COUPON = {
 ANY = {"en": "a reward", "ru": "подарок", "ro": "o recompensă", "sv": "en belöning"}
 
 
-def reward_phrase(language: str, *, points: int | None, credit: str | None, coupon_code: str | None) -> str:
-    """A reward named in the customer's language: points, store credit or a coupon."""
+def reward_phrase(
+    language: str, *, points: int | None, credit: Any, coupon_code: str | None, locale: str | None = None
+) -> str:
+    """A reward named in the customer's language: points, store credit (as `money_value` keeps
+    it) or a coupon; numbers and money as `locale` writes them."""
     if points:
-        return points_phrase(language, points)
+        return points_phrase(language, points, locale)
     if credit:
-        return CREDIT[language].format(money=credit)
+        return CREDIT[language].format(money=money_text(credit, locale or language))
     if coupon_code:
         return COUPON[language].format(code=coupon_code)
     return ANY[language]
