@@ -99,6 +99,9 @@ def test_adding_an_optional_field_is_compatible() -> None:
         ({"properties__id": {"type": "integer"}}, "id: type changed"),
         ({"$defs__Money__properties__amount": {"type": "number"}}, "total.amount: type changed"),
         ({"required": ["id", "total", "note"]}, "note: optional field became required"),
+        # consumers built on the old model refuse a record that omits it
+        ({"required": ["id"]}, "total: required field became optional"),
+        ({"$defs__Money__required": []}, "total.amount: required field became optional"),
         (
             {"properties__channel": {"type": "string"}, "required": ["id", "total", "channel"]},
             "channel: new required field",

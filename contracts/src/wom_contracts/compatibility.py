@@ -1,8 +1,12 @@
 """Schema compatibility within one major version.
 
 Rules: adding an optional field is compatible. Removing a field, changing a field's type
-(nested models included), making an optional field required, or adding a required field is
-not; such a change is a new major version on a new topic.
+(nested models included), making an optional field required, making a required field optional,
+or adding a required field is not; such a change is a new major version on a new topic.
+
+Both directions count because both sides of a topic live with the change: a publisher on the
+new schema may omit a field that was required, and a consumer still built on the old model then
+refuses (dead-letters) every such record.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ def _compare_object(
             continue
         if name in new_required and name not in old_required:
             problems.append(f"{field}: optional field became required")
+        if name in old_required and name not in new_required:
+            problems.append(f"{field}: required field became optional")
         problems += _compare_type(old_props[name], new_props[name], old_defs, new_defs, f"{field}")
     for name in sorted(set(new_props) - set(old_props)):
         if name in new_required:
