@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 from wom_chassis.testing import empty_database_url, free_port
 from womctl.broker import EmbeddedBroker
+from womctl.progress import progress
 from womctl.storefront import RawRecord
 from womctl.topics import create_topics
 
@@ -96,16 +97,21 @@ async def produce(bootstrap: str, records: Sequence[RawRecord], *, rate: float |
     )
     await producer.start()
     sent: list[float] = []
+    label = f"producing at {rate:,.0f}/s" if rate is not None else "producing"
     try:
-        started = time.monotonic()
-        for n, record in enumerate(records):
-            if rate is not None:
-                delay = started + n / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
-            sent.append(time.time())
-        await producer.flush()
+        with progress(label, len(records)) as advance:
+            started = time.monotonic()
+            for n, record in enumerate(records):
+                if rate is not None:
+                    delay = started + n / rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+                sent.append(time.time())
+                if n % 1000 == 999:
+                    advance(completed=n + 1)
+            await producer.flush()
+            advance(completed=len(records))
     finally:
         await producer.stop()
     return sent
@@ -233,25 +239,28 @@ def wait_for_inbox(
     naive baseline's none); CPU of `services` sampled along the way."""
     clock, last, last_change = Clock(), None, time.monotonic()
     pids = [s.process.pid for s in services if s.process is not None]
-    while True:
-        time.sleep(0.1)
-        for service in services:
-            if service.process is not None and service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
-        done, (written, sent) = inbox_count(database), outbox_counts(database) if relayed else (0, 0)
-        cpu = sum(process_cpu_seconds(pid) for pid in pids)
-        if done and not clock.events_at_first:
-            clock.cpu_at_first, clock.events_at_first = cpu, done
-        if done > clock.events_at_last:
-            clock.cpu_at_last, clock.events_at_last = cpu, done
-        progress = (done, written, sent)
-        if progress != last:
-            last, last_change = progress, time.monotonic()
-        quiet = time.monotonic() - last_change
-        if done >= count and sent == written and quiet >= settle:
-            return clock
-        if quiet > stuck:
-            raise RuntimeError(f"stuck at {progress} of {count}")
+    names = ", ".join(s.name for s in services)
+    with progress(f"{names}: events consumed", count) as advance:
+        while True:
+            time.sleep(0.1)
+            for service in services:
+                if service.process is not None and service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
+            done, (written, sent) = inbox_count(database), outbox_counts(database) if relayed else (0, 0)
+            cpu = sum(process_cpu_seconds(pid) for pid in pids)
+            if done and not clock.events_at_first:
+                clock.cpu_at_first, clock.events_at_first = cpu, done
+            if done > clock.events_at_last:
+                clock.cpu_at_last, clock.events_at_last = cpu, done
+            advance(completed=min(done, count))
+            state = (done, written, sent)
+            if state != last:
+                last, last_change = state, time.monotonic()
+            quiet = time.monotonic() - last_change
+            if done >= count and sent == written and quiet >= settle:
+                return clock
+            if quiet > stuck:
+                raise RuntimeError(f"stuck at {state} of {count}")
 
 
 def commit_times(database: BenchDatabase) -> list[datetime]:

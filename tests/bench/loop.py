@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from womctl.progress import progress
 
 from tests.bench.harness import commit_times, inbox_count, outbox_counts, peak_rss_mib, produce
 from tests.bench.inputs import mixed_traffic
@@ -82,20 +83,22 @@ def _quiet(platform: Platform, settle: float, stuck: float = 600) -> None:
     minutes after a sign-up), which is not the backlog being drained."""
     last: tuple[int, ...] = ()
     changed = time.monotonic()
-    while True:
-        time.sleep(0.25)
-        for service in platform.services.values():
-            if service.process is not None and service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
-        state = tuple(inbox_count(platform.database(n)) for n in SERVICE_NAMES)
-        if state != last:
-            last, changed = state, time.monotonic()
-        outboxes = [outbox_counts(platform.database(n)) for n in SERVICE_NAMES]
-        all_sent = all(written == sent for written, sent in outboxes)
-        if all_sent and time.monotonic() - changed >= settle:
-            return
-        if time.monotonic() - changed > stuck:
-            raise RuntimeError(f"the loop is stuck at {state}")
+    with progress("the loop at work: events consumed by the four services") as advance:
+        while True:
+            time.sleep(0.25)
+            for service in platform.services.values():
+                if service.process is not None and service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")
+            state = tuple(inbox_count(platform.database(n)) for n in SERVICE_NAMES)
+            advance(completed=sum(state))
+            if state != last:
+                last, changed = state, time.monotonic()
+            outboxes = [outbox_counts(platform.database(n)) for n in SERVICE_NAMES]
+            all_sent = all(written == sent for written, sent in outboxes)
+            if all_sent and time.monotonic() - changed >= settle:
+                return
+            if time.monotonic() - changed > stuck:
+                raise RuntimeError(f"the loop is stuck at {state}")
 
 
 def _drain(platform: Platform, count: int, result: LoopResult) -> None:

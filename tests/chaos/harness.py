@@ -15,6 +15,7 @@ from itertools import pairwise
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+from womctl.progress import progress
 
 from tests.chaos.state import Databases, InboxWatch, Mailbag, due_messages, unsent_outbox
 from tests.chaos.traffic import Publisher, Truth, consumers_of, order_record, survey_record
@@ -153,16 +154,20 @@ class Harness:
         (outreach's queue) is waited for apart, in `mails_sent`."""
         start = time.monotonic()
         still_since, last_sizes = time.monotonic(), None
-        while time.monotonic() - start < timeout:
-            self.check_alive()
-            missing = await asyncio.to_thread(self.missing)
-            sizes = tuple(len(seen) for seen in self.watch.seen.values())
-            if sizes != last_sizes:
-                still_since, last_sizes = time.monotonic(), sizes
-            busy = await asyncio.to_thread(unsent_outbox, self.databases)
-            if not any(missing.values()) and not busy and time.monotonic() - still_since >= quiet:
-                return time.monotonic() - start
-            await asyncio.sleep(0.5)
+        with progress("draining: events processed by their consumers") as advance:
+            while time.monotonic() - start < timeout:
+                self.check_alive()
+                expected = await asyncio.to_thread(self.expected)
+                missing = await asyncio.to_thread(self.missing)
+                total = sum(len(ids) for ids in expected.values())
+                advance(completed=total - sum(len(ids) for ids in missing.values()), total=total)
+                sizes = tuple(len(seen) for seen in self.watch.seen.values())
+                if sizes != last_sizes:
+                    still_since, last_sizes = time.monotonic(), sizes
+                busy = await asyncio.to_thread(unsent_outbox, self.databases)
+                if not any(missing.values()) and not busy and time.monotonic() - still_since >= quiet:
+                    return time.monotonic() - start
+                await asyncio.sleep(0.5)
         return time.monotonic() - start
 
     async def mails_sent(self, timeout: float) -> int:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from referrals.domain.codes import code_candidates, name_prefix
 from wom_contracts import CustomerRegisteredV1
+from womctl.progress import Advance, progress
 from womctl.storefront import RawRecord, Storefront, to_record
 
 __all__ = [
@@ -176,7 +177,15 @@ class Publisher:
             pending = retry
 
     async def paced(self, records: Iterable[tuple[RawRecord, bool]], rate: float, chunk: int = 50) -> None:
-        """Publish (record, bad) pairs at about `rate` records a second, in chunks."""
+        """Publish (record, bad) pairs at about `rate` records a second, in chunks (a progress bar
+        on a terminal)."""
+        total = len(records) if isinstance(records, Sized) else None
+        with progress(f"publishing at {rate:,.0f}/s", total) as advance:
+            await self._paced(records, rate, chunk, advance)
+
+    async def _paced(
+        self, records: Iterable[tuple[RawRecord, bool]], rate: float, chunk: int, on_sent: Advance
+    ) -> None:
         loop = asyncio.get_running_loop()
         start, sent = loop.time(), 0
         batch: list[tuple[RawRecord, bool]] = []
@@ -185,12 +194,14 @@ class Publisher:
             if len(batch) >= chunk:
                 await self._publish_mixed(batch)
                 sent += len(batch)
+                on_sent(len(batch))
                 batch = []
                 ahead = start + sent / rate - loop.time()
                 if ahead > 0:
                     await asyncio.sleep(ahead)
         if batch:
             await self._publish_mixed(batch)
+            on_sent(len(batch))
 
     async def _publish_mixed(self, batch: list[tuple[RawRecord, bool]]) -> None:
         await asyncio.gather(

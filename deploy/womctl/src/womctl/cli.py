@@ -28,6 +28,7 @@ from womctl.cluster import DEFAULT_TIMEOUT, ClusterUnreachable
 from womctl.demo import run_demo
 from womctl.lag import consumer_lag, default_groups
 from womctl.mail import MailCatcher
+from womctl.progress import progress
 from womctl.topics import DEFAULT_DEFINITION, apply_topics, create_topics, list_topics
 from womctl.up import SERVICES, run_up
 
@@ -310,7 +311,11 @@ def dlq_replay(
     nowhere = [f"{x.partition}:{x.offset}" for x in letters if "source.topic" not in x.info]
     if nowhere:  # not written by the chassis: no dlq.source.topic to send it back to
         raise _fail(f"{service}.dlq records without dlq.source.topic, not replayed: {', '.join(nowhere)}")
-    count = _on_cluster(deadletters.replay(service, letters, _client_options(), timeout=_timeout()))
+    with progress(f"replaying {service}'s dead letters", len(letters), console=console) as advance:
+        replaying = deadletters.replay(
+            service, letters, _client_options(), timeout=_timeout(), on_sent=advance
+        )
+        count = _on_cluster(replaying)
     console.print(f"replayed {count} dead letters of {service}, for {service} only")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,7 @@ async def replay(
     letters: list[DeadLetterRecord],
     client_options: dict[str, Any],
     timeout: float = DEFAULT_TIMEOUT,
+    on_sent: Callable[[int], None] = lambda count: None,
 ) -> int:
     """Publish each of `service`'s letters again to its source topic, for that service alone (the
     `dlq.replay.for` header; the other services' consumers skip it); return how many. Key, value
@@ -120,6 +122,7 @@ async def replay(
             headers = [*letter.original_headers, (REPLAY_FOR_HEADER, service.encode())]
             topic = letter.info["source.topic"]
             await sender.send_and_wait(topic, letter.value, key=letter.key, headers=headers)
+            on_sent(1)
     return len(letters)
 
 
