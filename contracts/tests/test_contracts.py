@@ -209,3 +209,17 @@ def test_times_are_normalised_to_utc() -> None:
     event = decode(value, headers).event
     assert isinstance(event, OrderCompletedV1)
     assert event.completed_at.isoformat() == "2026-11-20T12:30:00+00:00"
+
+
+def test_the_tier_order_is_the_contracts_and_an_unknown_tier_counts_as_an_upgrade() -> None:
+    from wom_contracts import KEY_CLIENT, MEMBER, REPEAT_BUYER, TIER_ORDER, is_upgrade
+
+    assert TIER_ORDER == (MEMBER, REPEAT_BUYER, KEY_CLIENT) == ("member", "repeat_buyer", "key_client")
+    assert (
+        is_upgrade(None, REPEAT_BUYER)
+        and is_upgrade(MEMBER, KEY_CLIENT)
+        and is_upgrade(REPEAT_BUYER, KEY_CLIENT)
+    )
+    assert not is_upgrade(KEY_CLIENT, REPEAT_BUYER) and not is_upgrade(REPEAT_BUYER, MEMBER)
+    assert not is_upgrade(MEMBER, MEMBER)
+    assert is_upgrade("gold", MEMBER) and is_upgrade(MEMBER, "platinum")  # a tier added later

@@ -44,7 +44,13 @@ from wom_contracts.registry import (
     topic_for,
 )
 from wom_contracts.rewards import (
+    KEY_CLIENT,
+    MEMBER,
+    REPEAT_BUYER,
+    REWARD_KINDS,
+    TIER_ORDER,
     Balance,
+    KnownTier,
     PointsExpiringV1,
     RewardGrantedV1,
     RewardRedeemedV1,
@@ -52,11 +58,17 @@ from wom_contracts.rewards import (
     RewardRevokedV1,
     RewardWithheldV1,
     TierChangedV1,
+    is_upgrade,
 )
 from wom_contracts.types import Money
 
 __all__ = [
     "EVENT_TYPES",
+    "KEY_CLIENT",
+    "MEMBER",
+    "REPEAT_BUYER",
+    "REWARD_KINDS",
+    "TIER_ORDER",
     "Balance",
     "CaseBreachedV1",
     "CaseOpenedV1",
@@ -72,6 +84,7 @@ __all__ = [
     "InvalidEnvelope",
     "InvalidEvent",
     "KafkaRecord",
+    "KnownTier",
     "MessageFailedV1",
     "MessageSentV1",
     "MessageSuppressedV1",
@@ -98,6 +111,7 @@ __all__ = [
     "decode_envelope",
     "encode",
     "format_time",
+    "is_upgrade",
     "model_for",
     "topic_for",
 ]

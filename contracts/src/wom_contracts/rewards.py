@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -10,7 +10,13 @@ from wom_contracts.base import Event
 from wom_contracts.types import Id, Money, ReasonCode, UtcDatetime
 
 __all__ = [
+    "KEY_CLIENT",
+    "MEMBER",
+    "REPEAT_BUYER",
+    "REWARD_KINDS",
+    "TIER_ORDER",
     "Balance",
+    "KnownTier",
     "PointsExpiringV1",
     "RewardGrantedV1",
     "RewardRedeemedV1",
@@ -18,10 +24,32 @@ __all__ = [
     "RewardRevokedV1",
     "RewardWithheldV1",
     "TierChangedV1",
+    "is_upgrade",
 ]
 
 RewardKind = Literal["earn", "referral_advocate", "referral_friend", "compensation", "birthday"]
+REWARD_KINDS: tuple[RewardKind, ...] = get_args(RewardKind)
+
+KnownTier = Literal["member", "repeat_buyer", "key_client"]
+"""wom's tiers. The events carry a tier as a snake_case name (`Tier`): a consumer must take a name
+it does not know (a tier added later) for a tier below none of these and above none."""
+MEMBER: KnownTier = "member"
+REPEAT_BUYER: KnownTier = "repeat_buyer"
+KEY_CLIENT: KnownTier = "key_client"
+"""The VIP tier: the top share of customers by trailing revenue (rewards), first in support's
+queues (feedback), welcomed with the key-client offer (outreach)."""
+TIER_ORDER: tuple[KnownTier, ...] = (MEMBER, REPEAT_BUYER, KEY_CLIENT)
+"""Lowest first."""
 Tier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+def is_upgrade(previous: str | None, tier: str) -> bool:
+    """True when `tier` ranks above `previous` (no previous tier: a member); a tier outside
+    `TIER_ORDER` on either side counts as an upgrade, as rewards' events say."""
+    previous = previous or MEMBER
+    if previous not in TIER_ORDER or tier not in TIER_ORDER:
+        return True
+    return TIER_ORDER.index(tier) > TIER_ORDER.index(previous)
 
 
 class Balance(BaseModel):
@@ -112,6 +140,11 @@ class TierChangedV1(Event):
 
     previous_tier: Tier | None = None
     tier: Tier
+    upgrade: bool | None = Field(
+        default=None,
+        description="true when the new tier ranks above the previous one (false: a step down); "
+        "absent from events published before the field existed: compare with is_upgrade",
+    )
     trailing_revenue: Money
     percentile: float | None = Field(default=None, ge=0, le=100)
     occurred_at: UtcDatetime

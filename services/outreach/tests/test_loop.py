@@ -135,6 +135,21 @@ async def test_a_reversed_referral_is_explained_to_the_advocate_and_the_friend_f
     assert "the order you placed with your friend's invitation was returned" in texts["ben@example.com"]
 
 
+async def test_a_tier_change_is_told_as_rewards_says_which_way_it_went(outreach: Service) -> None:
+    """Rewards' `upgrade` decides; an event from before the field is compared by the contracts'
+    tier order (outreach keeps no copy of it)."""
+    revenue = Money(amount=Decimal("90"), currency="EUR")
+    for customer, previous, tier, upgrade in [("ana", "repeat_buyer", "member", None),
+                                              ("bo", "member", "repeat_buyer", None),
+                                              ("cy", "silver", "member", False)]:  # fmt: skip
+        await publish_event(outreach.broker, registered(customer))
+        change = TierChangedV1(customer_id=customer, previous_tier=previous, tier=tier, upgrade=upgrade,
+                               trailing_revenue=revenue, occurred_at=NOW)  # fmt: skip
+        await publish_event(outreach.broker, change)
+    told = {m.customer_id: m.data["upgrade"] for m in await messages(outreach, "tier_changed")}
+    assert told == {"ana": False, "bo": True, "cy": False}  # unknown "silver": rewards' word counts
+
+
 async def test_a_message_before_the_registration_waits_for_the_contact(
     outreach: Service, smtp: tuple[MailInbox, int]
 ) -> None:

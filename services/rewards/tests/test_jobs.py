@@ -76,10 +76,11 @@ async def test_the_top_fifth_are_key_clients_and_keep_the_tier_through_the_grace
         assert c8 is not None and c8.tier == "key_client" and c8.below_threshold_since is not None
     await recompute_tiers(rewards, rules=rules, now=utcnow() + timedelta(days=31))
     last = [e for e in await emitted(rewards, TierChangedV1) if e.customer_id == "c-8"][-1]
-    assert (last.previous_tier, last.tier, last.reason) == (
+    assert (last.previous_tier, last.tier, last.reason, last.upgrade) == (
         "key_client",
         "member",
         "left_top_percent_after_grace",
+        False,
     )
 
 

@@ -137,9 +137,10 @@ async def test_two_orders_make_a_repeat_buyer_and_a_full_refund_undoes_it(reward
     await publish_event(rewards.broker, order("o-2"))
     await publish_event(rewards.broker, refund("r-1", order_id="o-2", amount="42.50"))
     changes = [
-        (e.customer_id, e.previous_tier, e.tier, e.reason) for e in await emitted(rewards, TierChangedV1)
+        (e.customer_id, e.previous_tier, e.tier, e.reason, e.upgrade)
+        for e in await emitted(rewards, TierChangedV1)
     ]
-    assert changes == [
-        ("anna", "member", "repeat_buyer", "repeat_purchase"),
-        ("anna", "repeat_buyer", "member", "orders_refunded"),
+    assert changes == [  # each says which way it went
+        ("anna", "member", "repeat_buyer", "repeat_purchase", True),
+        ("anna", "repeat_buyer", "member", "orders_refunded", False),
     ]

@@ -5,7 +5,13 @@ from __future__ import annotations
 from functools import partial
 
 from wom_chassis import EventHandlers, UnitOfWork, get_logger
-from wom_contracts import CustomerErasedV1, PromoterIdentifiedV1, ResponseSubmittedV1, TierChangedV1
+from wom_contracts import (
+    KEY_CLIENT,
+    CustomerErasedV1,
+    PromoterIdentifiedV1,
+    ResponseSubmittedV1,
+    TierChangedV1,
+)
 
 from feedback.batch_view import BatchView, KnownTier, load_batch_view
 from feedback.cases import join_case, open_case, raise_for_key_client
@@ -23,14 +29,12 @@ from feedback.models import CustomerTier, Response
 from feedback.rules import Rules
 
 __all__ = [
-    "KEY_CLIENT",
     "build_handlers",
     "on_customer_erased",
     "on_response_submitted",
     "on_tier_changed",
 ]
 
-KEY_CLIENT = "key_client"
 log = get_logger(__name__)
 
 

@@ -10,6 +10,8 @@ from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
 from wom_chassis.l10n import money_value
 from wom_chassis.privacy import remember_erased
 from wom_contracts import (
+    KEY_CLIENT,
+    MEMBER,
     Balance,
     CaseOpenedV1,
     CaseResolvedV1,
@@ -24,6 +26,7 @@ from wom_contracts import (
     RewardReleasedV1,
     RewardRevokedV1,
     TierChangedV1,
+    is_upgrade,
 )
 
 from outreach.batch_view import BatchView, load_batch_view
@@ -36,7 +39,6 @@ from outreach.settings import OutreachSettings
 __all__ = ["Loop", "build_handlers", "money_data"]
 
 log = get_logger(__name__)
-KEY_CLIENT = "key_client"
 REWARD_MESSAGES = {"earn": "purchase_thank_you", "referral_advocate": "referral_success",
                    "referral_friend": "referral_welcome_reward"}  # fmt: skip
 
@@ -68,7 +70,7 @@ class Loop:
                 locale=self.settings.default_locale,
                 marketing_consent=False,
                 order_count=0,
-                tier="member",
+                tier=MEMBER,
                 points_available=0,
                 points_pending=0,
                 updated_at=utcnow(),
@@ -205,11 +207,9 @@ class Loop:
         if event.tier == KEY_CLIENT:
             self.queue(uow, event.customer_id, "key_client_welcome", {"offer": None})
             return
-        order = ("member", "repeat_buyer", KEY_CLIENT)
-        previous = event.previous_tier or "member"
-        upgrade = (
-            order.index(event.tier) > order.index(previous) if {event.tier, previous} <= set(order) else True
-        )
+        previous = event.previous_tier or MEMBER
+        # rewards says which way it went; an event from before it did is compared by the contracts
+        upgrade = event.upgrade if event.upgrade is not None else is_upgrade(previous, event.tier)
         data = {"previous_tier": previous, "new_tier": event.tier, "upgrade": upgrade}
         self.queue(uow, event.customer_id, "tier_changed", data)
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, or_, select, update
 from wom_chassis import Service, UnitOfWork, get_logger, upsert, utcnow
-from wom_contracts import PointsExpiringV1, RewardGrantedV1, RewardReleasedV1, RewardRevokedV1
+from wom_contracts import KEY_CLIENT, PointsExpiringV1, RewardGrantedV1, RewardReleasedV1, RewardRevokedV1
 
 from rewards.domain.balances import POINTS
 from rewards.domain.birthdays import is_birthday, local_date
@@ -251,7 +251,7 @@ async def birthday_gifts(service: Service, *, rules: Rules, now: datetime | None
         rows = (
             await session.execute(
                 select(Customer.customer_id, Customer.birthday, Customer.timezone).where(
-                    Customer.tier == "key_client", Customer.birthday.is_not(None)
+                    Customer.tier == KEY_CLIENT, Customer.birthday.is_not(None)
                 )
             )
         ).all()

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from wom_chassis import RulesError, load_rules_file
-from wom_contracts import Money
+from wom_contracts import KnownTier, Money
 
 __all__ = [
     "DEFAULT_RULES_FILE",
@@ -32,7 +32,7 @@ DEFAULT_RULES_FILE = Path(__file__).with_name("rules.default.yaml")
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Rate = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-Tier = Literal["member", "repeat_buyer", "key_client"]
+Tier = KnownTier  # the contracts' tiers
 
 
 class _Strict(BaseModel):

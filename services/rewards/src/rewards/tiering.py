@@ -12,7 +12,7 @@ from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, serialise
 from wom_chassis.driver import fetch
-from wom_contracts import TierChangedV1
+from wom_contracts import TierChangedV1, is_upgrade
 
 from rewards.domain.balances import as_money
 from rewards.domain.tiers import Position, Ranking, Standings, TierState, TierStep, rank_customers
@@ -255,6 +255,7 @@ def apply_tier_step(
             customer_id=customer_id,
             previous_tier=previous.tier,
             tier=step.state.tier,
+            upgrade=is_upgrade(previous.tier, step.state.tier),
             trailing_revenue=as_money(max(revenue, Decimal(0)), currency),
             percentile=position.percentile if position is not None else None,
             occurred_at=now,

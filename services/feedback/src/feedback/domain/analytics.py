@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from wom_chassis.reports import DurationStats, Period, duration_stats
+from wom_contracts import MEMBER
 
 from feedback.domain.classification import category as category_of
 
@@ -46,7 +47,7 @@ __all__ = [
     "time_to_resolve",
 ]
 
-DEFAULT_TIER = "member"
+DEFAULT_TIER = MEMBER  # a customer rewards has not ranked yet
 NEGATIVE_CATEGORIES = ("detractor", "negative")
 
 NPS_DEFINITION = (

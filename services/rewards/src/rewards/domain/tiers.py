@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from wom_contracts import KEY_CLIENT, MEMBER, REPEAT_BUYER
+
 from rewards.rules import TierRules
 
 __all__ = [
@@ -28,8 +30,6 @@ __all__ = [
     "position_of",
     "rank_customers",
 ]
-
-MEMBER, REPEAT_BUYER, KEY_CLIENT = "member", "repeat_buyer", "key_client"
 
 
 @dataclass(frozen=True)
