@@ -9,10 +9,45 @@ import hmac
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-__all__ = ["IdPath", "bearer_token_guard", "guarded_router"]
+__all__ = [
+    "CHALLENGES",
+    "IdPath",
+    "TokenRequired",
+    "bearer_token_guard",
+    "guarded_router",
+    "install_challenges",
+]
+
+CHALLENGES = ('Basic realm="wom", charset="UTF-8"', 'Bearer realm="wom"')
+"""What a 401 asks for, one `WWW-Authenticate` field each, Basic first: RFC 9110 allows several
+challenges in one field, but Chromium reads one challenge a field, so `Bearer, Basic realm=…`
+never brought up its login prompt and a page protected by the token could not be opened."""
+
+
+class TokenRequired(HTTPException):
+    """No API token, or the wrong one: a 401 that challenges for each scheme the token is taken in."""
+
+    def __init__(self, detail: str) -> None:
+        # without the chassis' handler (an app of its own), the Basic challenge alone
+        super().__init__(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": CHALLENGES[0]})
+
+
+async def _challenge(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TokenRequired)
+    response = JSONResponse({"detail": error.detail}, status_code=error.status_code)
+    for challenge in CHALLENGES:
+        response.headers.append("WWW-Authenticate", challenge)
+    return response
+
+
+def install_challenges(app: FastAPI) -> None:
+    """Answer `TokenRequired` with one `WWW-Authenticate` field per scheme."""
+    app.add_exception_handler(TokenRequired, _challenge)
+
 
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 """A path parameter holding an opaque id (the contracts' id syntax); anything else is a 422."""
@@ -29,10 +64,8 @@ def bearer_token_guard(
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "API_TOKEN is not configured on this service")
         given = _presented_token(request.headers.get("authorization", ""))
         if given is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing or wrong API token (Bearer, or HTTP Basic with the token as password)",
-                headers={"WWW-Authenticate": 'Bearer, Basic realm="wom", charset="UTF-8"'},
+            raise TokenRequired(
+                "missing or wrong API token (Bearer, or HTTP Basic with the token as password)"
             )
 
     return guard

@@ -25,6 +25,7 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
+from wom_chassis.auth import install_challenges
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
 from wom_chassis.lag import ConsumerLag
@@ -238,6 +239,7 @@ def _http_app(service: Service) -> FastAPI:
             await service.stop()
 
     app = FastAPI(title=f"wom {service.settings.service_name}", lifespan=lifespan)
+    install_challenges(app)
 
     @app.get("/alive", tags=["operations"])
     async def alive() -> dict[str, str]:

@@ -261,8 +261,12 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @asynccontextmanager
-async def chromium_page(timeout_ms: float = 5000) -> AsyncIterator[Any]:
-    """A page of a fresh headless Chromium, closed afterwards (a playwright `Page`)."""
+async def chromium_page(
+    timeout_ms: float = 5000, http_credentials: dict[str, str] | None = None
+) -> AsyncIterator[Any]:
+    """A page of a fresh headless Chromium, closed afterwards (a playwright `Page`); with
+    `http_credentials` ({"username", "password"}) it answers an HTTP authentication challenge
+    as a person does in the browser's login prompt."""
     from playwright.async_api import async_playwright  # a dev dependency, needed by browser tests only
 
     async with async_playwright() as playwright:
@@ -271,7 +275,8 @@ async def chromium_page(timeout_ms: float = 5000) -> AsyncIterator[Any]:
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page = await browser.new_page()
+            credentials: Any = http_credentials  # playwright's HttpCredentials: username, password
+            page = await browser.new_page(http_credentials=credentials)
             page.set_default_timeout(timeout_ms)
             yield page
         finally:

@@ -154,7 +154,11 @@ async def test_every_analytics_endpoint_needs_the_token(referrals: Service, clie
     paths = ["/analytics", "/analytics/summary", "/analytics/funnel/daily"]
     paths += ["/analytics/funnel/advocates", "/analytics/leaderboard"]
     for path in paths:
-        assert (await client.get(path)).status_code == 401
+        refused = await client.get(path)
+        assert refused.status_code == 401
+        # a challenge a field, Basic first: a browser reads one challenge per field
+        assert refused.headers.get_list("www-authenticate") == ['Basic realm="wom", charset="UTF-8"',
+                                                                'Bearer realm="wom"']  # fmt: skip
         assert (await client.get(path, headers={"Authorization": "Bearer wrong"})).status_code == 401
     basic = base64.b64encode(f"anyone:{TOKEN}".encode()).decode()
     assert (await client.get("/analytics", headers={"Authorization": f"Basic {basic}"})).status_code == 200
