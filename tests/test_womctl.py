@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from wom_chassis import EventHandlers, EventProcessor
 from wom_chassis.publishing import RecordProducer
 from wom_chassis.testing import eventually, free_port, fresh_database
@@ -125,7 +125,8 @@ async def test_a_dead_letter_keeps_its_record_byte_for_byte_through_replay(
         await db.dispose()
 
     options = {"bootstrap_servers": kafka_bootstrap}
-    [letter] = [x for x in await deadletters.read_dead_letters("feedback", options) if x.key == key]
+    letters = await deadletters.read_dead_letters("feedback", options, idle_seconds=1.0)
+    [letter] = [x for x in letters if x.key == key]
     assert letter.info["reason"] == "invalid_envelope"
     assert (letter.value, letter.original_headers) == (value, headers)
     assert await deadletters.replay("feedback", [letter], options) == 1
@@ -137,11 +138,13 @@ async def test_a_dead_letter_keeps_its_record_byte_for_byte_through_replay(
 
 async def _records_with_key(bootstrap: str, topic: str, key: bytes, at_least: int = 1) -> list:  # type: ignore[type-arg]
     """The records of `topic` with `key`, in offset order, once there are `at_least` of them."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
-                                auto_offset_reset="earliest")  # fmt: skip
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list = []  # type: ignore[type-arg]
     try:
+        await consumer.topics()  # every partition assigned, read from the start: no group to join
+        consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()])
+        await consumer.seek_to_beginning()
 
         async def enough() -> list | None:  # type: ignore[type-arg]
             batch = await consumer.getmany(timeout_ms=500)

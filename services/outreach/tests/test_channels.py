@@ -9,6 +9,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -43,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from wom_chassis.mail import MailPool
-from wom_chassis.testing import free_port, serving
+from wom_chassis.testing import CHROMIUM, chromium_page, free_port, serving
 
 SECRET = "unsubscribe-secret-for-tests"
 HOOK_SECRET = "webhook-secret-shared-with-the-sms-provider"
@@ -371,6 +372,27 @@ async def test_get_shows_a_form_and_changes_nothing() -> None:
     assert '<form method="post">' in response.text and 'type="submit"' in response.text
     assert 'lang="ru"' in response.text and 'lang="ro"' in response.text and 'lang="sv"' in response.text
     assert callback.calls == []
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM}")
+async def test_the_unsubscribe_page_works_in_chromium_under_its_own_policy() -> None:
+    """A person following the link in a browser: the page and its button work under the page's
+    Content-Security-Policy (nothing refused, nothing fetched), and one click unsubscribes."""
+    callback, service = Unsubscriber(), FakeService()
+    app = FastAPI()
+    app.include_router(build_unsubscribe_api(service, settings(), callback))
+    problems: list[str] = []
+    async with serving(app) as url, chromium_page() as page:
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on(
+            "request", lambda request: None if request.url.startswith(url) else problems.append(request.url)
+        )
+        response = await page.goto(f"{url}/unsubscribe/{unsubscribe_token(SECRET, 'cus_42')}")
+        assert response is not None and response.status == 200
+        await page.click('button[type="submit"], input[type="submit"]')
+        await page.wait_for_selector("text=You are unsubscribed")
+    assert problems == []
+    assert callback.calls == [("the-unit-of-work", "cus_42")]
 
 
 async def test_one_click_post_unsubscribes_once() -> None:
