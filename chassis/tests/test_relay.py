@@ -240,6 +240,28 @@ async def test_the_sweeper_publishes_other_processes_rows_once_they_have_waited(
     assert await unsent(db) == 0
 
 
+async def test_the_sweeper_never_overtakes_a_key_that_waits_in_memory(db: Database) -> None:
+    """A key's row still in memory (the broker was down) and a later row of that key committed
+    but not yet handed over (the transaction's hand-over comes after its commit, and a slow one
+    has old rows): a due sweep must not publish the later row first."""
+    producer = FakeProducer()
+    relay = relay_of(db, producer, sweep_after=0.5)
+    assert await relay.publish_next() == 0  # in step with the (empty) table
+    producer.down = True
+    await commit(db, relay, [order(2)])  # customer c-0: waits in memory while the broker is down
+    with pytest.raises(ConnectionError):
+        await relay.publish_next()
+    producer.down = False
+    await write(db, [order(4)], age=1)  # c-0 again, committed, its hand-over not come yet
+    relay._next_sweep = 0  # the sweep is due
+    await drain(relay)
+    assert per_key(producer)[b"c-0"][0] == "o-2"  # the older row first
+    relay.hand_over([])  # nothing more: the later row goes out once its key has left memory
+    relay._next_sweep = 0
+    await drain(relay)
+    assert per_key(producer)[b"c-0"] == ["o-2", "o-4"] and await unsent(db) == 0
+
+
 async def test_flush_publishes_every_unsent_row_in_order(db: Database) -> None:
     producer = FakeProducer()
     relay = relay_of(db, producer, batch_size=2)

@@ -13,7 +13,8 @@ died or fell behind.
 Order: each key goes to the partition the default producer would pick (`KeyPartitioner`), and a
 partition gets at most one batch per round, the next only once the broker acknowledged it. A
 failed batch goes back to the head of memory (or stays unsent in the table, read in order), so
-no later row of its key overtakes it. A crash between publish and mark, or an acknowledgement
+no later row of its key overtakes it; nor does the sweeper send a row whose key still has a row
+in memory. A crash between publish and mark, or an acknowledgement
 lost on the way back, publishes rows again: at-least-once; consumers drop the copies by event
 id, and the first copies are in order.
 """
@@ -204,10 +205,17 @@ class OutboxRelay:
 
     async def _sweep_leftovers(self) -> int:
         """Publish rows that waited `sweep_after` seconds and are not in memory: other
-        processes' rows, or rows whose hand-over never came."""
+        processes' rows, or rows whose hand-over never came. A row whose key still has a row in
+        memory waits: it is newer (a transaction hands its rows over after its commit, so a slow
+        one's may be old and not handed over yet), and sending it now would overtake its key."""
         in_memory = {row["event_id"] for row in self._memory}
+        waiting = {(row["topic"], row["key"]) for row in self._memory}
         read = await self._unsent(older_than=self.sweep_after)
-        rows = [row for row in read if row["event_id"] not in in_memory]
+        rows = [
+            row
+            for row in read
+            if row["event_id"] not in in_memory and (row["topic"], row["key"]) not in waiting
+        ]
         done = await self._publish_round(deque(rows)) if rows else _Round()
         more = len(read) >= self.batch_size or len(done.sent) + len(done.failed) < len(rows)
         # more may wait (a full read, rows that did not fit): look again next round
