@@ -23,6 +23,7 @@ __all__ = [
     "format_number",
     "install_filters",
     "locale_of",
+    "locale_within",
     "money_text",
     "money_value",
     "plural_form",
@@ -41,6 +42,13 @@ def locale_of(tag: str | None) -> Locale:
             except (UnknownLocaleError, ValueError):
                 continue
     return Locale.parse(DEFAULT_LOCALE)
+
+
+def locale_within(tag: str | None, language: str) -> str:
+    """The tag to format in for text of `language`: the reader's own (`en-GB` dates in English
+    text) where it is of that language, else the language itself."""
+    own = (tag or "").replace("_", "-")
+    return own if own.split("-")[0].lower() == language.split("-")[0].lower() else language
 
 
 def format_money(amount: Decimal | int | str, currency: str, tag: str | None) -> str:

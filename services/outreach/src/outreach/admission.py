@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork, get_logger
+from wom_chassis.l10n import locale_within
 from wom_chassis.tracing import continue_trace
 
 from outreach.channels import MessageClass
@@ -85,7 +86,7 @@ def context_for(
             points=message.data.get("points"),
             credit=message.data.get("credit"),
             coupon_code=message.data.get("coupon_code"),
-            locale=contact.locale if (contact.locale or "").split("-")[0].lower() == language else None,
+            locale=locale_within(contact.locale, language),
         )
     if message.kind == "key_client_welcome":
         offers = rules.key_client_offer

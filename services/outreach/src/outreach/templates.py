@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from wom_chassis.l10n import install_filters
+from wom_chassis.l10n import install_filters, locale_within
 
 __all__ = ["TEMPLATE_DIR", "Rendered", "Templates", "locale_chain"]
 
@@ -63,8 +63,7 @@ class Templates:
         as the customer's locale writes them where it is of the template's language (`ro-MD`
         for a Romanian template), else as the template's language does."""
         candidate, templates = self._choose(kind, locale)
-        same_language = locale.replace("_", "-").split("-")[0].lower() == candidate.split("-")[0]
-        values = {**context, "lang": candidate, "locale": locale if same_language else candidate}
+        values = {**context, "lang": candidate, "locale": locale_within(locale, candidate)}
         subject, text, html = (template.render(values) for template in templates)
         # one line of single spaces; a no-break space the CLDR writes ("15,00 €") stays
         return Rendered(candidate, _LINE.sub(" ", subject).strip(" "), text, html)
