@@ -152,7 +152,7 @@ def context_files(source: Path, rules: list[tuple[re.Pattern[str], bool]]) -> li
 def test_the_dockerignore_matcher_follows_the_builder() -> None:
     rules = [(_pattern("*"), False), (_pattern("services/*/src"), True), (_pattern("**/__pycache__"), False)]
     assert in_context("services/rewards/src/rewards/app.py", rules)
-    assert not in_context("services/rewards/tests/test_api.py", rules)
+    assert not in_context("services/rewards/tests/service/test_api.py", rules)
     assert not in_context("services/rewards/src/rewards/__pycache__/app.cpython-311.pyc", rules)
     assert not in_context(".venv/bin/python", rules)
 
@@ -160,7 +160,7 @@ def test_the_dockerignore_matcher_follows_the_builder() -> None:
 def test_the_build_context_leaves_out_the_heavy_and_the_private() -> None:
     rules = dockerignore_rules()
     left_out = (
-        ".venv/bin/python", "var/rewards.db", ".git/HEAD", ".env", "services/rewards/tests/test_api.py",
+        ".venv/bin/python", "var/rewards.db", ".git/HEAD", ".env", "services/rewards/tests/service/test_api.py",
         "chassis/src/wom_chassis/__pycache__/x.pyc", "services/feedback/agents.demo.yaml",
     )  # fmt: skip
     for path in left_out:

@@ -81,6 +81,6 @@ def events_happen_when_the_test_starts() -> None:
     """The event helpers of test_loop (used by other test files too) read `NOW` when called: a time
     taken at import would be many minutes old late in a long suite, and a welcome delayed by
     minutes would already be due."""
-    from . import test_loop
+    from .service import test_loop
 
     test_loop.NOW = datetime.now(UTC).replace(microsecond=0)

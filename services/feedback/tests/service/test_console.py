@@ -1,0 +1,450 @@
+"""The support console over HTTP (ASGI, no browser): login, CSRF, the queue's order, the case page,
+claim and resolve through the forms, and the checks on compensation. Cases are opened with
+`feedback.cases.open_case`, as the answer handler does."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from feedback import cases
+from feedback.app import create_app
+from feedback.console.agents import Agents, hash_password, load_agents, main, verify_password
+from feedback.console.forms import read_resolve_form
+from feedback.console.routes import build_console, countdown_text
+from feedback.console.sessions import Session, SessionSigner
+from feedback.domain.triage import Triage
+from feedback.models import Case, CustomerTier
+from feedback.models import Response as Answer
+from feedback.rules import load_rules
+from feedback.settings import FeedbackSettings
+from httpx import ASGITransport, AsyncClient
+from wom_chassis import RulesError, Service, new_id, utcnow
+from wom_chassis.testing import database_backends, emitted, empty_database_url, in_memory_service
+from wom_contracts import CaseResolvedV1, Money
+
+AGENTS = {"ana": "ana-password", "carl": "carl-password", "ben": "ben-password"}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def write_agents(path: Path) -> Path:
+    """Three agents (cheap hashes, tests only): ana and carl see every queue, ben only `delivery`."""
+    lines = []
+    for login, password in AGENTS.items():
+        lines += [
+            f"- login: {login}",
+            f"  name: {login.capitalize()}",
+            f'  password_hash: "{hash_password(password, n=2**10)}"',
+        ]
+        if login == "ben":
+            lines.append("  queues: [delivery]")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def with_console(service: Service) -> Service:
+    """The console on the service's HTTP app, unless `create_app` already includes it."""
+    if not any(getattr(route, "path", "") == "/console/login" for route in service.http.routes):
+        service.http.include_router(build_console(service, load_rules()))
+    return service
+
+
+@pytest.fixture(params=database_backends())
+async def feedback(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Service]:
+    url = await empty_database_url(request.param, tmp_path)
+    settings = FeedbackSettings(
+        database_url=url,
+        api_token="t",
+        feedback_agents_file=write_agents(tmp_path / "agents.yaml"),
+        feedback_secret_key="test-secret",
+    )
+    async with in_memory_service(with_console(create_app(settings))) as service:
+        yield service
+
+
+def client(service: Service) -> AsyncClient:
+    return AsyncClient(transport=ASGITransport(app=service.http), base_url="http://test")
+
+
+async def open_case(
+    service: Service,
+    customer: str,
+    *,
+    priority: str = "P3",
+    due_in: timedelta = timedelta(hours=72),
+    queue: str = "support",
+    comment: str | None = "Parcel arrived late.",
+    tier: str | None = None,
+    key_client: bool = False,
+    signals: tuple[str, ...] = (),
+) -> str:
+    """A detractor answer of `customer` and the case it opens; returns the case id."""
+    now = utcnow()
+    async with service.work() as uow:
+        answer = Answer(
+            response_id=new_id(),
+            customer_id=customer,
+            kind="nps",
+            score=2,
+            comment=comment,
+            submitted_at=now,
+            category="detractor",
+            tier=tier,
+        )
+        uow.session.add(answer)
+        if tier is not None:
+            uow.session.add(CustomerTier(customer_id=customer, tier=tier, changed_at=now))
+        triage = Triage(
+            priority=priority,
+            opened_at=now,
+            sla_due_at=now + due_in,
+            queue=queue,
+            key_client=key_client,
+            signals=signals,
+        )
+        case = cases.open_case(
+            uow,
+            customer_id=answer.customer_id,
+            response_id=answer.response_id,
+            kind=answer.kind,
+            score=answer.score,
+            tier=answer.tier,
+            triage=triage,
+            rules=load_rules(),
+        )
+        answer.case_id = case.case_id
+        return case.case_id
+
+
+async def csrf_of(http: AsyncClient, url: str) -> str:
+    page = await http.get(url)
+    assert page.status_code == 200, page.text
+    found = CSRF.search(page.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def log_in(http: AsyncClient, login: str = "ana") -> None:
+    token = await csrf_of(http, "/console/login")
+    answer = await http.post(
+        "/console/login", data={"login": login, "password": AGENTS[login], "csrf_token": token}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/console", answer.text
+
+
+async def case_row(service: Service, case_id: str) -> Case:
+    async with service.db.session() as session:
+        case = await session.get(Case, case_id)
+    assert case is not None
+    return case
+
+
+# --- login, sessions, CSRF -----------------------------------------------------------------------
+
+
+async def test_pages_need_a_login_and_carry_security_headers(feedback: Service) -> None:
+    case_id = await open_case(feedback, "c-1")
+    async with client(feedback) as http:
+        for url in ("/console", f"/console/cases/{case_id}"):
+            answer = await http.get(url)
+            assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+        login = await http.get("/console/login")
+        unauthenticated_post = await http.post(f"/console/cases/{case_id}/claim", data={"csrf_token": "x"})
+    assert unauthenticated_post.status_code == 403
+    assert login.status_code == 200
+    policy = login.headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'") and "frame-ancestors 'none'" in policy
+    assert "http" not in policy  # no external host
+    nonce = re.search(r"'nonce-([^']+)'", policy)
+    assert nonce is not None and f'<script nonce="{nonce.group(1)}">' in login.text
+    assert login.headers["x-frame-options"] == "DENY"
+    assert login.headers["referrer-policy"] == "no-referrer"
+    cookie = login.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    assert (await case_row(feedback, case_id)).status == "open"
+
+
+async def test_wrong_password_and_unknown_login_get_the_same_401(feedback: Service) -> None:
+    async with client(feedback) as http:
+        answers = []
+        for login, password in (("ana", "wrong"), ("nobody", "wrong"), ("ana", "")):
+            token = await csrf_of(http, "/console/login")
+            data = {"login": login, "password": password, "csrf_token": token}
+            answers.append(await http.post("/console/login", data=data))
+        still_out = await http.get("/console")
+    assert [answer.status_code for answer in answers] == [401, 401, 401]
+    assert all("Wrong login or password." in answer.text for answer in answers)
+    assert still_out.status_code == 303
+
+
+async def test_forms_without_the_sessions_csrf_token_are_refused(feedback: Service) -> None:
+    case_id = await open_case(feedback, "c-1")
+    async with client(feedback) as http:
+        no_token_login = await http.post("/console/login", data={"login": "ana", "password": AGENTS["ana"]})
+        assert no_token_login.status_code == 403
+        await log_in(http)
+        missing = await http.post(f"/console/cases/{case_id}/claim")
+        wrong = await http.post(f"/console/cases/{case_id}/claim", data={"csrf_token": "forged"})
+        resolve = await http.post(
+            f"/console/cases/{case_id}/resolve", data={"resolution": "explained", "csrf_token": ""}
+        )
+        logout = await http.post("/console/logout", data={})
+        still_in = await http.get("/console")
+    assert [missing.status_code, wrong.status_code, resolve.status_code, logout.status_code] == [403] * 4
+    assert "did not come from the console" in missing.text
+    assert still_in.status_code == 200
+    assert (await case_row(feedback, case_id)).status == "open"
+    assert await emitted(feedback, CaseResolvedV1) == []
+
+
+async def test_logout_ends_the_session(feedback: Service) -> None:
+    async with client(feedback) as http:
+        await log_in(http)
+        token = await csrf_of(http, "/console")
+        answer = await http.post("/console/logout", data={"csrf_token": token})
+        after = await http.get("/console")
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+    assert after.status_code == 303
+
+
+def test_session_cookies_are_signed_and_expire() -> None:
+    signer = SessionSigner("test-secret")
+    session = signer.new("ana", now=1000)
+    value = signer.dumps(session)
+    assert signer.loads(value, now=1001) == session
+    assert signer.loads(value, now=session.expires) is None
+    forged = signer.dumps(Session(login="carl", csrf=session.csrf, expires=session.expires))
+    assert SessionSigner("another-secret").loads(forged, now=1001) is None
+    payload, signature = value.split(".")
+    assert signer.loads(f"{forged.split('.')[0]}.{signature}", now=1001) is None
+    for junk in ("", "x", "a.b.c", f"{payload}.", "!!.??"):
+        assert signer.loads(junk, now=1001) is None
+
+
+# --- agents ----------------------------------------------------------------------------------------
+
+
+def test_password_hashes_describe_themselves_and_verify(tmp_path: Path) -> None:
+    encoded = hash_password("s3cret")
+    scheme, n, r, p, salt, key = encoded.split("$")
+    assert (scheme, n, r, p) == ("scrypt", "16384", "8", "1") and salt and key
+    assert verify_password("s3cret", encoded) and not verify_password("s3cret ", encoded)
+    assert hash_password("s3cret") != encoded  # salted
+    for malformed in ("", "plain", "scrypt$3$8$1$c2FsdHNhbHQ=$a2V5a2V5a2V5a2V5a2V5", "bcrypt$x"):
+        assert not verify_password("s3cret", malformed)
+    agents = load_agents(write_agents(tmp_path / "agents.yaml"))
+    assert agents.authenticate("ana", "ana-password") is not None
+    assert agents.authenticate("ana", "carl-password") is None
+    assert agents.authenticate("nobody", "ana-password") is None
+    assert len(load_agents(None)) == 0 and isinstance(load_agents(None), Agents)
+
+
+def test_a_bad_agents_file_names_the_bad_key(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text("- login: ana\n  name: Ana\n  password_hash: plain-text\n", encoding="utf-8")
+    with pytest.raises(RulesError, match=r"0\.password_hash"):
+        load_agents(path)
+    good = hash_password("x", n=2**10)
+    path.write_text(f'- {{login: ana, name: A, password_hash: "{good}"}}\n' * 2, encoding="utf-8")
+    with pytest.raises(RulesError, match="logins must be unique"):
+        load_agents(path)
+
+
+def test_the_hash_command_reads_the_password_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
+    assert main(["hash"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert verify_password("correct horse", printed)
+    assert main(["other"]) == 2
+
+
+def test_the_demo_agents_file_logs_in_demo_and_olga() -> None:
+    agents = load_agents(Path(__file__).parents[2] / "agents.demo.yaml")
+    assert agents.authenticate("demo", "demo") is not None
+    assert agents.authenticate("olga", "olga") is not None
+    assert agents.authenticate("demo", "olga") is None
+
+
+# --- the queue and the case page ------------------------------------------------------------------
+
+
+async def test_the_queue_lists_open_cases_by_priority_then_deadline(feedback: Service) -> None:
+    late_p3 = await open_case(feedback, "c-p3", priority="P3", due_in=timedelta(hours=1))
+    later_p1 = await open_case(feedback, "c-p1-later", priority="P1", due_in=timedelta(hours=3))
+    p2 = await open_case(feedback, "c-p2", priority="P2", due_in=timedelta(minutes=30), queue="delivery")
+    sooner_p1 = await open_case(
+        feedback, "c-p1-sooner", priority="P1", due_in=timedelta(hours=2), tier="vip", key_client=True
+    )
+    overdue_p3 = await open_case(feedback, "c-p3-overdue", priority="P3", due_in=timedelta(minutes=-5))
+    done = await open_case(feedback, "c-done", priority="P1", due_in=timedelta(hours=1))
+    async with feedback.work() as uow:
+        case = await uow.session.get(Case, done)
+        assert case is not None
+        case.status, case.open_for = "resolved", None
+    async with client(feedback) as http:
+        await log_in(http)
+        page = await http.get("/console")
+        delivery = await http.get("/console", params={"queue": "delivery"})
+    assert page.status_code == 200
+    assert re.findall(r'data-case-id="([^"]+)"', page.text) == [sooner_p1, later_p1, p2, overdue_p3, late_p3]
+    assert re.findall(r'data-case-id="([^"]+)"', delivery.text) == [p2]
+    row = page.text.split(f'data-case-id="{sooner_p1}"')[1].split("</tr>")[0]
+    assert "vip" in row and "key client" in row and "c-p1-sooner" in row
+    remaining = re.search(r'data-remaining="(\d+)">1h 5\dm \d\ds<', row)
+    assert remaining is not None and 7000 < int(remaining.group(1)) <= 7200
+    overdue = page.text.split(f'data-case-id="{overdue_p3}"')[1].split("</tr>")[0]
+    assert "overdue 0h 0" in overdue
+
+
+async def test_an_agent_sees_and_works_only_their_queues(feedback: Service) -> None:
+    support = await open_case(feedback, "c-support", queue="support")
+    delivery = await open_case(feedback, "c-delivery", queue="delivery")
+    async with client(feedback) as http:
+        await log_in(http, "ben")
+        page = await http.get("/console")
+        foreign = await http.get(f"/console/cases/{support}")
+        token = await csrf_of(http, f"/console/cases/{delivery}")
+        claim = await http.post(f"/console/cases/{support}/claim", data={"csrf_token": token})
+    assert re.findall(r'data-case-id="([^"]+)"', page.text) == [delivery]
+    assert foreign.status_code == 404 and claim.status_code == 404
+    assert (await case_row(feedback, support)).status == "open"
+
+
+async def test_the_case_page_shows_answers_tier_signals_and_history(feedback: Service) -> None:
+    case_id = await open_case(
+        feedback,
+        "c-1",
+        comment="Box <b>crushed</b> & late",
+        tier="gold",
+        key_client=True,
+        signals=("damaged",),
+    )
+    async with client(feedback) as http:
+        await log_in(http)
+        page = await http.get(f"/console/cases/{case_id}")
+        missing = await http.get("/console/cases/no-such-case")
+        bad_id = await http.get("/console/cases/%3Cscript%3E")
+    assert page.status_code == 200
+    assert "Box &lt;b&gt;crushed&lt;/b&gt; &amp; late" in page.text  # escaped, never markup
+    assert "NPS 2" in page.text and "detractor" in page.text
+    assert re.search(r'id="tier">gold\s*<span class="badge key">key client', page.text)
+    assert '<span class="badge">damaged</span>' in page.text
+    history = page.text.split('id="history"')[1]
+    assert "<td>opened</td>" in history and "priority: P3" in history
+    assert missing.status_code == 404 and bad_id.status_code == 404
+
+
+# --- claim and resolve ------------------------------------------------------------------------------
+
+
+async def test_claim_and_resolve_with_compensation_through_the_forms(feedback: Service) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    async with client(feedback) as http:
+        await log_in(http)
+        claimed = await http.post(f"{url}/claim", data={"csrf_token": await csrf_of(http, url)})
+        assert claimed.status_code == 303 and claimed.headers["location"] == url
+        after_claim = await http.get(url)
+        assert "claimed (claimed by ana)" in after_claim.text and "<td>claimed</td>" in after_claim.text
+        form = {
+            "csrf_token": await csrf_of(http, url),
+            "resolution": "refunded",
+            "note": "Refunded shipping, sorry!",
+            "amount": "15",
+            "currency": "eur",
+        }
+        resolved = await http.post(f"{url}/resolve", data=form)
+        assert resolved.status_code == 303
+        page = await http.get(url)
+        again = await http.post(f"{url}/resolve", data={**form, "csrf_token": await csrf_of(http, url)})
+    assert "€15.00" in page.text and "refunded by ana" in page.text and "<td>resolved</td>" in page.text
+    assert again.status_code == 409 and "already resolved" in again.text
+    [event] = await emitted(feedback, CaseResolvedV1)
+    assert event.case_id == case_id and event.resolution == "refunded" and event.resolved_by == "ana"
+    assert event.compensation == Money(amount=Decimal("15.00"), currency="EUR")
+    assert event.note == "Refunded shipping, sorry!"
+    async with client(feedback) as http:  # a resolved case leaves the queue
+        await log_in(http)
+        assert case_id not in (await http.get("/console")).text
+
+
+async def test_a_case_claimed_by_someone_else_is_a_conflict_on_the_page(feedback: Service) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    async with client(feedback) as ana, client(feedback) as carl:
+        await log_in(ana)
+        await log_in(carl, "carl")
+        carl_token = await csrf_of(carl, url)
+        await ana.post(f"{url}/claim", data={"csrf_token": await csrf_of(ana, url)})
+        claim = await carl.post(f"{url}/claim", data={"csrf_token": carl_token})
+        resolve = await carl.post(
+            f"{url}/resolve", data={"csrf_token": carl_token, "resolution": "explained", "note": "mine"}
+        )
+    assert claim.status_code == 409 and "is claimed by ana" in claim.text
+    assert resolve.status_code == 409 and "is claimed by ana" in resolve.text
+    assert ">mine</textarea>" in resolve.text  # what carl typed is kept
+    case = await case_row(feedback, case_id)
+    assert case.status == "claimed" and case.claimed_by == "ana"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"amount": "-1", "currency": "EUR"}, "amount", "cannot be negative"),
+        ({"amount": "1.234", "currency": "EUR"}, "amount", "at most 2 decimal places"),
+        ({"amount": "ten", "currency": "EUR"}, "amount", "must be a number"),
+        ({"amount": "NaN", "currency": "EUR"}, "amount", "must be a number"),
+        ({"amount": "1e12", "currency": "EUR"}, "amount", "too large"),
+        ({"amount": "10", "currency": "EU"}, "currency", "not an ISO 4217 currency"),
+        ({"amount": "10", "currency": "XYZ"}, "currency", "not an ISO 4217 currency"),
+        ({"amount": "10", "currency": ""}, "currency", "Enter the currency"),
+        ({"amount": "", "currency": "EUR"}, "amount", "Enter the amount"),
+        ({"resolution": "bribed"}, "resolution", "Choose a resolution"),
+        ({"note": "x" * 5001}, "note", "at most 5000"),
+    ],
+)
+def test_resolve_form_checks(fields: dict[str, str], field: str, message: str) -> None:
+    form = read_resolve_form({"resolution": "refunded", **fields})
+    assert list(form.errors) == [field] and message in form.errors[field]
+    assert form.compensation is None
+
+
+def test_resolve_form_accepts_no_compensation_or_a_valid_one() -> None:
+    assert read_resolve_form({"resolution": "explained"}).compensation is None
+    form = read_resolve_form({"resolution": "replaced", "amount": " 0 ", "currency": " usd "})
+    assert not form.errors and form.compensation == Money(amount=Decimal("0.00"), currency="USD")
+
+
+async def test_compensation_errors_are_shown_on_the_page_and_nothing_happens(feedback: Service) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    async with client(feedback) as http:
+        await log_in(http)
+        token = await csrf_of(http, url)
+        answers = [
+            await http.post(
+                f"{url}/resolve",
+                data={"csrf_token": token, "resolution": "refunded", "note": "n", **compensation},
+            )
+            for compensation in ({"amount": "12.345", "currency": "EUR"}, {"amount": "5", "currency": "ZZZ"})
+        ]
+    assert [answer.status_code for answer in answers] == [422, 422]
+    assert 'id="amount-error">The amount can have at most 2 decimal places.' in answers[0].text
+    assert 'value="12.345"' in answers[0].text  # what the agent typed is kept
+    assert answers[0].headers["x-frame-options"] == "DENY"
+    assert 'id="currency-error">“ZZZ” is not an ISO 4217 currency code' in answers[1].text
+    assert (await case_row(feedback, case_id)).status == "open"
+    assert await emitted(feedback, CaseResolvedV1) == []
+
+
+def test_countdowns_read_as_days_hours_minutes_seconds() -> None:
+    assert countdown_text(3725) == "1h 02m 05s"
+    assert countdown_text(-61) == "overdue 0h 01m 01s"
+    assert countdown_text(90061) == "1d 1h 01m 01s"

@@ -1,0 +1,78 @@
+"""Erasure: personal data gone, the ledger kept anonymised for accounting, later events ignored."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from httpx import ASGITransport, AsyncClient
+from rewards.models import Coupon, Customer, LedgerEntry, Order, Referral
+from sqlalchemy import func, select
+from wom_chassis import Service
+from wom_chassis.testing import dead_letters, emitted, publish_event
+from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, RewardRevokedV1
+
+from ..conftest import AUTH
+from ..support import LONG_AGO, entries, order, qualified, refund, reversed_
+
+
+async def test_erasure_forgets_the_customer_and_keeps_an_anonymous_ledger(rewards: Service) -> None:
+    await publish_event(
+        rewards.broker,
+        CustomerRegisteredV1(
+            customer_id="anna",
+            email="anna@example.com",
+            birthday=date(1990, 5, 1),
+            timezone="Europe/Stockholm",
+            registered_at=datetime(2026, 1, 1, tzinfo=UTC),
+        ),
+    )
+    await publish_event(rewards.broker, order("o-1", "100.00", when=LONG_AGO))
+    await publish_event(rewards.broker, qualified(advocate="anna", friend="ben"))
+    await publish_event(rewards.broker, CustomerErasedV1(customer_id="anna", requested_at=LONG_AGO))
+    await publish_event(rewards.broker, order("o-2", "50.00"))  # a late event about her: ignored
+    await publish_event(rewards.broker, refund("r-1", order_id="o-1"))
+    async with rewards.db.session() as session:
+        assert await session.get(Customer, "anna") is None
+        assert await session.scalar(select(func.count()).select_from(Order)) == 0
+        ledger = (await session.scalars(select(LedgerEntry).order_by(LedgerEntry.kind))).all()
+        coupons = (await session.scalars(select(Coupon))).all()
+    assert [(e.kind, e.customer_id.startswith("#erased-")) for e in ledger] == [
+        ("earn", True),
+        ("referral_advocate", True),
+        ("referral_friend", False),
+    ]
+    assert len({e.customer_id for e in ledger if e.customer_id != "ben"}) == 1 and coupons == []
+    assert await entries(rewards, "anna") == []
+    async with AsyncClient(transport=ASGITransport(app=rewards.http), base_url="http://r") as client:
+        balance = (await client.get("/customers/anna/balance", headers=AUTH)).json()
+    assert balance["points"] == {"available": 0, "pending": 0}
+
+
+async def test_a_referral_that_comes_after_an_erasure_does_not_name_the_erased_side(rewards: Service) -> None:
+    await publish_event(rewards.broker, CustomerErasedV1(customer_id="anna", requested_at=LONG_AGO))
+    await publish_event(rewards.broker, qualified("ref-1", advocate="anna", friend="ben"))
+    await publish_event(
+        rewards.broker, reversed_("ref-2", advocate="ben", friend="anna")
+    )  # before its qualification
+    async with rewards.db.session() as session:
+        referrals = (await session.scalars(select(Referral).order_by(Referral.referral_id))).all()
+    assert [(r.referral_id, r.advocate_id[:8], r.friend_id[:8]) for r in referrals] == [
+        ("ref-1", "#erased-", "ben"),
+        ("ref-2", "ben", "#erased-"),
+    ]
+    assert [e.customer_id for e in await entries(rewards)] == ["ben"]  # the friend's reward only
+
+
+async def test_a_reversal_after_one_side_was_erased_takes_both_rewards_back_and_tells_only_the_other(
+    rewards: Service,
+) -> None:
+    failed_before = dead_letters("rewards", "handler_failed")
+    await publish_event(rewards.broker, qualified("ref-1", advocate="anna", friend="ben"))
+    await publish_event(rewards.broker, CustomerErasedV1(customer_id="anna", requested_at=LONG_AGO))
+    await publish_event(rewards.broker, reversed_("ref-1", advocate="anna", friend="ben"))
+    async with rewards.db.session() as session:
+        revokes = (await session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "revoke"))).all()
+    assert sorted(e.customer_id[:8] for e in revokes) == ["#erased-", "ben"]  # the books balance
+    told = [event.customer_id for event in await emitted(rewards, RewardRevokedV1)]
+    assert told == ["ben"]  # nobody is told about the forgotten customer, under any name
+    assert dead_letters("rewards", "handler_failed") == failed_before
