@@ -160,7 +160,8 @@ def test_the_dockerignore_matcher_follows_the_builder() -> None:
 def test_the_build_context_leaves_out_the_heavy_and_the_private() -> None:
     rules = dockerignore_rules()
     left_out = (
-        ".venv/bin/python", "var/rewards.db", ".git/HEAD", ".env", "services/rewards/tests/service/test_api.py",
+        ".venv/bin/python", "var/rewards.db", ".git/HEAD", ".env",
+        "services/rewards/tests/service/test_api.py",
         "chassis/src/wom_chassis/__pycache__/x.pyc", "services/feedback/agents.demo.yaml",
     )  # fmt: skip
     for path in left_out:

@@ -9,7 +9,7 @@ hands to a local SMTP inbox, alone or beside its consume path.
 Composing is timed in this process over every kind in every locale, with names in four scripts:
 rendering the templates, then the mail's bytes built directly (`wom_chassis.mime`, as delivery
 does) and, for comparison, with Python's `email` package as outreach did before (the reference
-of `services/outreach/tests/email_package.py`, flattened as aiosmtplib did); CPU per mail, the
+of `services/outreach/tests/unit/email_package.py`, flattened as aiosmtplib did); CPU per mail, the
 best of three passes, after `gc.freeze()` as in the service.
 
 Outreach runs as its own process, as deployed, on a SQLite file that holds `--mails` contacts with
@@ -240,7 +240,7 @@ def compose_costs(passes: int = 3, rounds: int = 20) -> dict[str, float]:
     from outreach.templates import Templates
     from wom_chassis.mail import MailPool
 
-    from services.outreach.tests.email_package import mail_as_the_email_package_wrote_it
+    from services.outreach.tests.unit.email_package import mail_as_the_email_package_wrote_it
 
     settings = OutreachSettings(database_url="sqlite+aiosqlite:///:memory:")
     templates, channel = Templates(), EmailChannel(settings, MailPool(settings))
