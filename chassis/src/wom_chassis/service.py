@@ -25,6 +25,7 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
+from wom_chassis.api_docs import install_api_docs
 from wom_chassis.auth import install_challenges
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
@@ -238,8 +239,11 @@ def _http_app(service: Service) -> FastAPI:
         finally:
             await service.stop()
 
-    app = FastAPI(title=f"wom {service.settings.service_name}", lifespan=lifespan)
+    app = FastAPI(
+        title=f"wom {service.settings.service_name}", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_challenges(app)
+    install_api_docs(app)  # Swagger UI from the service's own files, not FastAPI's CDN
 
     @app.get("/alive", tags=["operations"])
     async def alive() -> dict[str, str]:

@@ -40,6 +40,7 @@ __all__ = [
     "BrokerRecords",
     "FakeRecord",
     "MailInbox",
+    "chromium",
     "chromium_page",
     "database_backends",
     "dead_letters",
@@ -261,12 +262,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @asynccontextmanager
-async def chromium_page(
-    timeout_ms: float = 5000, http_credentials: dict[str, str] | None = None
-) -> AsyncIterator[Any]:
-    """A page of a fresh headless Chromium, closed afterwards (a playwright `Page`); with
-    `http_credentials` ({"username", "password"}) it answers an HTTP authentication challenge
-    as a person does in the browser's login prompt."""
+async def chromium() -> AsyncIterator[Any]:
+    """A fresh headless Chromium (a playwright `Browser`), closed afterwards; a module of browser
+    tests shares one and opens a context of its own for each page."""
     from playwright.async_api import async_playwright  # a dev dependency, needed by browser tests only
 
     async with async_playwright() as playwright:
@@ -275,12 +273,23 @@ async def chromium_page(
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            credentials: Any = http_credentials  # playwright's HttpCredentials: username, password
-            page = await browser.new_page(http_credentials=credentials)
-            page.set_default_timeout(timeout_ms)
-            yield page
+            yield browser
         finally:
             await browser.close()
+
+
+@asynccontextmanager
+async def chromium_page(
+    timeout_ms: float = 5000, http_credentials: dict[str, str] | None = None
+) -> AsyncIterator[Any]:
+    """A page of a fresh headless Chromium, closed afterwards (a playwright `Page`); with
+    `http_credentials` ({"username", "password"}) it answers an HTTP authentication challenge
+    as a person does in the browser's login prompt."""
+    async with chromium() as browser:
+        credentials: Any = http_credentials  # playwright's HttpCredentials: username, password
+        page = await browser.new_page(http_credentials=credentials)
+        page.set_default_timeout(timeout_ms)
+        yield page
 
 
 class MailInbox:

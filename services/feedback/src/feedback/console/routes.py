@@ -216,7 +216,7 @@ def build_console(service: Service, rules: Rules) -> APIRouter:
     console = _Console(service, rules)
     router = APIRouter(prefix="/console", include_in_schema=False)
 
-    @router.get("/login")
+    @router.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
         if console.signed_in(request) is not None:
             return console.redirect("/console")
@@ -259,14 +259,14 @@ def build_console(service: Service, rules: Rules) -> APIRouter:
         console.signer.clear(response)
         return response
 
-    @router.get("")
+    @router.get("", response_class=HTMLResponse)
     async def queue(request: Request, queue: str | None = None) -> Response:
         signed_in = console.signed_in(request)
         if signed_in is None:
             return console.redirect("/console/login")
         return await console.queue_page(*signed_in, queue)
 
-    @router.get("/cases/{case_id}")
+    @router.get("/cases/{case_id}", response_class=HTMLResponse)
     async def case_page(request: Request, case_id: str) -> Response:
         signed_in = console.signed_in(request)
         if signed_in is None:
