@@ -6,8 +6,10 @@ endif
 
 .PHONY: install test lint format up demo publish-sample schemas bench chaos clean
 
+# --compile-bytecode: every process the tests and `make up` start would otherwise compile its
+# imports from source (all of them when PYTHONDONTWRITEBYTECODE is set), about 5 s of CPU each
 install:
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 test: install lint
 	$(UV) run pytest
@@ -23,13 +25,13 @@ format: install
 	$(UV) run ruff format .
 
 up: install
-	$(UV) run womctl up
+	$(UV) run womctl dev up
 
 demo: install
-	$(UV) run womctl demo
+	$(UV) run womctl dev demo
 
 publish-sample: install
-	$(UV) run womctl publish-sample
+	$(UV) run womctl dev publish-sample
 
 schemas: install
 	$(UV) run python -m wom_contracts.schemas

@@ -22,7 +22,7 @@ from womctl import deadletters
 from womctl.mail import MailCatcher
 from womctl.topics import load_definition
 
-from tests.support import wait_until
+from tests.support import HEALTHY_TIMEOUT, wait_until
 
 SERVICES = ["referrals", "rewards", "outreach", "feedback"]
 
@@ -163,24 +163,26 @@ def test_up_runs_everything_and_a_sample_ends_as_a_mail(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
-        [sys.executable, "-m", "womctl", "up", "--broker-port", str(broker_port),
+        [sys.executable, "-m", "womctl", "dev", "up", "--broker-port", str(broker_port),
          "--smtp-port", str(smtp_port), "--mail-dir", str(tmp_path / "mail")],
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        publish = [sys.executable, "-m", "womctl", "publish-sample"]
+        publish = [sys.executable, "-m", "womctl", "dev", "publish-sample"]
         publish_env = {**env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{broker_port}"}
 
         def published() -> bool:
             return subprocess.run(publish, env=publish_env, capture_output=True).returncode == 0
 
-        wait_until(published, timeout=60, every=1)
-        wait_until(lambda: list((tmp_path / "mail").glob("*.eml")), timeout=60)
+        # the broker is up before the services start; they take up to HEALTHY_TIMEOUT to come up,
+        # consume both events and send the mail
+        wait_until(published, timeout=HEALTHY_TIMEOUT, every=1)
+        wait_until(lambda: list((tmp_path / "mail").glob("*.eml")), timeout=HEALTHY_TIMEOUT)
         assert {p.name for p in tmp_path.glob("var/*.db")} == {f"{s}.db" for s in SERVICES}
     finally:
         up.send_signal(signal.SIGINT)
         try:
-            up.wait(timeout=60)
+            up.wait(timeout=HEALTHY_TIMEOUT)
         finally:
             up.kill()
             log.close()
@@ -197,9 +199,10 @@ def test_demo_simulates_a_storefront_and_summarises_what_the_services_did(tmp_pa
     broker_port, smtp_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     demo = subprocess.run(
-        [sys.executable, "-m", "womctl", "demo", "--duration", "30", "--rate", "5", "--broker-port",
+        [sys.executable, "-m", "womctl", "dev", "demo", "--duration", "30", "--rate", "5", "--broker-port",
          str(broker_port), "--smtp-port", str(smtp_port), "--mail-dir", str(tmp_path / "mail")],
-        cwd=tmp_path, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=280,
+        cwd=tmp_path, env={**env, "COLUMNS": "200"}, capture_output=True, text=True,
+        timeout=30 + 2 * HEALTHY_TIMEOUT,  # its 30 s, after the start-up it waits for, and the stop
     )  # fmt: skip
     screen = demo.stdout
     assert demo.returncode == 0, screen[-3000:] + demo.stderr[-3000:]

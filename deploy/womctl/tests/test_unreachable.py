@@ -12,7 +12,7 @@ from womctl.cli import app
 BROKER_COMMANDS = [
     ["topics"], ["topics", "apply"], ["topics", "list"], ["lag"], ["lag", "--group", "wom-rewards"],
     ["dlq", "list", "rewards"], ["dlq", "show", "rewards", "0:1"], ["dlq", "replay", "rewards", "--all"],
-    ["publish-sample"], ["up"],
+    ["dev", "publish-sample"], ["dev", "up"],
 ]  # fmt: skip
 
 

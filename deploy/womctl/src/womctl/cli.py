@@ -1,5 +1,6 @@
-"""`womctl`: topics, consumer lag, dead letters, contracts, migrations, the embedded broker, the SMTP
-catcher, sample events, `up` and `demo`."""
+"""`womctl`: the operator's commands (topics, consumer lag, dead letters, contracts, migrations) and,
+under `womctl dev`, the tools for one machine (`up`, `demo`, the embedded broker, the SMTP catcher,
+sample events)."""
 
 from __future__ import annotations
 
@@ -34,13 +35,22 @@ from womctl.up import SERVICES, run_up
 
 __all__ = ["app"]
 
+OPERATIONS, DEVELOPMENT = "Operations", "Development (one machine)"
+"""The two panels of `womctl --help`: what an operator runs against a cluster, and `dev`."""
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 topics_app = typer.Typer(help="Bring the cluster to deploy/topics.yaml (`womctl topics` alone: apply).")
 dlq = typer.Typer(no_args_is_help=True, help="List, show and replay a service's dead letters.")
 contracts_app = typer.Typer(no_args_is_help=True, help="The event contracts.")
-app.add_typer(topics_app, name="topics")
-app.add_typer(dlq, name="dlq")
-app.add_typer(contracts_app, name="contracts")
+dev = typer.Typer(
+    no_args_is_help=True,
+    help="Run wom on this machine (not against a production cluster): up, demo, the embedded broker, "
+    "the SMTP catcher, sample events.",
+)
+app.add_typer(topics_app, name="topics", rich_help_panel=OPERATIONS)
+app.add_typer(dlq, name="dlq", rich_help_panel=OPERATIONS)
+app.add_typer(contracts_app, name="contracts", rich_help_panel=OPERATIONS)
+app.add_typer(dev, name="dev", rich_help_panel=DEVELOPMENT)
 console = Console()
 T = TypeVar("T")
 
@@ -101,7 +111,7 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-@app.command()
+@dev.command()
 def up(
     only: Annotated[list[str] | None, typer.Option(help="run only these services")] = None,
     broker_port: int = 9092,
@@ -120,7 +130,7 @@ def up(
     raise typer.Exit(code)
 
 
-@app.command()
+@dev.command()
 def demo(
     rate: Annotated[float, typer.Option(min=0.1, help="storefront steps per second")] = 5,
     duration: Annotated[float, typer.Option(min=1, help="seconds to run (Ctrl-C stops earlier)")] = 600,
@@ -135,7 +145,7 @@ def demo(
     raise typer.Exit(code)
 
 
-@app.command()
+@dev.command()
 def broker(port: int = 9092) -> None:
     """Run the embedded broker alone, with every topic created, until Ctrl-C."""
     with EmbeddedBroker(port=port) as embedded:
@@ -200,7 +210,7 @@ def topics_list(definition: Definition = DEFAULT_DEFINITION) -> None:
     console.print(f"{summary}{advice}, {counts['not in file']} not in {definition.name} (left alone)")
 
 
-@app.command()
+@app.command(rich_help_panel=OPERATIONS)
 def lag(
     group: Annotated[
         list[str] | None, typer.Option(help="a consumer group (repeatable); default: the four services'")
@@ -236,7 +246,7 @@ def lag(
             )
 
 
-@app.command()
+@dev.command()
 def smtp(port: int = 1025, directory: Path = Path("var/mail")) -> None:
     """Run the SMTP catcher: every mail received is written as an .eml file."""
     with MailCatcher(port=port, directory=directory):
@@ -244,7 +254,7 @@ def smtp(port: int = 1025, directory: Path = Path("var/mail")) -> None:
         _wait_for_signal()
 
 
-@app.command("publish-sample")
+@dev.command("publish-sample")
 def publish_sample(customer_id: str | None = None, order_id: str | None = None) -> None:
     """Publish a sample customer and order as an upstream shop would."""
     events = samples.sample_customer_and_order(customer_id, order_id)
@@ -346,7 +356,7 @@ def contracts_check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=OPERATIONS)
 def migrate(
     service: Annotated[str, typer.Argument(metavar="SERVICE", help=f"one of {', '.join(SERVICES)}")],
     revision: Annotated[str, typer.Option(help="the Alembic revision to reach")] = "heads",

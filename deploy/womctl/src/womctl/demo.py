@@ -62,7 +62,7 @@ def _wait_healthy(up: subprocess.Popen[bytes], console: Console, timeout: float 
     with console.status("waiting for the broker and the four services…"):
         while waiting:
             if up.poll() is not None:
-                raise RuntimeError(f"`womctl up` exited with {up.returncode}; see var/demo.log")
+                raise RuntimeError(f"`womctl dev up` exited with {up.returncode}; see var/demo.log")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not healthy in {timeout:.0f}s: {', '.join(waiting)}; see var/demo.log")
             waiting = {name: port for name, port in waiting.items() if not _healthy(port)}
@@ -144,7 +144,7 @@ def run_demo(
     mail_dir: Path = Path("var/mail"),
     console: Console | None = None,
 ) -> int:
-    """Start `womctl up` (output in var/demo.log), then simulate and summarise; stop it all at the end."""
+    """Start `womctl dev up` (output in var/demo.log), then simulate and summarise; stop it all at the end."""
     console = console or Console()
     env = demo_env(os.environ)
     bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{broker_port}"
@@ -152,7 +152,7 @@ def run_demo(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         up = subprocess.Popen(
-            [sys.executable, "-m", "womctl", "up", "--broker-port", str(broker_port),
+            [sys.executable, "-m", "womctl", "dev", "up", "--broker-port", str(broker_port),
              "--smtp-port", str(smtp_port), "--mail-dir", str(mail_dir)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only us: the simulator stops first, then `up`

@@ -54,7 +54,7 @@ def run_up(
         manager = Manager(Printer(sys.stdout))
         manager.add_process(
             "smtp",
-            f"{sys.executable} -m womctl smtp --port {env['SMTP_PORT']} --directory {mail_dir}",
+            f"{sys.executable} -m womctl dev smtp --port {env['SMTP_PORT']} --directory {mail_dir}",
             env=env,
         )
         for name in services:
