@@ -199,6 +199,17 @@ async def test_every_page_opens_in_chromium_and_nothing_is_refused(platform: Pla
     assert problems == {str(spec): [] for spec in PAGES}
 
 
+async def test_the_login_prompt_with_a_wrong_password_opens_no_page(platform: Platform, browser: Any) -> None:
+    context = await browser.new_context(http_credentials={"username": "operator", "password": "wrong"})
+    try:
+        page = await context.new_page()
+        refused = await page.goto(f"{platform.urls['referrals']}/analytics")
+        assert refused is not None and refused.status == 401
+        assert await page.locator("svg").count() == 0
+    finally:
+        await context.close()
+
+
 async def test_the_check_sees_what_a_policy_refuses_and_a_request_to_another_origin(browser: Any) -> None:
     """A page whose inline script its policy forbids and which loads a picture from elsewhere."""
     from fastapi import FastAPI
