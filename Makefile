@@ -1,17 +1,19 @@
-# wom: `make test` and `make up` work on a fresh clone (they install uv and dependencies first).
-UV := $(shell command -v uv 2>/dev/null)
-ifeq ($(UV),)
-UV := $(shell python3 -m pip install --quiet uv >/dev/null 2>&1; command -v uv 2>/dev/null || echo python3 -m uv)
-endif
+# wom: `make test` and `make up` work on a fresh clone: scripts/bootstrap installs what is missing.
+# uv, or python3's module when pip put uv where PATH does not look (evaluated at each use).
+UV = $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 
-.PHONY: install test lint format up demo publish-sample schemas bench chaos clean
+.PHONY: bootstrap install test lint format up demo publish-sample schemas bench chaos clean
+
+bootstrap:
+	scripts/bootstrap
 
 # --compile-bytecode: every process the tests and `make up` start would otherwise compile its
 # imports from source (all of them when PYTHONDONTWRITEBYTECODE is set), about 5 s of CPU each
 install:
+	scripts/bootstrap uv
 	$(UV) sync --frozen --compile-bytecode
 
-test: install lint
+test: bootstrap lint
 	$(UV) run pytest
 
 lint: install

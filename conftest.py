@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from wom_chassis.testing import chromium_missing
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,17 @@ def kafka_bootstrap() -> Iterator[str]:
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap))
         yield broker.bootstrap
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs Chromium (marked, or in a *_browser.py module) skips where it is missing,
+    saying so (the item's own skipif is evaluated before its module's)."""
+    missing = chromium_missing()
+    for item in items:
+        if item.path.name.endswith("_browser.py"):
+            item.add_marker(pytest.mark.needs_chromium)
+        if item.get_closest_marker("needs_chromium"):
+            item.add_marker(pytest.mark.skipif(missing is not None, reason=missing or ""))
 
 
 def _pygal_importer_speaks_find_spec() -> None:

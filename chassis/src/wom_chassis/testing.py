@@ -41,6 +41,7 @@ __all__ = [
     "FakeRecord",
     "MailInbox",
     "chromium",
+    "chromium_missing",
     "chromium_page",
     "database_backends",
     "dead_letters",
@@ -71,7 +72,9 @@ def database_backends() -> list[Any]:
             postgres or "postgresql",
             id="postgresql",
             marks=pytest.mark.skipif(
-                not postgres, reason=f"{POSTGRES_ENV} is not set: PostgreSQL variant skipped"
+                not postgres,
+                reason=f"{POSTGRES_ENV} is not set: the PostgreSQL variant skips (.ci/run sets it; "
+                "scripts/bootstrap installs PostgreSQL when run as root)",
             ),
         ),
     ]
@@ -259,6 +262,13 @@ def rules_file(directory: Path, shipped: Path, changes: dict[str, Any] | None = 
 
 CHROMIUM = "/usr/bin/chromium"
 """Debian's Chromium: browser tests drive it with Playwright (`playwright install` downloads nothing here)."""
+
+
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here (a skip reason), or None when Chromium is installed."""
+    if os.access(CHROMIUM, os.X_OK):
+        return None
+    return f"no Chromium at {CHROMIUM}: scripts/bootstrap installs Debian's chromium when run as root"
 
 
 @asynccontextmanager
