@@ -19,7 +19,7 @@ test: bootstrap lint
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy contracts/src chassis/src
+	$(UV) run mypy contracts/src chassis/src testkit/src
 	$(UV) run mypy services/referrals/src services/rewards/src services/outreach/src services/feedback/src deploy/womctl/src
 
 format: install

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from wom_chassis.testing import chromium_missing
+from wom_testkit import chromium_missing
 
 
 @pytest.fixture(scope="session")

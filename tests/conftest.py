@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from wom_chassis.testing import database_backends, free_port
+from wom_testkit import database_backends, free_port
 
 from tests.support import API_TOKEN, ServiceProcess, service_database_urls
 

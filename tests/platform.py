@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wom_chassis.testing import MailInbox, free_port, rules_file
+from wom_testkit import MailInbox, free_port, rules_file
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from wom_chassis.testing import empty_database_url
+from wom_testkit import empty_database_url
 
 HEALTHY_TIMEOUT = float(os.environ.get("WOM_TEST_HEALTHY_TIMEOUT", "120"))
 """How long a started service may take to answer /health (`WOM_TEST_HEALTHY_TIMEOUT`): start-up

@@ -16,8 +16,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from wom_chassis import EventHandlers, EventProcessor
 from wom_chassis.publishing import RecordProducer
-from wom_chassis.testing import eventually, free_port, fresh_database
 from wom_contracts import OrderCompletedV1, all_topics
+from wom_testkit import eventually, free_port, fresh_database
 from womctl import deadletters
 from womctl.mail import MailCatcher
 from womctl.topics import load_definition

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from wom_chassis import Database
 from wom_chassis.publishing import OutgoingRecord
-from wom_chassis.testing import database_backends, fresh_database
 from wom_contracts import decode
+from wom_testkit import database_backends, fresh_database
 
 
 @pytest.fixture(params=database_backends())

@@ -11,8 +11,8 @@ from sqlalchemy.exc import OperationalError
 from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork
 from wom_chassis.deadletters import REPLAY_FOR_HEADER
 from wom_chassis.tables import InboxRecord, OutboxRecord
-from wom_chassis.testing import FakeRecord, record_of
 from wom_contracts import Money, OrderCompletedV1
+from wom_testkit import FakeRecord, record_of
 
 WHEN = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
@@ -158,7 +158,7 @@ async def test_a_transient_failure_is_retried_and_then_succeeds(db, sink) -> Non
 
 
 async def test_batch_and_per_record_modes_give_the_same_results(tmp_path, sink) -> None:
-    from wom_chassis.testing import fresh_database
+    from wom_testkit import fresh_database
 
     records = [
         record_of(order(n % 7, customer=f"c-{n % 3}"), offset=n, event_id=f"e-{n % 9}") for n in range(30)

@@ -16,8 +16,8 @@ from wom_chassis.database import lock_key
 from wom_chassis.driver import DriverConnection, select_where_in
 from wom_chassis.metrics import JOB_RUNS
 from wom_chassis.tables import InboxRecord, OutboxRecord
-from wom_chassis.testing import eventually
 from wom_contracts import CustomerErasedV1
+from wom_testkit import eventually
 
 
 class Base(DeclarativeBase):

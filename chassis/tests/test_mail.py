@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from wom_chassis.mail import MailPool, MailSettings
 from wom_chassis.mime import Mail, MailComposer
-from wom_chassis.testing import free_port
+from wom_testkit import free_port
 
 COMPOSER = MailComposer("wom <hello@wom.localhost>")
 

@@ -13,8 +13,8 @@ from prometheus_client import REGISTRY
 from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork
 from wom_chassis.lag import ConsumerLag
 from wom_chassis.metrics import ALL_METRICS
-from wom_chassis.testing import record_of
 from wom_contracts import CustomerErasedV1
+from wom_testkit import record_of
 
 DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "wom.json"
 

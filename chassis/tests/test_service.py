@@ -10,8 +10,8 @@ from sqlalchemy import update
 from wom_chassis import EventHandlers, ServiceSettings, UnitOfWork, create_service
 from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import in_memory_service
 from wom_contracts import CustomerErasedV1
+from wom_testkit import in_memory_service
 
 
 async def test_health_turns_unhealthy_when_the_outbox_is_stuck(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from wom_chassis.mime import Mail, MailComposer
 from wom_chassis.outbox import outbox_row
 from wom_chassis.relay import OutboxRelay
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import MailInbox, record_of, span_recorder
 from wom_chassis.tracing import continue_trace
 from wom_contracts import Money, OrderCompletedV1
+from wom_testkit import MailInbox, record_of, span_recorder
 
 from .conftest import FakeProducer, TopicSink
 

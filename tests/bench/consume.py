@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from wom_chassis.testing import rules_file
+from wom_testkit import rules_file
 from womctl.storefront import RawRecord
 
 from tests.bench.harness import (

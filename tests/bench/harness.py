@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
-from wom_chassis.testing import empty_database_url, free_port
+from wom_testkit import empty_database_url, free_port
 from womctl.broker import EmbeddedBroker
 from womctl.progress import progress
 from womctl.storefront import RawRecord

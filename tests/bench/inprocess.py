@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from wom_chassis.testing import FakeRecord
+from wom_testkit import FakeRecord
 
 from tests.bench.inputs import SERVICE_INPUTS
 

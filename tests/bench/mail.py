@@ -15,7 +15,7 @@ best of three passes, after `gc.freeze()` as in the service.
 Outreach runs as its own process, as deployed, on a SQLite file that holds `--mails` contacts with
 one queued message each, due now: every kind in turn, in en, ru, ro-MD and sv, names with and
 without diacritics, marketing consent and a share link, so that the ledger admits them all. The
-inbox is aiosmtpd in this process (`wom_chassis.testing.MailInbox`), keeping each mail's bytes and
+inbox is aiosmtpd in this process (`wom_testkit.MailInbox`), keeping each mail's bytes and
 the moment it accepted them; it parses them after the run (parsing as they arrive would cost this
 process a core at these rates). The rate is mails from the first to the last accepted; CPU is the
 outreach process's (user + system) over the same stretch, per mail.
@@ -47,7 +47,7 @@ from outreach.kinds import KINDS
 from outreach.models import Contact, Message
 from rich.console import Console
 from sqlalchemy import create_engine, func, insert, select
-from wom_chassis.testing import MailInbox, rules_file
+from wom_testkit import MailInbox, rules_file
 
 from tests.bench.harness import (
     commit_times,

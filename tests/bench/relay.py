@@ -32,8 +32,8 @@ from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_chassis.publishing import RecordProducer
 from wom_chassis.relay import OutboxRelay
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import span_recorder
 from wom_contracts import Money, OrderCompletedV1
+from wom_testkit import span_recorder
 
 from tests.bench.harness import embedded_broker, machine
 

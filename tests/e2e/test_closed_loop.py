@@ -36,7 +36,8 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.engine import make_url
 from wom_chassis.signatures import signature_is_valid
-from wom_chassis.testing import (
+from wom_contracts.registry import all_topics
+from wom_testkit import (
     MailInbox,
     chromium_page,
     database_backends,
@@ -44,7 +45,6 @@ from wom_chassis.testing import (
     free_port,
     rules_file,
 )
-from wom_contracts.registry import all_topics
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 

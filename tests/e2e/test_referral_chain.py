@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from wom_chassis.testing import eventually
+from wom_testkit import eventually
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 

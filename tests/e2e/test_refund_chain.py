@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from wom_chassis.testing import eventually
+from wom_testkit import eventually
 
 from tests.support import publish_as_shop, read_topic
 

@@ -23,9 +23,9 @@ from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_chassis.publishing import KeyPartitioner, RecordBatch, RecordProducer
 from wom_chassis.relay import OutboxRelay
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import database_backends, eventually, free_port, fresh_database
 from wom_chassis.unit_of_work import unit_of_work
 from wom_contracts import Money, OrderCompletedV1
+from wom_testkit import database_backends, eventually, free_port, fresh_database
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from wom_chassis.testing import eventually
+from wom_testkit import eventually
 
 from tests.support import cloudevent_headers, query_one
 

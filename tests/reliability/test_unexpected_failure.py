@@ -11,7 +11,7 @@ from rewards.app import create_app
 from rewards.models import LedgerEntry
 from rewards.settings import RewardsSettings
 from sqlalchemy import func, select
-from wom_chassis.testing import eventually
+from wom_testkit import eventually
 
 from tests.support import cloudevent_headers
 

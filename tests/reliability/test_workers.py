@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
-from wom_chassis.testing import POSTGRES_ENV, empty_database_url, eventually, free_port
+from wom_testkit import POSTGRES_ENV, empty_database_url, eventually, free_port
 
 from tests.reliability.test_rewards_reliability import TOPIC, announced, ledger_counts, order
 from tests.support import API_TOKEN, ServiceProcess, cloudevent_headers, forked_children, wait_until

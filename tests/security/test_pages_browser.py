@@ -36,8 +36,8 @@ from rewards.settings import RewardsSettings
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount
 from wom_chassis import Service
-from wom_chassis.testing import CHROMIUM, chromium, in_memory_service, publish_event, serving
 from wom_contracts import ResponseSubmittedV1
+from wom_testkit import CHROMIUM, chromium, in_memory_service, publish_event, serving
 
 pytestmark = [
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM}"),

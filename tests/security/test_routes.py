@@ -44,8 +44,8 @@ from rewards.settings import RewardsSettings
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount, Route
 from wom_chassis import Service
-from wom_chassis.testing import in_memory_service, publish_event
 from wom_contracts import CustomerRegisteredV1, Money, OrderCompletedV1, ResponseSubmittedV1
+from wom_testkit import in_memory_service, publish_event
 
 from tests.security.scan import reflected, table_rows
 

@@ -28,8 +28,8 @@ from outreach.settings import OutreachSettings
 from outreach.templates import TEMPLATE_DIR, Templates
 from sqlalchemy import select
 from wom_chassis import Service
-from wom_chassis.testing import MailInbox, emitted, in_memory_service, publish_event, rules_file
 from wom_contracts import CustomerRegisteredV1, MessageFailedV1
+from wom_testkit import MailInbox, emitted, in_memory_service, publish_event, rules_file
 
 SECRET = "value-only-python-internals-hold"
 

@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from wom_chassis.signatures import signature_is_valid
-from wom_chassis.testing import in_memory_service, publish_event, serving
 from wom_contracts import ResponseSubmittedV1
+from wom_testkit import in_memory_service, publish_event, serving
 
 SECRET = "the-secret-shared-with-the-receiver"
 SECRET_ENV = "WOM_SECURITY_TEST_WEBHOOK_SECRET"

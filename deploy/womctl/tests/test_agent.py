@@ -15,8 +15,8 @@ from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import emitted, empty_database_url, in_memory_service, publish_event, serving
 from wom_contracts import CaseResolvedV1, Money, ResponseSubmittedV1
+from wom_testkit import emitted, empty_database_url, in_memory_service, publish_event, serving
 from womctl.agent import ConsoleAgent, Resolution
 
 DEMO_AGENTS = Path(__file__).resolve().parents[3] / "services/feedback/agents.demo.yaml"

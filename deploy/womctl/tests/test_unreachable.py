@@ -6,7 +6,7 @@ import time
 
 import pytest
 from typer.testing import CliRunner
-from wom_chassis.testing import free_port
+from wom_testkit import free_port
 from womctl.cli import app
 
 BROKER_COMMANDS = [

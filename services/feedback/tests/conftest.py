@@ -14,7 +14,7 @@ from feedback.app import create_app
 from feedback.rules import DEFAULT_RULES_FILE
 from feedback.settings import FeedbackSettings
 from wom_chassis import Service
-from wom_chassis.testing import database_backends, empty_database_url, in_memory_service, rules_file
+from wom_testkit import database_backends, empty_database_url, in_memory_service, rules_file
 
 TOKEN = "secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

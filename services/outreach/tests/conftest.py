@@ -14,7 +14,7 @@ from outreach.app import create_app
 from outreach.rules import DEFAULT_RULES_FILE
 from outreach.settings import OutreachSettings
 from wom_chassis import Service
-from wom_chassis.testing import (
+from wom_testkit import (
     MailInbox,
     database_backends,
     empty_database_url,

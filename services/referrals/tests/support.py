@@ -8,8 +8,8 @@ from decimal import Decimal
 from referrals.models import Referral
 from sqlalchemy import select
 from wom_chassis import Service
-from wom_chassis.testing import publish_event
 from wom_contracts import CustomerRegisteredV1, Money, OrderCompletedV1, OrderRefundedV1
+from wom_testkit import publish_event
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -14,7 +14,7 @@ from rewards.app import create_app
 from rewards.rules import DEFAULT_RULES_FILE
 from rewards.settings import RewardsSettings
 from wom_chassis import Service
-from wom_chassis.testing import database_backends, empty_database_url, in_memory_service, rules_file
+from wom_testkit import database_backends, empty_database_url, in_memory_service, rules_file
 
 TOKEN = "secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -38,8 +38,8 @@ from feedback.settings import FeedbackSettings
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import database_backends, empty_database_url, in_memory_service, publish_event
 from wom_contracts import Money, ResponseSubmittedV1, TierChangedV1
+from wom_testkit import database_backends, empty_database_url, in_memory_service, publish_event
 
 TOKEN = "secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

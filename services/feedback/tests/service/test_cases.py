@@ -12,7 +12,6 @@ from feedback.models import Case, CaseEvent, Response
 from feedback.rules import load_rules
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import (
     CaseBreachedV1,
     CaseOpenedV1,
@@ -22,6 +21,7 @@ from wom_contracts import (
     ResponseSubmittedV1,
     TierChangedV1,
 )
+from wom_testkit import emitted, publish_event
 
 from ..conftest import FeedbackFactory
 

@@ -25,8 +25,8 @@ from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from httpx import ASGITransport, AsyncClient
 from wom_chassis import RulesError, Service, new_id, utcnow
-from wom_chassis.testing import database_backends, emitted, empty_database_url, in_memory_service
 from wom_contracts import CaseResolvedV1, Money
+from wom_testkit import database_backends, emitted, empty_database_url, in_memory_service
 
 AGENTS = {"ana": "ana-password", "carl": "carl-password", "ben": "ben-password"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -22,7 +22,8 @@ from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, new_id, utcnow
-from wom_chassis.testing import (
+from wom_contracts import CaseResolvedV1, Money, ResponseSubmittedV1
+from wom_testkit import (
     CHROMIUM,
     chromium_page,
     emitted,
@@ -31,7 +32,6 @@ from wom_chassis.testing import (
     publish_event,
     serving,
 )
-from wom_contracts import CaseResolvedV1, Money, ResponseSubmittedV1
 
 DEMO_AGENTS = Path(__file__).parents[2] / "agents.demo.yaml"
 

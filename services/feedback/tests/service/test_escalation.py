@@ -34,7 +34,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from wom_chassis import Service, new_id, utcnow
-from wom_chassis.testing import (
+from wom_chassis.tracing import continue_trace
+from wom_testkit import (
     MailInbox,
     database_backends,
     dead_letters,
@@ -42,7 +43,6 @@ from wom_chassis.testing import (
     in_memory_service,
     serving,
 )
-from wom_chassis.tracing import continue_trace
 
 SECRET_ENV = "WOM_TEST_ESCALATION_SECRET"
 SECRET = "s3cret-shared-with-the-support-tool"

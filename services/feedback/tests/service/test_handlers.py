@@ -14,8 +14,8 @@ from feedback.models import Case, CaseEvent, CustomerTier, ErasedCustomer, Respo
 from sqlalchemy import distinct, func, select
 from wom_chassis import Service
 from wom_chassis.tables import InboxRecord
-from wom_chassis.testing import emitted, publish_event, record_of
 from wom_contracts import CustomerErasedV1, Money, ResponseSubmittedV1, TierChangedV1, encode
+from wom_testkit import emitted, publish_event, record_of
 
 from ..conftest import FeedbackFactory
 

@@ -11,8 +11,8 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
 from wom_chassis import Service
 from wom_chassis.signatures import signature
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import CaseOpenedV1, ResponseSubmittedV1
+from wom_testkit import emitted, publish_event
 
 from ..conftest import AUTH, INTAKE_SECRET
 

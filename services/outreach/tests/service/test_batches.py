@@ -9,8 +9,8 @@ from typing import Any
 from outreach.models import Contact, Message
 from sqlalchemy import select
 from wom_chassis import Service
-from wom_chassis.testing import record_of
 from wom_contracts import CaseOpenedV1, CaseResolvedV1, CustomerErasedV1, OrderCompletedV1, RewardRevokedV1
+from wom_testkit import record_of
 
 from ..conftest import OutreachFactory
 from .test_loop import NOW, Balance, Money, code, granted, key_client, promoter, registered

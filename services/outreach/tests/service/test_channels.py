@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from wom_chassis.mail import MailPool
-from wom_chassis.testing import CHROMIUM, chromium_page, free_port, serving
+from wom_testkit import CHROMIUM, chromium_page, free_port, serving
 
 SECRET = "unsubscribe-secret-for-tests"
 HOOK_SECRET = "webhook-secret-shared-with-the-sms-provider"

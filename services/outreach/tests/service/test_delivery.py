@@ -19,8 +19,8 @@ from outreach.templates import Templates
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import MailInbox, emitted, record_of
 from wom_contracts import Event, MessageFailedV1, MessageSentV1, MessageSuppressedV1
+from wom_testkit import MailInbox, emitted, record_of
 
 from ..conftest import OutreachFactory
 from .test_loop import code, granted, key_client, promoter, registered

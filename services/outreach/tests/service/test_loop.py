@@ -18,7 +18,6 @@ from outreach.templates import Templates
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import MailInbox, emitted, publish_event, record_of
 from wom_contracts import (
     Balance,
     CaseOpenedV1,
@@ -35,6 +34,7 @@ from wom_contracts import (
     RewardRevokedV1,
     TierChangedV1,
 )
+from wom_testkit import MailInbox, emitted, publish_event, record_of
 
 from ..conftest import AUTH, OutreachFactory
 

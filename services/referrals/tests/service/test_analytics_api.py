@@ -24,8 +24,8 @@ from httpx import ASGITransport, AsyncClient
 from referrals.models import Click, Customer, Referral, ReferralCode
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import publish_event
 from wom_contracts import CustomerRegisteredV1, Money, OrderCompletedV1, OrderRefundedV1
+from wom_testkit import publish_event
 
 from ..conftest import AUTH, TOKEN
 

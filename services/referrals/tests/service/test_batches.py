@@ -13,8 +13,8 @@ from referrals.rules import load_rules
 from referrals.view_rows import REFERRAL_COLUMNS, CustomerRow
 from sqlalchemy import text
 from wom_chassis import Service
-from wom_chassis.testing import record_of
 from wom_contracts import CustomerErasedV1
+from wom_testkit import record_of
 
 from ..conftest import ReferralsFactory
 from ..support import NOW, order, refund, registered

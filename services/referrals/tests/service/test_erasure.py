@@ -7,8 +7,8 @@ from referrals.models import Base, Click, Customer, Order, Referral, ReferralCod
 from sqlalchemy import String, func, select, update
 from wom_chassis import Service
 from wom_chassis.tables import OutboxRecord
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import CodeIssuedV1, CustomerErasedV1
+from wom_testkit import emitted, publish_event
 
 from ..support import NOW, code_of, order, publish, registered
 

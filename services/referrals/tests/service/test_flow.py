@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from referrals.domain.codes import code_candidates
 from wom_chassis import Service
-from wom_chassis.testing import emitted
 from wom_contracts import (
     CodeIssuedV1,
     ReferralAttributedV1,
     ReferralQualifiedV1,
     ReferralRejectedV1,
 )
+from wom_testkit import emitted
 
 from ..support import NOW, code_of, order, publish, registered, the_referral
 

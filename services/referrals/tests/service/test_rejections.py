@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from wom_chassis import Service
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import CustomerErasedV1, ReferralAttributedV1, ReferralQualifiedV1, ReferralRejectedV1
+from wom_testkit import emitted, publish_event
 
 from ..conftest import ReferralsFactory
 from ..support import NOW, code_of, order, publish, refund, registered, the_referral

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 from wom_chassis import Service
-from wom_chassis.testing import dead_letters, emitted, publish_event
 from wom_contracts import Money, OrderRefundedV1, ReferralReversedV1
+from wom_testkit import dead_letters, emitted, publish_event
 
 from ..support import NOW, code_of, order, publish, refund, registered, the_referral
 

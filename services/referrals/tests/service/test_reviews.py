@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from httpx import ASGITransport, AsyncClient
 from wom_chassis import Service
-from wom_chassis.testing import emitted
 from wom_contracts import ReferralQualifiedV1, ReferralRejectedV1
+from wom_testkit import emitted
 
 from ..conftest import AUTH
 from ..support import NOW, code_of, order, publish, refund, registered

@@ -10,8 +10,8 @@ from httpx import ASGITransport, AsyncClient
 from rewards.jobs import recompute_tiers, release_due
 from rewards.rules import load_rules
 from wom_chassis import Service
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import RewardRedeemedV1
+from wom_testkit import emitted, publish_event
 
 from ..conftest import AUTH
 from ..support import LONG_AGO, order, refund, resolved

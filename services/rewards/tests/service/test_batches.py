@@ -16,8 +16,8 @@ import pytest
 from rewards.models import TierRanking
 from sqlalchemy import text
 from wom_chassis import Service
-from wom_chassis.testing import emitted, record_of
 from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, Event
+from wom_testkit import emitted, record_of
 
 from ..conftest import RewardsFactory
 from ..support import NOW, order, qualified, refund, resolved, reversed_

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from wom_chassis import Service
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import RewardGrantedV1, RewardWithheldV1
+from wom_testkit import emitted, publish_event
 
 from ..conftest import RewardsFactory
 from ..support import entries, resolved

@@ -8,8 +8,8 @@ from httpx import ASGITransport, AsyncClient
 from rewards.models import Coupon, Customer, LedgerEntry, Order, Referral
 from sqlalchemy import func, select
 from wom_chassis import Service
-from wom_chassis.testing import dead_letters, emitted, publish_event
 from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, RewardRevokedV1
+from wom_testkit import dead_letters, emitted, publish_event
 
 from ..conftest import AUTH
 from ..support import LONG_AGO, entries, order, qualified, refund, reversed_

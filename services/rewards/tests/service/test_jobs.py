@@ -11,7 +11,6 @@ from rewards.models import Customer
 from rewards.rules import load_rules
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import (
     CustomerRegisteredV1,
     PointsExpiringV1,
@@ -19,6 +18,7 @@ from wom_contracts import (
     RewardRevokedV1,
     TierChangedV1,
 )
+from wom_testkit import emitted, publish_event
 
 from ..conftest import AUTH
 from ..support import NOW, entries, order, refund

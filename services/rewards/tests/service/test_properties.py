@@ -32,8 +32,8 @@ from rewards.models import LedgerEntry
 from rewards.settings import RewardsSettings
 from sqlalchemy import select
 from wom_chassis import Database
-from wom_chassis.testing import FakeRecord, emitted, record_of
 from wom_contracts import Event, RewardGrantedV1, RewardRevokedV1
+from wom_testkit import FakeRecord, emitted, record_of
 
 from ..support import NOW, order, refund
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from rewards.models import Customer, Order, Refund
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
-from wom_chassis.testing import dead_letters, emitted, publish_event
 from wom_contracts import RewardGrantedV1, RewardRevokedV1, TierChangedV1
+from wom_testkit import dead_letters, emitted, publish_event
 
 from ..support import NOW, entries, order, refund
 

@@ -9,8 +9,8 @@ from rewards.jobs import release_due
 from rewards.models import Coupon
 from sqlalchemy import select
 from wom_chassis import Service
-from wom_chassis.testing import emitted, publish_event
 from wom_contracts import RewardGrantedV1, RewardReleasedV1, RewardRevokedV1, RewardWithheldV1
+from wom_testkit import emitted, publish_event
 
 from ..conftest import RewardsFactory
 from ..support import NOW, entries, qualified, reversed_

@@ -1,0 +1,37 @@
+"""Test support shared by every service's tests: databases on SQLite and PostgreSQL, records,
+services on the in-memory broker, a mail inbox, Chromium. A dev dependency: no runtime package imports it."""
+
+from __future__ import annotations
+
+from wom_testkit.browser import CHROMIUM, chromium, chromium_missing, chromium_page
+from wom_testkit.databases import POSTGRES_ENV, database_backends, empty_database_url, fresh_database
+from wom_testkit.mail import MailInbox
+from wom_testkit.records import FakeRecord, record_of
+from wom_testkit.rules import rules_file
+from wom_testkit.services import BrokerRecords, dead_letters, emitted, in_memory_service, publish_event
+from wom_testkit.serving import eventually, free_port, serving
+from wom_testkit.tracing import span_recorder
+
+__all__ = [
+    "CHROMIUM",
+    "POSTGRES_ENV",
+    "BrokerRecords",
+    "FakeRecord",
+    "MailInbox",
+    "chromium",
+    "chromium_missing",
+    "chromium_page",
+    "database_backends",
+    "dead_letters",
+    "emitted",
+    "empty_database_url",
+    "eventually",
+    "free_port",
+    "fresh_database",
+    "in_memory_service",
+    "publish_event",
+    "record_of",
+    "rules_file",
+    "serving",
+    "span_recorder",
+]

@@ -1,0 +1,56 @@
+"""Databases for tests: SQLite always, PostgreSQL where one is configured, each emptied first."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from wom_chassis.database import Database
+
+__all__ = ["POSTGRES_ENV", "database_backends", "empty_database_url", "fresh_database"]
+
+POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
+_SQLITE_FILES = itertools.count()
+
+
+def database_backends() -> list[Any]:
+    """pytest params: SQLite always, PostgreSQL when WOM_TEST_POSTGRES_URL is set (else skipped)."""
+    postgres = os.environ.get(POSTGRES_ENV)
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            postgres or "postgresql",
+            id="postgresql",
+            marks=pytest.mark.skipif(
+                not postgres,
+                reason=f"{POSTGRES_ENV} is not set: the PostgreSQL variant skips (.ci/run sets it; "
+                "scripts/bootstrap installs PostgreSQL when run as root)",
+            ),
+        ),
+    ]
+
+
+async def empty_database_url(backend: str, tmp_path: Path) -> str:
+    """The URL of an empty database: a new SQLite file (another at each call, so that two services
+    of one test never share one), or a wiped PostgreSQL schema."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / f'test-{next(_SQLITE_FILES)}.db'}"
+    engine = create_async_engine(backend)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    return backend
+
+
+async def fresh_database(backend: str, tmp_path: Path, migrations: Sequence[Path]) -> Database:
+    """An empty database with the chassis' and the given migrations applied."""
+    db = Database(await empty_database_url(backend, tmp_path), migrations)
+    await db.migrate()
+    return db
