@@ -5,27 +5,47 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
-from wom_testkit import chromium_missing
+from wom_testkit import POSTGRES_ENV, chromium_missing
+from wom_testkit.sources import chosen_sources, kafka_container, postgres_url
+
+# PostgreSQL is settled when this file is imported, before any conftest below it parametrizes
+# its database tests by it: the URL chosen (named, local, or a container's, started now) is put
+# in WOM_TEST_POSTGRES_URL for the tests and the services they start.
+_CONTAINERS = ExitStack()
+if _postgres_url := postgres_url(chosen_sources().postgres, _CONTAINERS):
+    os.environ[POSTGRES_ENV] = _postgres_url
+
+
+def pytest_unconfigure() -> None:
+    _CONTAINERS.close()
+
+
+def pytest_report_header() -> list[str]:
+    sources = chosen_sources()
+    return [f"kafka: {sources.kafka.describe()}", f"postgresql: {sources.postgres.describe()}"]
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """KAFKA_BOOTSTRAP_SERVERS when set; otherwise an embedded broker with every topic created."""
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if configured:
-        from womctl.topics import create_topics
-
-        asyncio.run(create_topics(configured))
-        yield configured
-        return
+    """The run's broker (wom_testkit.sources: the one named, a container, or an embedded broker),
+    with every topic created."""
     from womctl.broker import EmbeddedBroker
     from womctl.topics import create_topics
 
-    with EmbeddedBroker() as broker:
-        asyncio.run(create_topics(broker.bootstrap))
-        yield broker.bootstrap
+    kafka = chosen_sources().kafka
+    with ExitStack() as stack:
+        if kafka.kind == "configured":
+            assert kafka.url
+            bootstrap = kafka.url
+        elif kafka.kind == "container":
+            bootstrap = stack.enter_context(kafka_container())
+        else:
+            bootstrap = stack.enter_context(EmbeddedBroker()).bootstrap
+        asyncio.run(create_topics(bootstrap))
+        yield bootstrap
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

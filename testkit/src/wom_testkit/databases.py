@@ -13,14 +13,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from wom_chassis.database import Database
 
+from wom_testkit.sources import POSTGRES_ENV, chosen_sources
+
 __all__ = ["POSTGRES_ENV", "database_backends", "empty_database_url", "fresh_database"]
 
-POSTGRES_ENV = "WOM_TEST_POSTGRES_URL"
 _SQLITE_FILES = itertools.count()
 
 
 def database_backends() -> list[Any]:
-    """pytest params: SQLite always, PostgreSQL when WOM_TEST_POSTGRES_URL is set (else skipped)."""
+    """pytest params: SQLite always, PostgreSQL at WOM_TEST_POSTGRES_URL (the root conftest sets it
+    to the run's source, wom_testkit.sources), else skipped saying why there is none."""
     postgres = os.environ.get(POSTGRES_ENV)
     return [
         pytest.param("sqlite", id="sqlite"),
@@ -29,8 +31,7 @@ def database_backends() -> list[Any]:
             id="postgresql",
             marks=pytest.mark.skipif(
                 not postgres,
-                reason=f"{POSTGRES_ENV} is not set: the PostgreSQL variant skips (.ci/run sets it; "
-                "scripts/bootstrap installs PostgreSQL when run as root)",
+                reason="" if postgres else f"no PostgreSQL for the tests: {chosen_sources().postgres.why}",
             ),
         ),
     ]
