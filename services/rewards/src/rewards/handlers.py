@@ -22,14 +22,14 @@ from wom_contracts import (
 from rewards.batch_view import Account, BatchView, load_batch_view, shared_names
 from rewards.domain.balances import POINTS
 from rewards.domain.earning import expiry_date, points_for_order, release_date
-from rewards.domain.refunds import clawback_points, net_amount
+from rewards.domain.refunds import net_amount
 from rewards.domain.tiers import Ranking, next_tier
 from rewards.erasure import forget_customer, new_pseudonym
 from rewards.grants import StoredReferral, grant_compensation, grant_referral_reward
 from rewards.ledger import add_entry, revoke, withhold
 from rewards.models import Customer, Order, Referral, Refund
 from rewards.purchases import StoredOrder, StoredRefund
-from rewards.refund_chain import PurchaseGrant, claw_back, claw_back_refunds, refund_reason
+from rewards.refund_chain import PurchaseGrant, claw_back_refunds, claw_back_share
 from rewards.rules import Rules
 from rewards.tiering import apply_tier_step
 
@@ -174,18 +174,11 @@ async def on_order_refunded(event: OrderRefundedV1, uow: Work, *, rules: Rules) 
     uow.upsert(Order, order.row(), key=["order_id"], update=["refunded", "revenue"])
     account.orders -= 1 if counted and order.refunded >= order.total else 0
     grant = view.purchase_grants.get(order.order_id)
-    if grant is not None and grant.status != "revoked":
-        points = clawback_points(grant.points, order.total, order.refunded, grant.clawed)
-        if points:
-            reason = refund_reason(order.refunded, order.total)
-            claw_back(
-                uow,
-                grant=grant,
-                points=points,
-                refund_id=event.refund_id,
-                reason=reason,
-                balances=account.balances,
-            )
+    if grant is not None:
+        claw_back_share(
+            uow, grant, refunded=order.refunded, total=order.total, refund_id=event.refund_id,
+            balances=account.balances,
+        )  # fmt: skip
     view.add_revenue(event.customer_id, account, order, change)
     # a refund is judged by the line drawn after it
     _follow_tier(uow, event.customer_id, account, view.key_client_ranking(uow), rules)

@@ -12,14 +12,14 @@ from decimal import Decimal
 
 from sqlalchemy import and_, or_, select, update
 from wom_chassis import Service, UnitOfWork, get_logger, upsert, utcnow
-from wom_contracts import KEY_CLIENT, PointsExpiringV1, RewardGrantedV1, RewardReleasedV1, RewardRevokedV1
+from wom_contracts import KEY_CLIENT, PointsExpiringV1, RewardGrantedV1, RewardReleasedV1
 
 from rewards.domain.balances import POINTS
 from rewards.domain.birthdays import is_birthday, local_date
 from rewards.domain.earning import expiry_date
 from rewards.domain.expiry import Debit, Lot, expiring
 from rewards.domain.tiers import TierState, next_tier, position_of
-from rewards.ledger import add_entry, amount_fields, balance_of, balances_of, is_anonymous
+from rewards.ledger import add_entry, amount_fields, announce_revoked, balance_of, balances_of, is_anonymous
 from rewards.models import Customer, ExpiryReview, LedgerEntry
 from rewards.rules import Rules
 from rewards.tiering import apply_tier_step, compute_ranking, order_counts, tier_states
@@ -154,18 +154,16 @@ async def _expire_for(
         )
         debits.append(Debit(points, lot.entry_id))
         balances.add(POINTS, "available", Decimal(-points))
-        if not anonymous:
-            uow.emit(
-                RewardRevokedV1(
-                    customer_id=customer_id,
-                    reward_id=lot.entry_id,
-                    kind=kinds[lot.entry_id],
-                    points=points,
-                    reason="points_expired",
-                    balance=balances.to_event(),
-                    occurred_at=now,
-                )
-            )
+        announce_revoked(
+            uow,
+            customer_id=customer_id,
+            reward_id=lot.entry_id,
+            kind=kinds[lot.entry_id],
+            reason="points_expired",
+            balances=balances,
+            occurred_at=now,
+            points=points,
+        )
     soon = [
         (lot, points)
         for lot, points in expiring(lots, debits, warn_until)

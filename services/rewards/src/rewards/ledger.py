@@ -23,6 +23,7 @@ __all__ = [
     "Grant",
     "add_entry",
     "amount_fields",
+    "announce_revoked",
     "balance_of",
     "balances_of",
     "erased_among",
@@ -197,19 +198,45 @@ def revoke(uow: UnitOfWork[Any], grant: Grant, *, reason: str, balances: Balance
         coupon_code=grant.coupon_code,
     )
     balances.add(grant.unit, was, -amount)
-    if is_anonymous(grant.customer_id):
-        return  # the books balance; nobody is told about a forgotten customer, under any name
+    announce_revoked(
+        uow,
+        customer_id=grant.customer_id,
+        reward_id=grant.id,
+        kind=grant.kind,
+        reason=reason,
+        balances=balances,
+        occurred_at=uow.now,
+        order_id=grant.order_id,
+        referral_id=grant.referral_id,
+        **amount_fields(grant.unit, amount, grant.coupon_code),
+    )
+
+
+def announce_revoked(
+    uow: UnitOfWork[Any],
+    *,
+    customer_id: str,
+    reward_id: str,
+    kind: str,
+    reason: str,
+    balances: Balances,
+    occurred_at: datetime,
+    **fields: Any,
+) -> None:
+    """Announce that a reward (or a share of it: a clawback, an expiry) was taken back; `fields`
+    carry the amount taken and what it is about. Nobody is told about an erased customer, under
+    any name: the books balance all the same."""
+    if is_anonymous(customer_id):
+        return
     uow.emit(
         RewardRevokedV1(
-            customer_id=grant.customer_id,
-            reward_id=grant.id,
-            kind=grant.kind,
+            customer_id=customer_id,
+            reward_id=reward_id,
+            kind=kind,
             reason=reason,
-            order_id=grant.order_id,
-            referral_id=grant.referral_id,
             balance=balances.to_event(),
-            occurred_at=uow.now,
-            **amount_fields(grant.unit, amount, grant.coupon_code),
+            occurred_at=occurred_at,
+            **fields,
         )
     )
 

@@ -13,15 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from wom_chassis import UnitOfWork
 from wom_chassis.driver import fetch
-from wom_contracts import RewardRevokedV1
 
 from rewards.domain.balances import POINTS, Balances
 from rewards.domain.refunds import clawback_points
-from rewards.ledger import add_entry, is_anonymous
+from rewards.ledger import add_entry, announce_revoked
 from rewards.models import LedgerEntry
 from rewards.purchases import StoredRefund
 
-__all__ = ["PurchaseGrant", "claw_back", "claw_back_refunds", "purchase_grants", "refund_reason"]
+__all__ = ["PurchaseGrant", "claw_back_refunds", "claw_back_share", "purchase_grants", "refund_reason"]
 
 
 @dataclass(slots=True)
@@ -49,17 +48,36 @@ class PurchaseGrant:
         )
 
 
-def claw_back(
+def claw_back_share(
     uow: UnitOfWork[Any],
-    *,
     grant: PurchaseGrant,
+    *,
+    refunded: Decimal,
+    total: Decimal,
+    refund_id: str,
+    balances: Balances,
+) -> None:
+    """The one clawback: take back what refund `refund_id` adds to the grant's refunded share
+    (`refunded` of the order's `total` so far), never more than was granted. The clawback shares
+    the grant's status: a pending grant is released with its clawbacks, an available one loses
+    them now; a revoked grant has nothing left to take."""
+    if grant.status == "revoked":
+        return
+    points = clawback_points(grant.points, total, refunded, grant.clawed)
+    if points:
+        reason = refund_reason(refunded, total)
+        _claw_back(uow, grant, points=points, refund_id=refund_id, reason=reason, balances=balances)
+
+
+def _claw_back(
+    uow: UnitOfWork[Any],
+    grant: PurchaseGrant,
+    *,
     points: int,
     refund_id: str,
     reason: str,
     balances: Balances,
 ) -> None:
-    """Take `points` of a purchase grant back for a refund. The clawback shares the grant's
-    status: a pending grant is released with its clawbacks, an available one loses them now."""
     row = add_entry(
         uow,
         customer_id=grant.customer_id,
@@ -76,20 +94,17 @@ def claw_back(
     )
     grant.clawed += points
     balances.add(POINTS, grant.status, Decimal(-points))
-    if is_anonymous(grant.customer_id):
-        return  # an erased customer's grant: taken back, nobody told
-    uow.emit(
-        RewardRevokedV1(
-            customer_id=grant.customer_id,
-            reward_id=grant.id,
-            kind="earn",
-            points=points,
-            reason=reason,
-            order_id=grant.order_id,
-            refund_id=refund_id,
-            balance=balances.to_event(),
-            occurred_at=row["created_at"],
-        )
+    announce_revoked(
+        uow,
+        customer_id=grant.customer_id,
+        reward_id=grant.id,
+        kind="earn",
+        reason=reason,
+        balances=balances,
+        occurred_at=row["created_at"],
+        points=points,
+        order_id=grant.order_id,
+        refund_id=refund_id,
     )
 
 
@@ -109,12 +124,9 @@ def claw_back_refunds(
     refunded = Decimal(0)
     for refund in refunds:
         refunded += refund.amount
-        points = clawback_points(grant.points, total, refunded, grant.clawed)
-        if points:
-            reason = refund_reason(refunded, total)
-            claw_back(
-                uow, grant=grant, points=points, refund_id=refund.refund_id, reason=reason, balances=balances
-            )
+        claw_back_share(
+            uow, grant, refunded=refunded, total=total, refund_id=refund.refund_id, balances=balances
+        )
 
 
 _CLAWBACK = aliased(LedgerEntry)
