@@ -16,10 +16,10 @@ from rewards.domain.balances import as_money, tidy
 from rewards.domain.redemption import RedemptionRefused
 from rewards.domain.tiers import KEY_CLIENT, position_of
 from rewards.ledger import balance_of
-from rewards.models import Coupon, Customer, LedgerEntry, Order
+from rewards.models import Coupon, Customer, LedgerEntry
 from rewards.redemptions import RedemptionRequest, redeem
 from rewards.rules import Rules
-from rewards.tiering import latest_ranking, order_counts, trailing_revenues
+from rewards.tiering import latest_ranking, order_counts, trailing_revenues, trailing_standing
 
 __all__ = ["build_api"]
 
@@ -213,24 +213,7 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
             revenue = (await trailing_revenues(session, now, rules, [customer_id]))[customer_id]
             orders = (await order_counts(session, [customer_id]))[customer_id]
             ranking = await latest_ranking(session)
-            per_customer = (
-                select(func.sum(Order.revenue).label("revenue"))
-                .where(Order.completed_at >= now - timedelta(days=key_rules.trailing_days))
-                .group_by(Order.customer_id)
-                .subquery()
-            )
-            ranked = int(
-                await session.scalar(
-                    select(func.count()).select_from(per_customer).where(per_customer.c.revenue > 0)
-                )
-                or 0
-            )
-            better = int(
-                await session.scalar(
-                    select(func.count()).select_from(per_customer).where(per_customer.c.revenue > revenue)
-                )
-                or 0
-            )
+            better, ranked = await trailing_standing(session, now, rules, revenue)
         position = position_of(revenue, better, ranked)
         below_since = customer.below_threshold_since if customer else None
         threshold = ranking.threshold if ranking else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,14 @@ from rewards.models import Order, Refund
 from rewards.purchases import StoredOrder, StoredRefund, stored_orders, stored_refunds
 from rewards.refund_chain import PurchaseGrant, purchase_grants
 from rewards.rules import Rules
-from rewards.tiering import KeyClientLine, OrderTotals, key_client_line, order_totals, tier_states
+from rewards.tiering import (
+    KeyClientLine,
+    OrderTotals,
+    key_client_line,
+    order_totals,
+    tier_states,
+    window_start,
+)
 
 __all__ = ["Account", "BatchView", "load_batch_view"]
 
@@ -172,8 +179,7 @@ async def load_batch_view(session: AsyncSession, events: Sequence[Event], *, rul
         event for event in events if isinstance(event, CaseResolvedV1) and event.compensation is not None
     ]
     everyone = {event.customer_id for event in events} | {event.advocate_customer_id for event in referrals}
-    trailing = timedelta(days=rules.tiers.key_client.trailing_days)
-    view = BatchView(await erased_among(session, list(everyone)), trailing_since=now - trailing)
+    view = BatchView(await erased_among(session, list(everyone)), trailing_since=window_start(now, rules))
     buyers = {event.customer_id for event in purchases} - view.erased
     if orders or refunds:
         view.line = await key_client_line(session, now, rules)

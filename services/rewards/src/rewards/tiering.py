@@ -31,19 +31,24 @@ __all__ = [
     "order_totals",
     "tier_states",
     "trailing_revenues",
+    "trailing_standing",
+    "window_start",
 ]
 
 
 ALWAYS_RERANK_BELOW = 1000  # customers: re-ranking so few costs less than a stale line
 
 
-def _since(now: datetime, rules: Rules) -> datetime:
+def window_start(now: datetime, rules: Rules) -> datetime:
+    """The first instant of the trailing window that revenue is summed over for tiers."""
     return now - timedelta(days=rules.tiers.key_client.trailing_days)
 
 
-# erased customers' orders are gone; these would be theirs
+# erased customers' orders are gone; these would be theirs: no sum or count of orders has them
 _NOT_ANONYMOUS = ~Order.customer_id.startswith(ANONYMOUS_PREFIX)
 _COUNTED = Order.refunded < Order.total  # an order not refunded in full counts towards repeat buying
+# the trailing window, its start bound at execution (`window_start`)
+_IN_WINDOW = Order.completed_at >= bindparam("since", type_=Order.completed_at.type)
 
 
 async def trailing_revenues(
@@ -52,7 +57,7 @@ async def trailing_revenues(
     """Net revenue (reporting currency) of the trailing window, per customer: of the given
     customers, or of everyone (erased customers' orders are gone and do not count)."""
     ids = None if customer_ids is None else list(set(customer_ids))
-    since = _since(now, rules)
+    since = window_start(now, rules)
     query, parameters = (
         (_REVENUES, {"since": since}) if ids is None else (_REVENUES_OF, {"since": since, "ids": ids})
     )
@@ -64,7 +69,9 @@ async def trailing_revenues(
 
 async def order_counts(session: AsyncSession, customer_ids: Iterable[str] | None = None) -> dict[str, int]:
     """Orders that were not refunded in full, per customer (of the given ones, or everyone's)."""
-    query = select(Order.customer_id, func.count()).where(_COUNTED).group_by(Order.customer_id)
+    query = (
+        select(Order.customer_id, func.count()).where(_COUNTED, _NOT_ANONYMOUS).group_by(Order.customer_id)
+    )
     ids = None if customer_ids is None else list(set(customer_ids))
     if ids is not None:
         query = query.where(Order.customer_id.in_(ids))
@@ -87,9 +94,7 @@ _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 _TOTALS_OF = (
     select(
         Order.customer_id,
-        func.sum(Order.revenue).filter(
-            Order.completed_at >= bindparam("since", type_=Order.completed_at.type)
-        ),
+        func.sum(Order.revenue).filter(_IN_WINDOW),
         func.count().filter(_COUNTED),
     )
     .where(_NOT_ANONYMOUS, Order.customer_id.in_(_IDS))
@@ -97,10 +102,20 @@ _TOTALS_OF = (
 )
 _REVENUES = (
     select(Order.customer_id, func.sum(Order.revenue))
-    .where(Order.completed_at >= bindparam("since", type_=Order.completed_at.type), _NOT_ANONYMOUS)
+    .where(_IN_WINDOW, _NOT_ANONYMOUS)
     .group_by(Order.customer_id)
 )
 _REVENUES_OF = _REVENUES.where(Order.customer_id.in_(_IDS))
+_PER_CUSTOMER = _REVENUES.with_only_columns(func.sum(Order.revenue).label("revenue")).subquery()
+_RANKED = select(func.count()).select_from(_PER_CUSTOMER).where(_PER_CUSTOMER.c.revenue > 0)
+_BETTER = (
+    select(func.count())
+    .select_from(_PER_CUSTOMER)
+    .where(_PER_CUSTOMER.c.revenue > bindparam("revenue", type_=Order.revenue.type))
+)
+_ORDER_COUNTS = (
+    select(Order.customer_id, func.count()).where(_COUNTED, _NOT_ANONYMOUS).group_by(Order.customer_id)
+)
 _TIER_STATES = select(Customer.customer_id, Customer.tier, Customer.below_threshold_since)
 _TIER_STATES_OF = _TIER_STATES.where(Customer.customer_id.in_(_IDS))
 
@@ -111,10 +126,22 @@ async def order_totals(
     """`trailing_revenues` and `order_counts` of the given customers in one read."""
     ids = list(set(customer_ids))
     totals = dict.fromkeys(ids, OrderTotals())
-    parameters = {"since": _since(now, rules), "ids": ids}
+    parameters = {"since": window_start(now, rules), "ids": ids}
     for customer_id, revenue, orders in await fetch(session, _TOTALS_OF, parameters):
         totals[customer_id] = OrderTotals(Decimal(revenue or 0), int(orders))
     return totals
+
+
+async def trailing_standing(
+    session: AsyncSession, now: datetime, rules: Rules, revenue: Decimal
+) -> tuple[int, int]:
+    """Where a trailing revenue of `revenue` stands among everyone's: how many customers have
+    more, and how many are ranked at all (more than nothing), over the same window and orders as
+    `trailing_revenues`."""
+    since = window_start(now, rules)
+    better = await session.scalar(_BETTER, {"since": since, "revenue": revenue})
+    ranked = await session.scalar(_RANKED, {"since": since})
+    return int(better or 0), int(ranked or 0)
 
 
 async def tier_states(

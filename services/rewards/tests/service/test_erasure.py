@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from httpx import ASGITransport, AsyncClient
 from rewards.models import Coupon, Customer, LedgerEntry, Order, Referral
+from rewards.rules import load_rules
+from rewards.tiering import order_counts, trailing_revenues, trailing_standing
 from sqlalchemy import func, select
 from wom_chassis import Service
 from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, RewardRevokedV1
 from wom_testkit import dead_letters, emitted, publish_event
 
 from ..conftest import AUTH
-from ..support import LONG_AGO, entries, order, qualified, refund, reversed_
+from ..support import LONG_AGO, NOW, entries, order, qualified, refund, reversed_
 
 
 async def test_erasure_forgets_the_customer_and_keeps_an_anonymous_ledger(rewards: Service) -> None:
@@ -76,3 +79,30 @@ async def test_a_reversal_after_one_side_was_erased_takes_both_rewards_back_and_
     told = [event.customer_id for event in await emitted(rewards, RewardRevokedV1)]
     assert told == ["ben"]  # nobody is told about the forgotten customer, under any name
     assert dead_letters("rewards", "handler_failed") == failed_before
+
+
+async def test_an_order_under_a_pseudonym_counts_nowhere(rewards: Service) -> None:
+    """Every sum and count of orders leaves an erased customer's out: the trailing revenues, the
+    order counts and the tier endpoint's ranking (the last two once counted them)."""
+    async with rewards.db.session() as session, session.begin():
+        for order_id, customer_id, amount in (("o-1", "#erased-x", "900.00"), ("o-2", "ben", "100.00")):
+            session.add(
+                Order(
+                    order_id=order_id,
+                    customer_id=customer_id,
+                    currency="EUR",
+                    total=Decimal(amount),
+                    refunded=Decimal(0),
+                    revenue=Decimal(amount),
+                    completed_at=LONG_AGO,
+                    source_event_id="e",
+                )
+            )
+    rules = load_rules()  # the shipped rules, as the fixture's
+    async with rewards.db.session() as session:
+        assert await order_counts(session) == {"ben": 1}
+        assert await trailing_revenues(session, NOW, rules) == {"ben": Decimal("100.00")}
+        assert await trailing_standing(session, NOW, rules, Decimal("100.00")) == (0, 1)
+    async with AsyncClient(transport=ASGITransport(app=rewards.http), base_url="http://r") as client:
+        tier = (await client.get("/customers/ben/tier", headers=AUTH)).json()
+    assert (tier["rank"], tier["ranked_customers"]) == (1, 1)
