@@ -17,10 +17,9 @@ from wom_chassis import UnitOfWork, get_logger
 from wom_chassis.l10n import locale_within
 from wom_chassis.tracing import continue_trace
 
-from outreach.channels import MessageClass
 from outreach.domain.policies import Situation, admit
 from outreach.domain.wording import language_of, reward_phrase
-from outreach.kinds import kind_of
+from outreach.kinds import MessageClass, kind_of
 from outreach.messaging import suppress
 from outreach.models import Contact, Message
 from outreach.rules import Rules

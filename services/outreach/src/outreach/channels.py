@@ -12,7 +12,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +21,7 @@ from wom_chassis.mail import MailPool
 from wom_chassis.mime import Mail
 from wom_chassis.signatures import signature
 
+from outreach.kinds import MessageClass
 from outreach.settings import OutreachSettings
 from outreach.templates import Rendered
 
@@ -30,7 +31,6 @@ __all__ = [
     "Channel",
     "ChannelError",
     "EmailChannel",
-    "MessageClass",
     "Outgoing",
     "WebhookChannel",
     "build_channels",
@@ -41,7 +41,6 @@ __all__ = [
 
 log = get_logger(__name__)
 
-MessageClass = Literal["transactional", "marketing"]
 WEBHOOK_EVENT = "outreach.message"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 """httpx's limit per phase (connect, write, read); the whole POST is bounded at twice that."""

@@ -6,11 +6,11 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, extract, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import Service, utcnow
+from wom_chassis.time_zones import time_zone
 
 from outreach.channels import channels_for
 from outreach.messaging import queue_message
@@ -35,20 +35,13 @@ def occurs_on(anniversary: date, day: date) -> bool:
     )
 
 
-def _zone(name: str | None, default: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or default)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(default)
-
-
 Planned = tuple[str, dict[str, int], datetime, str]
 """A yearly message to queue: its kind, data, when it is due and its cause (once per year)."""
 
 
 def _yearly_messages(contact: Contact, now: datetime, rules: Rules) -> list[Planned]:
     """The contact's birthday note and anniversary falling today or tomorrow in its zone."""
-    zone = _zone(contact.timezone, rules.quiet_hours.default_timezone)
+    zone = time_zone(contact.timezone, rules.quiet_hours.default_timezone)
     today = now.astimezone(zone).date()
     registered = contact.registered_at.astimezone(zone).date() if contact.registered_at else None
     messages: list[Planned] = []

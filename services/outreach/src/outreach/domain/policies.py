@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wom_chassis.time_zones import time_zone
 
 from outreach.rules import FrequencyCap, QuietHours
 
@@ -52,17 +53,10 @@ def cap_reached(sent: Sequence[datetime], now: datetime, cap: FrequencyCap) -> b
     return sum(1 for moment in sent if since < moment <= now) >= cap.messages
 
 
-def _zone(name: str | None, default: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or default)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(default)
-
-
 def quiet_until(now: datetime, timezone: str | None, quiet: QuietHours) -> datetime | None:
     """The end of the quiet hours in the customer's time zone when `now` falls inside them
     (daylight saving included), else None."""
-    zone = _zone(timezone, quiet.default_timezone)
+    zone = time_zone(timezone, quiet.default_timezone)
     local = now.astimezone(zone)
     clock = local.time().replace(tzinfo=None)
     crosses_midnight = quiet.start > quiet.end

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime
+
+from wom_chassis.time_zones import time_zone
 
 __all__ = ["birthday_in", "is_birthday", "local_date"]
 
 
 def local_date(now: datetime, timezone: str | None) -> date:
     """Today's date where the customer lives (UTC when the zone is unknown)."""
-    try:
-        zone = ZoneInfo(timezone) if timezone else UTC
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name tzdata reads as a folder
-        zone = UTC
-    return now.astimezone(zone).date()
+    return now.astimezone(time_zone(timezone)).date()
 
 
 def birthday_in(birthday: date, year: int) -> date:
