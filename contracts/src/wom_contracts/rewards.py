@@ -10,15 +10,26 @@ from wom_contracts.base import Event
 from wom_contracts.types import Id, Money, ReasonCode, UtcDatetime
 
 __all__ = [
+    "BIRTHDAY",
+    "COMPENSATION",
+    "EARN",
     "KEY_CLIENT",
     "MEMBER",
+    "ORDER_PARTIALLY_REFUNDED",
+    "ORDER_REFUNDED",
+    "POINTS_EXPIRED",
+    "REFERRAL_ADVOCATE",
+    "REFERRAL_FRIEND",
+    "REFERRAL_KINDS",
     "REPEAT_BUYER",
     "REWARD_KINDS",
     "TIER_ORDER",
     "Balance",
     "KnownTier",
     "PointsExpiringV1",
+    "RevocationReason",
     "RewardGrantedV1",
+    "RewardKind",
     "RewardRedeemedV1",
     "RewardReleasedV1",
     "RewardRevokedV1",
@@ -28,7 +39,21 @@ __all__ = [
 ]
 
 RewardKind = Literal["earn", "referral_advocate", "referral_friend", "compensation", "birthday"]
+"""What a reward was given for: a purchase, either side of a referral, a support case, a birthday."""
 REWARD_KINDS: tuple[RewardKind, ...] = get_args(RewardKind)
+EARN: RewardKind = "earn"
+REFERRAL_ADVOCATE: RewardKind = "referral_advocate"
+REFERRAL_FRIEND: RewardKind = "referral_friend"
+COMPENSATION: RewardKind = "compensation"
+BIRTHDAY: RewardKind = "birthday"
+REFERRAL_KINDS: tuple[RewardKind, ...] = (REFERRAL_ADVOCATE, REFERRAL_FRIEND)
+
+RevocationReason = Literal["order_refunded", "order_partially_refunded", "points_expired"]
+"""Why rewards took points back on its own account (`RewardRevokedV1.reason`); a referral reward
+is taken back with the referral's reversal reason, any reason code. The wire carries a string."""
+ORDER_REFUNDED: RevocationReason = "order_refunded"
+ORDER_PARTIALLY_REFUNDED: RevocationReason = "order_partially_refunded"
+POINTS_EXPIRED: RevocationReason = "points_expired"
 
 KnownTier = Literal["member", "repeat_buyer", "key_client"]
 """wom's tiers. The events carry a tier as a snake_case name (`Tier`): a consumer must take a name

@@ -10,8 +10,12 @@ from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
 from wom_chassis.l10n import money_value
 from wom_chassis.privacy import remember_erased
 from wom_contracts import (
+    EARN,
     KEY_CLIENT,
     MEMBER,
+    POINTS_EXPIRED,
+    REFERRAL_ADVOCATE,
+    REFERRAL_FRIEND,
     Balance,
     CaseOpenedV1,
     CaseResolvedV1,
@@ -39,8 +43,8 @@ from outreach.settings import OutreachSettings
 __all__ = ["Loop", "build_handlers", "money_data"]
 
 log = get_logger(__name__)
-REWARD_MESSAGES = {"earn": "purchase_thank_you", "referral_advocate": "referral_success",
-                   "referral_friend": "referral_welcome_reward"}  # fmt: skip
+REWARD_MESSAGES = {EARN: "purchase_thank_you", REFERRAL_ADVOCATE: "referral_success",
+                   REFERRAL_FRIEND: "referral_welcome_reward"}  # fmt: skip
 
 
 def money_data(money: Money | None) -> dict[str, str] | None:
@@ -281,8 +285,8 @@ def _revocation_reason(event: RewardRevokedV1) -> str:
     """The reason a customer reads: a referral reward taken back because the friend's order was
     refunded is explained from each side (the event's reason is the order's: fully refunded, or
     below the minimum), not as if the customer's own order had been refunded."""
-    if event.kind == "referral_advocate" and event.reason != "points_expired":
+    if event.kind == REFERRAL_ADVOCATE and event.reason != POINTS_EXPIRED:
         return "referral_reversed"
-    if event.kind == "referral_friend" and event.reason != "points_expired":
+    if event.kind == REFERRAL_FRIEND and event.reason != POINTS_EXPIRED:
         return "welcome_reward_reversed"
     return event.reason

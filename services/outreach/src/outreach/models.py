@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import UtcDateTime
+from wom_contracts import MEMBER
 
 __all__ = ["Base", "Contact", "ErasedCustomer", "Message"]
 
@@ -36,7 +37,7 @@ class Contact(Base):
     registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     order_count: Mapped[int] = mapped_column(Integer, default=0)
     last_order_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    tier: Mapped[str] = mapped_column(String(32), default="member")
+    tier: Mapped[str] = mapped_column(String(32), default=MEMBER)
     referral_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     share_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     points_available: Mapped[int] = mapped_column(Integer, default=0)

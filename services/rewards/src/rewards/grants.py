@@ -14,7 +14,15 @@ from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import UnitOfWork
 from wom_chassis.driver import fetch
-from wom_contracts import CaseResolvedV1, Money, ReferralQualifiedV1, RewardGrantedV1
+from wom_contracts import (
+    COMPENSATION,
+    REFERRAL_ADVOCATE,
+    REFERRAL_KINDS,
+    CaseResolvedV1,
+    Money,
+    ReferralQualifiedV1,
+    RewardGrantedV1,
+)
 
 from rewards.domain.balances import POINTS, Balances
 from rewards.domain.compensation import compensation_withheld_reason
@@ -35,8 +43,6 @@ __all__ = [
     "referral_limits",
     "stored_referrals",
 ]
-
-REFERRAL_KINDS = ("referral_advocate", "referral_friend")
 
 
 @dataclass(slots=True)
@@ -84,7 +90,7 @@ _SETTLED = union_all(
 _COMPENSATED = (
     select(LedgerEntry.unit, func.sum(LedgerEntry.amount))
     .where(
-        LedgerEntry.kind == "compensation",
+        LedgerEntry.kind == COMPENSATION,
         LedgerEntry.unit.in_(bindparam("units", expanding=True)),
         LedgerEntry.amount > 0,
         LedgerEntry.created_at >= bindparam("since", type_=LedgerEntry.created_at.type),
@@ -134,7 +140,7 @@ class ReferralLimits:
     def granted(self, grant: Grant, event: ReferralQualifiedV1) -> None:
         """Count a reward just granted."""
         self._count(grant, +1)
-        if grant.kind == "referral_advocate":
+        if grant.kind == REFERRAL_ADVOCATE:
             self.rewarded.setdefault(event.advocate_customer_id, []).append(
                 (event.referral_id, event.occurred_at)
             )
@@ -288,7 +294,7 @@ def grant_compensation(
         withhold(
             uow,
             customer_id=event.customer_id,
-            kind="compensation",
+            kind=COMPENSATION,
             reason=reason,
             credit=compensation,
             case_id=event.case_id,
@@ -298,7 +304,7 @@ def grant_compensation(
     entry = add_entry(
         uow,
         customer_id=event.customer_id,
-        kind="compensation",
+        kind=COMPENSATION,
         unit=currency,
         amount=compensation.amount,
         status="available",
@@ -313,7 +319,7 @@ def grant_compensation(
         RewardGrantedV1(
             customer_id=event.customer_id,
             reward_id=entry["id"],
-            kind="compensation",
+            kind=COMPENSATION,
             status="available",
             credit=compensation,
             reason="case_compensation",

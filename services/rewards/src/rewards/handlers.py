@@ -9,6 +9,8 @@ from operator import attrgetter
 
 from wom_chassis import EventHandlers, EventRejected, UnitOfWork, get_logger
 from wom_contracts import (
+    EARN,
+    MEMBER,
     CaseResolvedV1,
     CustomerErasedV1,
     CustomerRegisteredV1,
@@ -90,7 +92,7 @@ def _earn_points(
     entry = add_entry(
         uow,
         customer_id=event.customer_id,
-        kind="earn",
+        kind=EARN,
         unit=POINTS,
         amount=earning.points,
         status="pending",
@@ -105,7 +107,7 @@ def _earn_points(
         RewardGrantedV1(
             customer_id=event.customer_id,
             reward_id=entry["id"],
-            kind="earn",
+            kind=EARN,
             status="pending",
             points=earning.points,
             reason=earning.reason,
@@ -310,7 +312,7 @@ async def on_customer_registered(event: CustomerRegisteredV1, uow: Work) -> None
             "customer_id": event.customer_id,
             "birthday": event.birthday,
             "timezone": event.timezone,
-            "tier": "member",
+            "tier": MEMBER,
             "updated_at": uow.now,
         },
         key=["customer_id"],

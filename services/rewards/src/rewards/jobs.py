@@ -12,7 +12,15 @@ from decimal import Decimal
 
 from sqlalchemy import and_, or_, select, update
 from wom_chassis import Service, UnitOfWork, get_logger, upsert, utcnow
-from wom_contracts import KEY_CLIENT, PointsExpiringV1, RewardGrantedV1, RewardReleasedV1
+from wom_contracts import (
+    BIRTHDAY,
+    KEY_CLIENT,
+    MEMBER,
+    POINTS_EXPIRED,
+    PointsExpiringV1,
+    RewardGrantedV1,
+    RewardReleasedV1,
+)
 
 from rewards.domain.balances import POINTS
 from rewards.domain.birthdays import is_birthday, local_date
@@ -148,7 +156,7 @@ async def _expire_for(
             unit=POINTS,
             amount=-points,
             status="available",
-            reason="points_expired",
+            reason=POINTS_EXPIRED,
             once_key=f"expire:{lot.entry_id}",
             offsets_entry_id=lot.entry_id,
         )
@@ -159,7 +167,7 @@ async def _expire_for(
             customer_id=customer_id,
             reward_id=lot.entry_id,
             kind=kinds[lot.entry_id],
-            reason="points_expired",
+            reason=POINTS_EXPIRED,
             balances=balances,
             occurred_at=now,
             points=points,
@@ -197,7 +205,7 @@ async def recompute_tiers(service: Service, *, rules: Rules, now: datetime | Non
     async with service.work() as uow:
         session = uow.session
         ranking, revenues = await compute_ranking(session, now, rules)
-        tiered = set(await session.scalars(select(Customer.customer_id).where(Customer.tier != "member")))
+        tiered = set(await session.scalars(select(Customer.customer_id).where(Customer.tier != MEMBER)))
         customers = tiered | set(revenues)
         states = await tier_states(session)
         counts = await order_counts(session)
@@ -272,7 +280,7 @@ async def birthday_gifts(service: Service, *, rules: Rules, now: datetime | None
             entry = add_entry(
                 uow,
                 customer_id=customer_id,
-                kind="birthday",
+                kind=BIRTHDAY,
                 unit=POINTS,
                 amount=points,
                 status="available",
@@ -286,7 +294,7 @@ async def birthday_gifts(service: Service, *, rules: Rules, now: datetime | None
                 RewardGrantedV1(
                     customer_id=customer_id,
                     reward_id=entry["id"],
-                    kind="birthday",
+                    kind=BIRTHDAY,
                     status="available",
                     points=points,
                     reason="birthday_gift",

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Date, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import ExactDecimal, UtcDateTime
+from wom_contracts import MEMBER
 
 __all__ = [
     "Base",
@@ -113,7 +114,7 @@ class Customer(Base):
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    tier: Mapped[str] = mapped_column(String(32), default="member")
+    tier: Mapped[str] = mapped_column(String(32), default=MEMBER)
     tier_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     below_threshold_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

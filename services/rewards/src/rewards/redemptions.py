@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wom_chassis import Service, new_id, upsert, utcnow
-from wom_contracts import Money, RewardRedeemedV1
+from wom_contracts import MEMBER, Money, RewardRedeemedV1
 
 from rewards.domain.balances import POINTS, as_money
 from rewards.domain.redemption import RedemptionRefused, coupon_code, coupon_value_of_points, refusal
@@ -93,7 +93,7 @@ async def _redeem(
         await upsert(
             session,
             Customer,
-            {"customer_id": customer_id, "tier": "member", "updated_at": now},
+            {"customer_id": customer_id, "tier": MEMBER, "updated_at": now},
             key=["customer_id"],
             update=[],
         )

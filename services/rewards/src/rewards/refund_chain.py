@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from wom_chassis import UnitOfWork
 from wom_chassis.driver import fetch
+from wom_contracts import EARN, ORDER_PARTIALLY_REFUNDED, ORDER_REFUNDED, RevocationReason
 
 from rewards.domain.balances import POINTS, Balances
 from rewards.domain.refunds import clawback_points
@@ -98,7 +99,7 @@ def _claw_back(
         uow,
         customer_id=grant.customer_id,
         reward_id=grant.id,
-        kind="earn",
+        kind=EARN,
         reason=reason,
         balances=balances,
         occurred_at=row["created_at"],
@@ -108,9 +109,9 @@ def _claw_back(
     )
 
 
-def refund_reason(refunded: Decimal, total: Decimal) -> str:
+def refund_reason(refunded: Decimal, total: Decimal) -> RevocationReason:
     """The reason code a clawback carries: the order was refunded in full or in part."""
-    return "order_refunded" if refunded >= total else "order_partially_refunded"
+    return ORDER_REFUNDED if refunded >= total else ORDER_PARTIALLY_REFUNDED
 
 
 def claw_back_refunds(
