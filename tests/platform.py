@@ -180,7 +180,7 @@ async def running_platform(
             common = {
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "API_TOKEN": API_TOKEN, "LOG_LEVEL": "WARNING",
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(inbox.port),
-                "RELEASE_EVERY_SECONDS": "1", "BREACH_EVERY_SECONDS": "1", "DELIVERY_INTERVAL_SECONDS": "0.5",
+                "RELEASE_EVERY_SECONDS": "1", "BREACH_EVERY_SECONDS": "1", "DELIVERY_EVERY_SECONDS": "0.5",
                 "SCHEDULE_EVERY_SECONDS": "1",
                 **(env or {}),
             }  # fmt: skip

@@ -204,11 +204,12 @@ def production_settings(name: str) -> set[str]:
 
 
 def test_the_production_settings_are_found_from_the_classes() -> None:
-    assert {"referrals_hash_key", "referrals_public_url", "referrals_rules_file"} <= production_settings(
+    assert {"referrals_hash_secret", "referrals_public_url", "referrals_rules_file"} <= production_settings(
         "referrals"
     )
-    assert {"outreach_secret_key", "outreach_public_url", "smtp_host"} <= production_settings("outreach")
-    assert {"feedback_secret_key", "feedback_agents_file", "mail_from"} <= production_settings("feedback")
+    outreach = {"outreach_unsubscribe_secret", "outreach_public_url", "smtp_host"}
+    assert outreach <= production_settings("outreach")
+    assert {"feedback_session_secret", "feedback_agents_file", "mail_from"} <= production_settings("feedback")
     assert "smtp_host" not in production_settings("rewards")
     for cls in SETTINGS.values():
         assert cls.model_config.get("env_prefix", "") == ""  # env var = field name in capitals

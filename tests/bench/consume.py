@@ -133,7 +133,7 @@ def service_throughput(
     run = uuid.uuid4().hex[:6]
     database = directory / f"{name}-{mode}-{run}.db"
     # outreach sends mail from a job: every 0.2 s, so that "drained" measures the path, not the tick
-    env = {"CONSUME_MODE": mode, "DELIVERY_INTERVAL_SECONDS": "0.2"}
+    env = {"CONSUME_MODE": mode, "DELIVERY_EVERY_SECONDS": "0.2"}
     if name == "outreach":  # welcomes fall due five minutes after a sign-up: not in this run
         shipped = Path(__file__).resolve().parents[2] / "services/outreach/src/outreach/rules.default.yaml"
         rules = rules_file(directory, shipped, {"welcome_delay_minutes": 24 * 60})

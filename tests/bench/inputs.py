@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from referrals.domain.codes import code_candidates, name_prefix
-from referrals.settings import DEV_HASH_KEY
+from referrals.settings import DEV_HASH_SECRET
 from wom_contracts import (
     Balance,
     CustomerRegisteredV1,
@@ -60,7 +60,8 @@ def rewards_inputs(run: str, count: int) -> list[RawRecord]:
 def referral_code(customer: str, first_name: str) -> str:
     """The code referrals issues to a customer with the development key and the shipped rules
     (its first candidate: collisions are rare enough for a bench)."""
-    candidates = code_candidates(customer, name_prefix(first_name, 10), key=DEV_HASH_KEY.encode(), length=4)
+    key = DEV_HASH_SECRET.encode()
+    candidates = code_candidates(customer, name_prefix(first_name, 10), key=key, length=4)
     return str(next(candidates))
 
 

@@ -194,7 +194,7 @@ def whole_loop(
     result = LoopResult()
 
     async def run() -> None:
-        async with running_platform(directory, env={"DELIVERY_INTERVAL_SECONDS": "0.5"}) as platform:
+        async with running_platform(directory, env={"DELIVERY_EVERY_SECONDS": "0.5"}) as platform:
             await asyncio.to_thread(_run_parts, platform)
 
     def _run_parts(platform: Platform) -> None:

@@ -180,7 +180,7 @@ def delivery_rate(
         },
     ).rename(directory / f"outreach-rules-{run}.yaml")
     expected = mails + consume // 2  # each consumed pair queues one thank-you, due at once
-    env = {"DELIVERY_INTERVAL_SECONDS": "0.2", "OUTREACH_RULES_FILE": str(rules)}
+    env = {"DELIVERY_EVERY_SECONDS": "0.2", "OUTREACH_RULES_FILE": str(rules)}
     if connections is not None:
         env["SMTP_CONNECTIONS"] = str(connections)
     with embedded_broker() as bootstrap, BenchInbox() as inbox:

@@ -31,9 +31,9 @@ DUPLICATE_KINDS = {
     "case_opened_twice", "message_queued_twice", "mail_sent_twice",
 }  # fmt: skip
 ENV = {
-    "REFERRALS_HASH_KEY": HASH_KEY,
-    "OUTREACH_SECRET_KEY": "chaos-secret",
-    "FEEDBACK_SECRET_KEY": "chaos-secret",
+    "REFERRALS_HASH_SECRET": HASH_KEY,
+    "OUTREACH_UNSUBSCRIBE_SECRET": "chaos-secret",
+    "FEEDBACK_SESSION_SECRET": "chaos-secret",
 }
 
 

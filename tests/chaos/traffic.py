@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 HASH_KEY = "wom-chaos-hash-key"
-"""REFERRALS_HASH_KEY of the run's referrals service, so that the harness can predict codes."""
+"""REFERRALS_HASH_SECRET of the run's referrals service, so that the harness can predict codes."""
 
 # which service consumes which topic (each service's handlers.py); `Truth` checks it against the inboxes
 CONSUMERS: dict[str, tuple[str, ...]] = {

@@ -344,7 +344,7 @@ async def _platform(
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": broker, "API_TOKEN": API_TOKEN, "LOG_LEVEL": "INFO",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(inbox.port),
-        "RELEASE_EVERY_SECONDS": "1", "BREACH_EVERY_SECONDS": "1", "DELIVERY_INTERVAL_SECONDS": "0.5",
+        "RELEASE_EVERY_SECONDS": "1", "BREACH_EVERY_SECONDS": "1", "DELIVERY_EVERY_SECONDS": "0.5",
         "SCHEDULE_EVERY_SECONDS": "1",
         "REFERRALS_PUBLIC_URL": f"http://127.0.0.1:{ports['referrals']}",
         "REFERRALS_STOREFRONT_URL": "https://shop.example.com/",

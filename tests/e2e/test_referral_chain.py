@@ -53,7 +53,7 @@ async def test_a_chain_of_three_is_attributed_qualified_and_counted(
         KAFKA_BOOTSTRAP_SERVERS=own_broker,
         REFERRALS_PUBLIC_URL="https://r.example.com",
         REFERRALS_STOREFRONT_URL="https://shop.example.com/",
-        REFERRALS_HASH_KEY=uuid.uuid4().hex,
+        REFERRALS_HASH_SECRET=uuid.uuid4().hex,
     )
     referrals.wait_healthy()
 

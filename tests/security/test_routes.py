@@ -126,16 +126,16 @@ def build(name: str, directory: Path) -> Service:
     url = f"sqlite+aiosqlite:///{directory / name}.db"
     common: dict[str, Any] = {"database_url": url, "api_token": TOKEN}
     if name == "referrals":
-        return create_referrals(ReferralsSettings(**common, referrals_hash_key=SECRET_KEY))
+        return create_referrals(ReferralsSettings(**common, referrals_hash_secret=SECRET_KEY))
     if name == "rewards":
         return create_rewards(RewardsSettings(**common))
     if name == "outreach":
-        return create_outreach(OutreachSettings(**common, outreach_secret_key=SECRET_KEY))
+        return create_outreach(OutreachSettings(**common, outreach_unsubscribe_secret=SECRET_KEY))
     return create_feedback(
         FeedbackSettings(
             **common,
-            feedback_secret_key=SECRET_KEY,
-            feedback_intake_hmac_secret="the-real-intake-secret",
+            feedback_session_secret=SECRET_KEY,
+            feedback_intake_secret="the-real-intake-secret",
             feedback_agents_file=_agents_file(directory),
         )
     )

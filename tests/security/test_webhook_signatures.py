@@ -159,7 +159,7 @@ async def test_the_intake_refuses_a_correctly_signed_answer_that_is_stale(tmp_pa
     settings = FeedbackSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'feedback.db'}",
         api_token="t",
-        feedback_intake_hmac_secret=SECRET,
+        feedback_intake_secret=SECRET,
     )
     body = json.dumps(
         {"customer_id": "ana", "response_id": "r-9", "kind": "nps", "score": 9,

@@ -159,9 +159,9 @@ def create_service(
         db,
         producer,
         service=settings.service_name,
-        interval=settings.relay_interval_seconds,
+        interval=settings.relay_every_seconds,
         batch_size=settings.relay_batch_size,
-        sweep_after=settings.relay_sweep_seconds,
+        sweep_after=settings.relay_sweep_every_seconds,
         retention=timedelta(hours=settings.outbox_retention_hours),
     )
     processor = EventProcessor(

@@ -58,9 +58,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(default=8000, ge=0, le=65535)
     api_token: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    relay_interval_seconds: float = Field(default=0.2, gt=0)
+    relay_every_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=500, ge=1, description="rows the relay publishes per round")
-    relay_sweep_seconds: float = Field(
+    relay_sweep_every_seconds: float = Field(
         default=2.0,
         gt=0,
         description="how often the relay publishes rows that waited this long without being "

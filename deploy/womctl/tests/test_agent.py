@@ -26,7 +26,7 @@ DEMO_AGENTS = Path(__file__).resolve().parents[3] / "services/feedback/agents.de
 async def console(tmp_path: Path) -> AsyncIterator[tuple[Service, str]]:
     settings = FeedbackSettings(
         database_url=await empty_database_url("sqlite", tmp_path), api_token="t",
-        feedback_agents_file=DEMO_AGENTS, feedback_secret_key="test-secret",
+        feedback_agents_file=DEMO_AGENTS, feedback_session_secret="test-secret",
     )  # fmt: skip
     async with in_memory_service(create_app(settings)) as service:
         service.http.include_router(build_console(service, load_rules()))

@@ -38,8 +38,8 @@ def make_feedback(request: pytest.FixtureRequest, tmp_path: Path) -> FeedbackFac
                 database_url=url,
                 api_token=TOKEN,
                 feedback_rules_file=rules,
-                feedback_intake_hmac_secret=INTAKE_SECRET,
-                feedback_secret_key="test-secret-key",
+                feedback_intake_secret=INTAKE_SECRET,
+                feedback_session_secret="test-secret-key",
                 **settings,
             )
         )

@@ -59,7 +59,7 @@ def make_outreach(
                 api_token=TOKEN,
                 outreach_rules_file=rules,
                 outreach_public_url="https://mail.example.com",
-                outreach_secret_key="test-key",
+                outreach_unsubscribe_secret="test-key",
                 delivery_max_attempts=2,
                 delivery_retry_seconds=0.01,
             )

@@ -44,7 +44,7 @@ def make_referrals(request: pytest.FixtureRequest, tmp_path: Path) -> ReferralsF
                 referrals_rules_file=rules,
                 referrals_public_url=PUBLIC_URL,
                 referrals_storefront_url=STOREFRONT,
-                referrals_hash_key="test-key",
+                referrals_hash_secret="test-key",
                 **settings,
             )
         )

@@ -13,9 +13,11 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
+from womctl.up import SERVICES
+
 __all__ = ["DLQ_TOPICS", "LINKS", "TOPICS", "Tally", "follow", "render"]
 
-DLQ_TOPICS = tuple(f"{service}.dlq" for service in ("referrals", "rewards", "outreach", "feedback"))
+DLQ_TOPICS = tuple(f"{service}.dlq" for service in SERVICES)
 TOPICS = (
     "rewards.reward.granted.v1", "rewards.reward.released.v1", "rewards.reward.revoked.v1",
     "referrals.code.issued.v1", "referrals.referral.attributed.v1",
@@ -24,11 +26,12 @@ TOPICS = (
     "feedback.case.resolved.v1", "outreach.message.sent.v1", "outreach.message.suppressed.v1",
     "outreach.message.failed.v1", *DLQ_TOPICS,
 )  # fmt: skip
+_REFERRALS, _FEEDBACK = (f"http://127.0.0.1:{SERVICES[name]}" for name in ("referrals", "feedback"))
 LINKS = (
-    ("support console", "http://127.0.0.1:8004/console", "demo / demo (local use only)"),
+    ("support console", f"{_FEEDBACK}/console", "demo / demo (local use only)"),
     ("mail folder", "var/mail/", "one .eml file per mail sent"),
-    ("referral analytics", "http://127.0.0.1:8001/analytics", "any user, password = the API token"),
-    ("feedback analytics", "http://127.0.0.1:8004/analytics/summary", "NPS, SLA compliance, recovery"),
+    ("referral analytics", f"{_REFERRALS}/analytics", "any user, password = the API token"),
+    ("feedback analytics", f"{_FEEDBACK}/analytics/summary", "NPS, SLA compliance, recovery"),
 )
 
 

@@ -18,6 +18,9 @@ from womctl.topics import create_topics
 __all__ = ["SERVICES", "run_up"]
 
 SERVICES = {"referrals": 8001, "rewards": 8002, "outreach": 8003, "feedback": 8004}
+"""The services and their HTTP ports on one machine: the one table of them. `make up` gives each
+its port (HTTP_PORT); the settings' defaults, docker-compose.yml, the dev overlay and the READMEs
+are held to it by deploy/tests/test_ports.py."""
 DEV_API_TOKEN = "dev-token"
 # demo / demo and olga / olga in the support console: for local use only
 DEMO_AGENTS_FILE = Path(__file__).resolve().parents[4] / "services/feedback/agents.demo.yaml"
@@ -58,7 +61,7 @@ def run_up(
             env=env,
         )
         for name in services:
-            manager.add_process(name, _command(name), env=env)
+            manager.add_process(name, _command(name), env={**env, "HTTP_PORT": str(SERVICES[name])})
         console.print(
             f"[bold]wom[/] broker {env['KAFKA_BOOTSTRAP_SERVERS']}"
             f"{' (embedded, in memory)' if broker else ''}, {len(created)} topics created"

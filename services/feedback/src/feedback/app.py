@@ -16,7 +16,7 @@ from feedback.handlers import build_handlers
 from feedback.intake import build_intake
 from feedback.jobs import check_breaches
 from feedback.rules import load_rules
-from feedback.settings import DEV_SECRET_KEY, FeedbackSettings
+from feedback.settings import DEV_SESSION_SECRET, FeedbackSettings
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
 
@@ -38,8 +38,8 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
         ),
     ]
     service = create_service(settings, build_handlers(rules, lexicon), migrations=MIGRATIONS, background=jobs)
-    if settings.feedback_secret_key.get_secret_value() == DEV_SECRET_KEY:
-        log.warning("feedback_secret_key_is_the_development_default", setting="FEEDBACK_SECRET_KEY")
+    if settings.feedback_session_secret.get_secret_value() == DEV_SESSION_SECRET:
+        log.warning("feedback_session_secret_is_the_development_default", setting="FEEDBACK_SESSION_SECRET")
     service.http.include_router(build_intake(service, settings))
     service.http.include_router(build_deliveries_api(service))
     service.http.include_router(build_analytics_api(service))

@@ -29,7 +29,7 @@ class Accepted(BaseModel):
 
 
 def _signed(settings: FeedbackSettings, signature: str, timestamp: str | None, body: bytes) -> bool:
-    secret = settings.feedback_intake_hmac_secret
+    secret = settings.feedback_intake_secret
     return secret is not None and signature_is_valid(secret.get_secret_value(), timestamp, signature, body)
 
 

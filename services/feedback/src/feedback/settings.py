@@ -11,9 +11,9 @@ from wom_chassis.settings import batch_size_field
 
 from feedback.rules import DEFAULT_RULES_FILE
 
-__all__ = ["DEV_SECRET_KEY", "FeedbackSettings"]
+__all__ = ["DEV_SESSION_SECRET", "FeedbackSettings"]
 
-DEV_SECRET_KEY = "wom-dev-only-console-key"
+DEV_SESSION_SECRET = "wom-dev-only-console-key"
 
 
 class FeedbackSettings(ServiceSettings, MailSettings):
@@ -30,10 +30,10 @@ class FeedbackSettings(ServiceSettings, MailSettings):
     feedback_agents_file: Path | None = Field(
         default=None, description="YAML list of console agents with hashed passwords; none: no login"
     )
-    feedback_secret_key: SecretStr = Field(
-        default=SecretStr(DEV_SECRET_KEY), description="signs console sessions and CSRF tokens"
+    feedback_session_secret: SecretStr = Field(
+        default=SecretStr(DEV_SESSION_SECRET), description="signs console sessions and CSRF tokens"
     )
-    feedback_intake_hmac_secret: SecretStr | None = Field(
+    feedback_intake_secret: SecretStr | None = Field(
         default=None, description="shared secret of survey tools that sign intake requests"
     )
     breach_every_seconds: float = Field(

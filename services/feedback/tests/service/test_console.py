@@ -61,7 +61,7 @@ async def feedback(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         database_url=url,
         api_token="t",
         feedback_agents_file=write_agents(tmp_path / "agents.yaml"),
-        feedback_secret_key="test-secret",
+        feedback_session_secret="test-secret",
     )
     async with in_memory_service(with_console(create_app(settings))) as service:
         yield service

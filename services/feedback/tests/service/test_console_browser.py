@@ -53,7 +53,7 @@ async def console(tmp_path: Path) -> AsyncIterator[tuple[Service, str]]:
         database_url=await empty_database_url("sqlite", tmp_path),
         api_token="t",
         feedback_agents_file=DEMO_AGENTS,
-        feedback_secret_key="test-secret",
+        feedback_session_secret="test-secret",
     )
     async with in_memory_service(create_app(settings)) as service:
         async for url in serve(service):

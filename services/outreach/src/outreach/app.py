@@ -13,7 +13,7 @@ from outreach.handlers import build_handlers
 from outreach.jobs import plan_yearly
 from outreach.models import Contact
 from outreach.rules import load_rules
-from outreach.settings import DEV_SECRET_KEY, OutreachSettings
+from outreach.settings import DEV_UNSUBSCRIBE_SECRET, OutreachSettings
 from outreach.templates import Templates
 from outreach.unsubscribe import build_unsubscribe_api
 
@@ -49,8 +49,10 @@ def create_app(settings: OutreachSettings | None = None) -> Service:
     service = create_service(
         settings, build_handlers(rules, settings), migrations=MIGRATIONS, background=jobs
     )
-    if settings.outreach_secret_key.get_secret_value() == DEV_SECRET_KEY:
-        log.warning("outreach_secret_key_is_the_development_default", setting="OUTREACH_SECRET_KEY")
+    if settings.outreach_unsubscribe_secret.get_secret_value() == DEV_UNSUBSCRIBE_SECRET:
+        log.warning(
+            "outreach_unsubscribe_secret_is_the_development_default", setting="OUTREACH_UNSUBSCRIBE_SECRET"
+        )
     service.http.include_router(build_api(service, templates))
     service.http.include_router(build_unsubscribe_api(service, settings, unsubscribe_contact))
     return service

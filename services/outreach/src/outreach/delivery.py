@@ -92,7 +92,7 @@ class Delivery:
                     tried = 0
                 if not tried:
                     await self.close()  # no connection is held open while nothing is due
-                    await asyncio.sleep(self.settings.delivery_interval_seconds)
+                    await asyncio.sleep(self.settings.delivery_every_seconds)
         finally:
             await self.close()
 

@@ -11,9 +11,9 @@ from wom_chassis.settings import batch_size_field
 
 from outreach.rules import DEFAULT_RULES_FILE
 
-__all__ = ["DEV_SECRET_KEY", "OutreachSettings"]
+__all__ = ["DEV_UNSUBSCRIBE_SECRET", "OutreachSettings"]
 
-DEV_SECRET_KEY = "wom-dev-only-unsubscribe-key"
+DEV_UNSUBSCRIBE_SECRET = "wom-dev-only-unsubscribe-key"
 
 
 class OutreachSettings(ServiceSettings, MailSettings):
@@ -32,8 +32,9 @@ class OutreachSettings(ServiceSettings, MailSettings):
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         description="the public base URL of this service: unsubscribe links are <it>/unsubscribe/<token>",
     )
-    outreach_secret_key: SecretStr = Field(
-        default=SecretStr(DEV_SECRET_KEY), description="signs unsubscribe tokens; set a long random secret"
+    outreach_unsubscribe_secret: SecretStr = Field(
+        default=SecretStr(DEV_UNSUBSCRIBE_SECRET),
+        description="signs unsubscribe tokens; set a long random secret",
     )
     outreach_webhook_url: str | None = Field(
         default=None,
@@ -44,7 +45,7 @@ class OutreachSettings(ServiceSettings, MailSettings):
     )
     outreach_webhook_kinds: list[str] = Field(default_factory=list, description="kinds also sent by webhook")
     default_locale: str = "en"
-    delivery_interval_seconds: float = Field(default=0.5, gt=0)
+    delivery_every_seconds: float = Field(default=0.5, gt=0)
     delivery_round_size: int = Field(
         default=100,
         ge=1,

@@ -22,7 +22,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from wom_chassis import UnitOfWork, get_logger
 
-from outreach.settings import DEV_SECRET_KEY, OutreachSettings
+from outreach.settings import DEV_UNSUBSCRIBE_SECRET, OutreachSettings
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
@@ -95,7 +95,7 @@ def customer_of_token(secret: str, token: str) -> str | None:
 
 def unsubscribe_url(settings: OutreachSettings, customer_id: str) -> str:
     """The customer's unsubscribe link: `<outreach_public_url>/unsubscribe/<token>`."""
-    token = unsubscribe_token(settings.outreach_secret_key.get_secret_value(), customer_id)
+    token = unsubscribe_token(settings.outreach_unsubscribe_secret.get_secret_value(), customer_id)
     return f"{settings.outreach_public_url.rstrip('/')}/unsubscribe/{token}"
 
 
@@ -184,9 +184,9 @@ def build_unsubscribe_api(
 ) -> APIRouter:
     """The public unsubscribe pages: GET asks for confirmation, POST (form or RFC 8058 one-click)
     calls `on_unsubscribe` in a unit of work. Unknown contacts get the same answer as known ones."""
-    secret = settings.outreach_secret_key.get_secret_value()
-    if secret == DEV_SECRET_KEY:
-        log.warning("unsubscribe_dev_secret", hint="set OUTREACH_SECRET_KEY to a long random secret")
+    secret = settings.outreach_unsubscribe_secret.get_secret_value()
+    if secret == DEV_UNSUBSCRIBE_SECRET:
+        log.warning("unsubscribe_dev_secret", hint="set OUTREACH_UNSUBSCRIBE_SECRET to a long random secret")
     router = APIRouter(tags=["unsubscribe"])
 
     @router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)

@@ -56,7 +56,7 @@ def settings(**overrides: Any) -> OutreachSettings:
     values: dict[str, Any] = {
         "database_url": "sqlite+aiosqlite:///:memory:",
         "outreach_public_url": PUBLIC_URL,
-        "outreach_secret_key": SecretStr(SECRET),
+        "outreach_unsubscribe_secret": SecretStr(SECRET),
         "smtp_timeout_seconds": 5.0,
     }
     return OutreachSettings(**(values | overrides))

@@ -25,7 +25,7 @@ TEMPLATES = Templates()
 SETTINGS = OutreachSettings(
     database_url="sqlite+aiosqlite:///:memory:",
     outreach_public_url="https://outreach.shop.example.com/wom-outreach",
-    outreach_secret_key=SecretStr("a-key-for-the-mail-tests"),
+    outreach_unsubscribe_secret=SecretStr("a-key-for-the-mail-tests"),
     mail_from="Casa Verde <hello@wom.localhost>",
 )
 CHANNEL = EmailChannel(SETTINGS, MailPool(SETTINGS))  # composes only: the pool is never used

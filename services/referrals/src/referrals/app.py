@@ -11,7 +11,7 @@ from referrals.api import build_api, build_share_link_api
 from referrals.handlers import build_handlers
 from referrals.programme import Programme
 from referrals.rules import load_rules
-from referrals.settings import DEV_HASH_KEY, ReferralsSettings
+from referrals.settings import DEV_HASH_SECRET, ReferralsSettings
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
 
@@ -24,8 +24,8 @@ def create_app(settings: ReferralsSettings | None = None) -> Service:
     settings = settings or ReferralsSettings()
     programme = Programme.of(load_rules(settings.referrals_rules_file), settings)
     service = create_service(settings, build_handlers(programme), migrations=MIGRATIONS)
-    if settings.referrals_hash_key.get_secret_value() == DEV_HASH_KEY:
-        log.warning("referrals_hash_key_is_the_development_default", setting="REFERRALS_HASH_KEY")
+    if settings.referrals_hash_secret.get_secret_value() == DEV_HASH_SECRET:
+        log.warning("referrals_hash_secret_is_the_development_default", setting="REFERRALS_HASH_SECRET")
     service.http.include_router(build_share_link_api(service, programme))
     service.http.include_router(build_api(service, programme))
     service.http.include_router(build_analytics_api(service, programme))

@@ -31,7 +31,7 @@ class Programme:
     @property
     def key(self) -> bytes:
         """The key personal data is hashed with."""
-        return self.settings.referrals_hash_key.get_secret_value().encode()
+        return self.settings.referrals_hash_secret.get_secret_value().encode()
 
     def hashed(self, value: str | None) -> str | None:
         """A keyed hash of `value` (None stays None)."""

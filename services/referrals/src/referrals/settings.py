@@ -10,9 +10,9 @@ from wom_chassis.settings import batch_size_field
 
 from referrals.rules import DEFAULT_RULES_FILE
 
-__all__ = ["DEV_HASH_KEY", "ReferralsSettings"]
+__all__ = ["DEV_HASH_SECRET", "ReferralsSettings"]
 
-DEV_HASH_KEY = "wom-dev-only-hash-key"
+DEV_HASH_SECRET = "wom-dev-only-hash-key"
 
 
 class ReferralsSettings(ServiceSettings):
@@ -37,7 +37,7 @@ class ReferralsSettings(ServiceSettings):
         description="where a share link sends the visitor (the code is added as a query parameter)",
     )
     referrals_storefront_code_param: str = Field(default="ref", pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    referrals_hash_key: SecretStr = Field(
-        default=SecretStr(DEV_HASH_KEY),
+    referrals_hash_secret: SecretStr = Field(
+        default=SecretStr(DEV_HASH_SECRET),
         description="key of the hashes of emails, IPs, devices and codes; set a long random secret",
     )

@@ -84,7 +84,7 @@ class _Console:
             raise TypeError("the console needs the feedback service's settings")
         self.service = service
         self.agents: Agents = load_agents(settings.feedback_agents_file)
-        self.signer = SessionSigner(settings.feedback_secret_key.get_secret_value())
+        self.signer = SessionSigner(settings.feedback_session_secret.get_secret_value())
         self.queues = [queue.name for queue in rules.queues]
         if not self.agents:
             log.warning("console_without_agents", hint="set FEEDBACK_AGENTS_FILE to let agents log in")
