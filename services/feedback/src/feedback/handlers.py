@@ -44,32 +44,57 @@ async def on_response_submitted(
     """Classify the answer; a negative one opens or joins a remediation case, a promoter without
     an open case is announced (the moment to ask for a referral)."""
     view = uow.view
-    if event.customer_id in view.erased:
-        log.info("event_for_erased_customer_ignored", response_id=event.response_id)
+    if not _take_in(view, event):
         return
-    if event.response_id in view.known_responses:
-        log.info("response_already_recorded", response_id=event.response_id)
-        return
-    view.known_responses.add(event.response_id)
     tier = view.tier_of(event.customer_id)
     answer_category = category(event.kind, event.score)
     signals = signals_in(event.comment, patterns)
     case_id = None
     if is_negative(answer_category, signals):
         case_id = _remediate(uow, event, tier, signals, rules)
-    elif answer_category == "promoter" and event.customer_id in view.open_cases:
-        log.info("promoter_with_open_case_not_announced", response_id=event.response_id)
     elif answer_category == "promoter":
-        uow.emit(
-            PromoterIdentifiedV1(
-                customer_id=event.customer_id,
-                response_id=event.response_id,
-                kind=event.kind,
-                score=event.score,
-                locale=event.locale,
-                occurred_at=uow.now,
-            )
+        _announce_promoter(uow, event)
+    _record_response(uow, event, answer_category, signals, tier, case_id)
+
+
+def _take_in(view: BatchView, event: ResponseSubmittedV1) -> bool:
+    """Take an answer in, unless it is about an erased customer or was recorded already (then
+    False: it is left alone)."""
+    if event.customer_id in view.erased:
+        log.info("event_for_erased_customer_ignored", response_id=event.response_id)
+        return False
+    if event.response_id in view.known_responses:
+        log.info("response_already_recorded", response_id=event.response_id)
+        return False
+    view.known_responses.add(event.response_id)
+    return True
+
+
+def _announce_promoter(uow: UnitOfWork[BatchView], event: ResponseSubmittedV1) -> None:
+    """Announce a promoter, the moment to ask for a referral; not while a case of theirs is open."""
+    if event.customer_id in uow.view.open_cases:
+        log.info("promoter_with_open_case_not_announced", response_id=event.response_id)
+        return
+    uow.emit(
+        PromoterIdentifiedV1(
+            customer_id=event.customer_id,
+            response_id=event.response_id,
+            kind=event.kind,
+            score=event.score,
+            locale=event.locale,
+            occurred_at=uow.now,
         )
+    )
+
+
+def _record_response(
+    uow: UnitOfWork[BatchView],
+    event: ResponseSubmittedV1,
+    answer_category: str,
+    signals: list[str],
+    tier: str | None,
+    case_id: str | None,
+) -> None:
     # the table, not the class: a Core insert keeps the None columns, so every answer of the
     # batch has one shape and the batch's answers go in one statement
     uow.insert(

@@ -191,28 +191,8 @@ def grant_referral_reward(
 ) -> Grant:
     """Grant one side's reward, pending until the referral's hold ends."""
     kind = f"referral_{side}"
-    code = None
-    if rule.points is not None:
-        unit, amount, value = POINTS, Decimal(rule.points), None
-    elif rule.credit is not None:
-        unit, amount = rule.credit.currency, rule.credit.amount
-        value = rules.in_reporting_currency(amount, unit)
-    else:
-        assert rule.coupon is not None  # the rules model guarantees one of the three
-        unit, amount = "coupon", rule.coupon.amount
-        value = rules.in_reporting_currency(amount, rule.coupon.currency)
-        code = coupon_code(os.urandom(8), prefix="REF")
-        uow.insert(
-            Coupon,
-            code=code,
-            customer_id=customer_id,
-            amount=rule.coupon.amount,
-            currency=rule.coupon.currency,
-            source="referral",
-            valid_from=event.hold_until,
-            expires_at=event.hold_until + timedelta(days=rules.redemption.coupon_valid_days),
-            created_at=uow.now,
-        )
+    unit, amount, value = _referral_reward_value(rule, rules)
+    code = _issue_referral_coupon(uow, event, customer_id, rule, rules) if unit == "coupon" else None
     entry = add_entry(
         uow,
         customer_id=customer_id,
@@ -248,6 +228,39 @@ def grant_referral_reward(
         )
     )
     return Grant.of(entry)
+
+
+def _referral_reward_value(rule: ReferralRewardRule, rules: Rules) -> tuple[str, Decimal, Decimal | None]:
+    """What a side's reward is: its unit (points, a currency for store credit, or `coupon`), its
+    amount and its value in the reporting currency (none for points)."""
+    if rule.points is not None:
+        return POINTS, Decimal(rule.points), None
+    if rule.credit is not None:
+        credit = rule.credit
+        return credit.currency, credit.amount, rules.in_reporting_currency(credit.amount, credit.currency)
+    assert rule.coupon is not None  # the rules model guarantees one of the three
+    coupon = rule.coupon
+    return "coupon", coupon.amount, rules.in_reporting_currency(coupon.amount, coupon.currency)
+
+
+def _issue_referral_coupon(
+    uow: UnitOfWork[Any], event: ReferralQualifiedV1, customer_id: str, rule: ReferralRewardRule, rules: Rules
+) -> str:
+    """A new coupon of the rule's amount, valid once the referral's hold ends; returns its code."""
+    assert rule.coupon is not None
+    code = coupon_code(os.urandom(8), prefix="REF")
+    uow.insert(
+        Coupon,
+        code=code,
+        customer_id=customer_id,
+        amount=rule.coupon.amount,
+        currency=rule.coupon.currency,
+        source="referral",
+        valid_from=event.hold_until,
+        expires_at=event.hold_until + timedelta(days=rules.redemption.coupon_valid_days),
+        created_at=uow.now,
+    )
+    return code
 
 
 @dataclass

@@ -10,10 +10,11 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import Service, new_id, upsert, utcnow
 from wom_contracts import MEMBER, Money, RewardRedeemedV1
 
-from rewards.domain.balances import POINTS, as_money
+from rewards.domain.balances import POINTS, Balances, as_money
 from rewards.domain.redemption import RedemptionRefused, coupon_code, coupon_value_of_points, refusal
 from rewards.ledger import add_entry, balance_of, is_erased
 from rewards.models import Coupon, Customer, Redemption
@@ -73,46 +74,15 @@ async def _redeem(
     canonical = request.model_dump_json(exclude_none=True)
     async with service.work() as uow:
         session = uow.session
-        earlier = await session.scalar(
-            select(Redemption).where(Redemption.customer_id == customer_id, Redemption.idempotency_key == key)
-        )
+        earlier = await _earlier_redemption(session, customer_id, key, canonical)
         if earlier is not None:
-            if earlier.request != canonical:
-                raise RedemptionRefused(
-                    "idempotency_key_reused", "this Idempotency-Key was used for another request"
-                )
-            coupon = await session.get(Coupon, earlier.coupon_code)
-            assert coupon is not None
-            value = as_money(coupon.amount, coupon.currency)
-            return Redeemed(earlier.id, coupon.code, value, coupon.expires_at, created=False)
+            return earlier
         if await is_erased(session, customer_id):
             raise RedemptionRefused("customer_erased", "this customer asked to be forgotten")
-        # one redemption per customer at a time: lock the customer's row (PostgreSQL; SQLite
-        # has one writer at a time anyway)
         now = utcnow()
-        await upsert(
-            session,
-            Customer,
-            {"customer_id": customer_id, "tier": MEMBER, "updated_at": now},
-            key=["customer_id"],
-            update=[],
-        )
-        await session.execute(
-            select(Customer.customer_id).where(Customer.customer_id == customer_id).with_for_update()
-        )
+        await _lock_customer(session, customer_id, now)
         balances = await balance_of(session, customer_id)
-        if request.points is not None:
-            assert request.currency is not None
-            unit, amount, currency = POINTS, Decimal(request.points), request.currency
-            worth = coupon_value_of_points(request.points, currency, rules.redemption)
-            refused = refusal(amount, Decimal(balances.points("available")), "points")
-        else:
-            assert request.credit is not None
-            unit, amount, currency = request.credit.currency, request.credit.amount, request.credit.currency
-            worth = amount
-            refused = refusal(amount, Decimal(balances.totals.get((unit, "available"), 0)), unit)
-        if refused is not None:
-            raise refused
+        unit, amount, currency, worth = _spending(request, balances, rules)
         redemption_id, code = new_id(), coupon_code(os.urandom(8))
         expires_at = now + timedelta(days=rules.redemption.coupon_valid_days)
         uow.insert(
@@ -162,3 +132,56 @@ async def _redeem(
             )
         )
         return Redeemed(redemption_id, code, value, expires_at, created=True)
+
+
+async def _earlier_redemption(
+    session: AsyncSession, customer_id: str, key: str, canonical: str
+) -> Redeemed | None:
+    """The redemption made earlier with this Idempotency-Key, if any; refused when that was
+    another request."""
+    earlier = await session.scalar(
+        select(Redemption).where(Redemption.customer_id == customer_id, Redemption.idempotency_key == key)
+    )
+    if earlier is None:
+        return None
+    if earlier.request != canonical:
+        raise RedemptionRefused("idempotency_key_reused", "this Idempotency-Key was used for another request")
+    coupon = await session.get(Coupon, earlier.coupon_code)
+    assert coupon is not None
+    value = as_money(coupon.amount, coupon.currency)
+    return Redeemed(earlier.id, coupon.code, value, coupon.expires_at, created=False)
+
+
+async def _lock_customer(session: AsyncSession, customer_id: str, now: datetime) -> None:
+    """One redemption per customer at a time: lock the customer's row (PostgreSQL; SQLite has
+    one writer at a time anyway), made first if rewards keeps nothing of them yet."""
+    await upsert(
+        session,
+        Customer,
+        {"customer_id": customer_id, "tier": MEMBER, "updated_at": now},
+        key=["customer_id"],
+        update=[],
+    )
+    await session.execute(
+        select(Customer.customer_id).where(Customer.customer_id == customer_id).with_for_update()
+    )
+
+
+def _spending(
+    request: RedemptionRequest, balances: Balances, rules: Rules
+) -> tuple[str, Decimal, str, Decimal]:
+    """What the request spends (unit and amount) and the coupon it buys (currency and value);
+    refused when the available balance does not cover it."""
+    if request.points is not None:
+        assert request.currency is not None
+        unit, amount, currency = POINTS, Decimal(request.points), request.currency
+        worth = coupon_value_of_points(request.points, currency, rules.redemption)
+        refused = refusal(amount, Decimal(balances.points("available")), "points")
+    else:
+        assert request.credit is not None
+        unit, amount, currency = request.credit.currency, request.credit.amount, request.credit.currency
+        worth = amount
+        refused = refusal(amount, Decimal(balances.totals.get((unit, "available"), 0)), unit)
+    if refused is not None:
+        raise refused
+    return unit, amount, currency, worth
