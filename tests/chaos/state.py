@@ -31,10 +31,15 @@ class Databases:
     def __init__(self, paths: dict[str, Path]) -> None:
         self.paths = paths
         self._connections: dict[str, sqlite3.Connection] = {}
-        self._lock = threading.Lock()  # the harness reads from worker threads
+        self._closed = False
+        # the harness reads from worker threads, and a cancelled `asyncio.to_thread` leaves its
+        # query running: closing a connection under it is a use after free in sqlite3 (a segfault)
+        self._lock = threading.Lock()
 
     def query(self, service: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"query of {service} after the databases were closed")
             return self._query(service, sql, *params)
 
     def _query(self, service: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -56,9 +61,12 @@ class Databases:
         return self.query(service, sql, *params)[0][0]
 
     def close(self) -> None:
-        for connection in self._connections.values():
-            connection.close()
-        self._connections.clear()
+        """Waits for a query still running in a worker thread, then closes every connection."""
+        with self._lock:
+            self._closed = True
+            for connection in self._connections.values():
+                connection.close()
+            self._connections.clear()
 
 
 def _now_sql() -> str:
