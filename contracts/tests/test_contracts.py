@@ -223,3 +223,27 @@ def test_the_tier_order_is_the_contracts_and_an_unknown_tier_counts_as_an_upgrad
     assert not is_upgrade(KEY_CLIENT, REPEAT_BUYER) and not is_upgrade(REPEAT_BUYER, MEMBER)
     assert not is_upgrade(MEMBER, MEMBER)
     assert is_upgrade("gold", MEMBER) and is_upgrade(MEMBER, "platinum")  # a tier added later
+
+
+def test_the_committed_schema_holds_the_score_range_of_each_kind() -> None:
+    """The committed JSON Schema refuses what the model refuses: a score outside its kind's range
+    (NPS 0-10, CSAT and review 1-5), and accepts what it accepts."""
+    from jsonschema import Draft202012Validator
+    from pydantic import ValidationError
+    from wom_contracts import ResponseSubmittedV1
+    from wom_contracts.feedback import SCORE_RANGES
+
+    validator = Draft202012Validator(
+        json.loads((SCHEMA_DIR / "feedback.response.submitted.v1.json").read_text())
+    )
+    base = {"customer_id": "c1", "response_id": "r1", "submitted_at": "2026-12-01T10:00:00Z"}
+    for kind, (low, high) in SCORE_RANGES.items():
+        for score, fits in ((low - 1, False), (low, True), (high, True), (high + 1, False)):
+            answer = {**base, "kind": kind, "score": score}
+            try:
+                ResponseSubmittedV1.model_validate(answer)
+                model_accepts = True
+            except ValidationError:
+                model_accepts = False
+            assert model_accepts is fits, (kind, score)
+            assert validator.is_valid(answer) is fits, (kind, score)

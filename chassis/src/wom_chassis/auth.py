@@ -9,12 +9,17 @@ import hmac
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Request, Security, status
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from pydantic import SecretStr
+from starlette.requests import HTTPConnection
+
+from wom_chassis.api_errors import ApiError, ErrorBody, error_responses
 
 __all__ = [
     "CHALLENGES",
+    "TOKEN_SECURITY",
     "IdPath",
     "TokenRequired",
     "bearer_token_guard",
@@ -28,17 +33,44 @@ challenges in one field, but Chromium reads one challenge a field, so `Bearer, B
 never brought up its login prompt and a page protected by the token could not be opened."""
 
 
-class TokenRequired(HTTPException):
+class TokenRequired(ApiError):
     """No API token, or the wrong one: a 401 that challenges for each scheme the token is taken in."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, code: str = "token_required") -> None:
         # without the chassis' handler (an app of its own), the Basic challenge alone
-        super().__init__(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": CHALLENGES[0]})
+        super().__init__(
+            status.HTTP_401_UNAUTHORIZED, detail, code, headers={"WWW-Authenticate": CHALLENGES[0]}
+        )
+
+
+# Security schemes declared in the OpenAPI document only: the guard reads the header itself
+# (FastAPI's own classes refuse a malformed Basic header before the guard can answer it).
+class _BearerScheme(HTTPBearer):
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        return None
+
+
+class _BasicScheme(HTTPBasic):
+    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        return None
+
+
+TOKEN_SECURITY = [
+    Security(_BearerScheme(scheme_name="token", description="the service's API_TOKEN as a bearer token")),
+    Security(
+        _BasicScheme(
+            scheme_name="tokenAsPassword",
+            description="HTTP Basic with the service's API_TOKEN as password (any user name)",
+        )
+    ),
+]
+"""Dependencies that declare the two ways the API token is presented; either one will do."""
 
 
 async def _challenge(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, TokenRequired)
-    response = JSONResponse({"detail": error.detail}, status_code=error.status_code)
+    body = ErrorBody(detail=str(error.detail), code=error.code).model_dump()
+    response = JSONResponse(body, status_code=error.status_code)
     for challenge in CHALLENGES:
         response.headers.append("WWW-Authenticate", challenge)
     return response
@@ -61,7 +93,7 @@ def bearer_token_guard(
 
     async def guard(request: Request) -> None:
         if token is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "API_TOKEN is not configured on this service")
+            raise TokenRequired("API_TOKEN is not configured on this service", "token_not_configured")
         given = _presented_token(request.headers.get("authorization", ""))
         if given is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
             raise TokenRequired(
@@ -85,5 +117,8 @@ def _presented_token(authorization: str) -> str | None:
 
 
 def guarded_router(token: SecretStr | None) -> APIRouter:
-    """A router whose every endpoint requires the service's bearer token."""
-    return APIRouter(dependencies=[Depends(bearer_token_guard(token))])
+    """A router whose every endpoint requires the service's bearer token (declared, with its 401)."""
+    return APIRouter(
+        dependencies=[*TOKEN_SECURITY, Depends(bearer_token_guard(token))],
+        responses=error_responses(401),
+    )

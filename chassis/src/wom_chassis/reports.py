@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import pygal
-from fastapi import Depends, HTTPException, Query, status
+from fastapi import Depends, Query
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
+from wom_chassis.api_errors import invalid
 from wom_chassis.columns import utcnow
 
 __all__ = [
@@ -90,7 +91,7 @@ async def period_of(
     first = first or default_period(last).first
     problem = period_problem(first, last)
     if problem is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+        raise invalid(("query", "from"), problem, "period_invalid")
     return Period(first, last)
 
 

@@ -18,14 +18,16 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from wom_chassis.api_docs import install_api_docs
+from wom_chassis.api_errors import install_error_handlers
 from wom_chassis.auth import install_challenges
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
@@ -230,6 +232,13 @@ def _consumer_router(
     return router
 
 
+class HealthView(BaseModel):
+    """`/health`: ok or unhealthy, with each check's outcome."""
+
+    status: str
+    checks: dict[str, Any]
+
+
 def _http_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -242,6 +251,7 @@ def _http_app(service: Service) -> FastAPI:
     app = FastAPI(
         title=f"wom {service.settings.service_name}", lifespan=lifespan, docs_url=None, redoc_url=None
     )
+    install_error_handlers(app)
     install_challenges(app)
     install_api_docs(app)  # Swagger UI from the service's own files, not FastAPI's CDN
 
@@ -249,13 +259,24 @@ def _http_app(service: Service) -> FastAPI:
     async def alive() -> dict[str, str]:
         return {"status": "alive", "service": service.settings.service_name}
 
-    @app.get("/health", tags=["operations"])
+    @app.get(
+        "/health",
+        tags=["operations"],
+        response_model=HealthView,
+        responses={
+            503: {"model": HealthView, "description": "broker or database unreachable, or outbox stuck"}
+        },
+    )
     async def health() -> JSONResponse:
         healthy, checks = await service.health()
         body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+    )
     async def metrics() -> Response:
         try:  # the backlog is read at scrape time: one indexed query every scrape interval
             await asyncio.wait_for(service.outbox_backlog(), timeout=5)

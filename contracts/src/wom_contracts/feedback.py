@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from wom_contracts.base import Event
 from wom_contracts.types import Id, Locale, Money, ReasonCode, UtcDatetime
@@ -24,10 +24,22 @@ Queue = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "review": (1, 5)}
 
 
+def _score_range_rules(schema: dict[str, Any]) -> None:
+    # the model's score check, as JSON Schema: one if/then a kind, from the same table
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"properties": {"score": {"minimum": low, "maximum": high}}},
+        }
+        for kind, (low, high) in SCORE_RANGES.items()
+    ]
+
+
 class ResponseSubmittedV1(Event):
     """A customer answered a survey (NPS 0–10, CSAT 1–5, review 1–5)."""
 
     event_type = "feedback.response.submitted.v1"
+    model_config = ConfigDict(json_schema_extra=_score_range_rules)
 
     response_id: Id
     order_id: Id | None = None

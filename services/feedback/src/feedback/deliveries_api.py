@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from wom_chassis import IdPath, Service, guarded_router
+from wom_chassis.api_errors import ApiError, error_responses
 
 from feedback.deliveries import Delivery
 from feedback.models import Case
@@ -42,7 +43,7 @@ def build_deliveries_api(service: Service) -> APIRouter:
     """The delivery log's endpoints, guarded by the service's API token."""
     router = guarded_router(service.settings.api_token)
 
-    @router.get("/cases/{case_id}/deliveries", tags=["deliveries"])
+    @router.get("/cases/{case_id}/deliveries", tags=["deliveries"], responses=error_responses(404))
     async def case_deliveries(case_id: IdPath) -> list[DeliveryView]:
         """Every delivery about one case, oldest first."""
         async with service.db.session() as session:
@@ -54,7 +55,7 @@ def build_deliveries_api(service: Service) -> APIRouter:
                 )
             ).all()
             if not rows and await session.get(Case, case_id) is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+                raise ApiError(status.HTTP_404_NOT_FOUND, f"no case {case_id}", "no_case")
         return [DeliveryView.model_validate(row) for row in rows]
 
     @router.get("/deliveries", tags=["deliveries"])

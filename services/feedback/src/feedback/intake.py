@@ -4,13 +4,15 @@ HTTP and from Kafka run one code path."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi import APIRouter, Header, Request, Security, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from wom_chassis import Service, get_logger
-from wom_chassis.auth import bearer_token_guard
+from wom_chassis.api_errors import ApiError, error_responses
+from wom_chassis.auth import TOKEN_SECURITY, bearer_token_guard
 from wom_chassis.signatures import signature_is_valid
 from wom_contracts import ResponseSubmittedV1
 
@@ -33,11 +35,17 @@ def _signed(settings: FeedbackSettings, signature: str, timestamp: str | None, b
     return secret is not None and signature_is_valid(secret.get_secret_value(), timestamp, signature, body)
 
 
-def _problems(error: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": ".".join(str(part) for part in e["loc"]) or "(body)", "problem": e["msg"]}
-        for e in error.errors()
-    ]
+_SIGNATURE = APIKeyHeader(
+    name="X-Wom-Signature",
+    scheme_name="intakeSignature",
+    description="a survey tool's HMAC-SHA256 of X-Wom-Timestamp and the body, keyed by "
+    "FEEDBACK_INTAKE_HMAC_SECRET",
+    auto_error=False,
+)
+_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": ResponseSubmittedV1.model_json_schema()}},
+}
 
 
 def build_intake(service: Service, settings: FeedbackSettings) -> APIRouter:
@@ -45,24 +53,41 @@ def build_intake(service: Service, settings: FeedbackSettings) -> APIRouter:
     router = APIRouter()
     token_guard = bearer_token_guard(service.settings.api_token)
 
-    @router.post("/responses", status_code=status.HTTP_202_ACCEPTED)
+    # the body is read as bytes (the signature covers them), so it is declared by hand
+    @router.post(
+        "/responses",
+        status_code=status.HTTP_202_ACCEPTED,
+        dependencies=TOKEN_SECURITY,
+        responses=error_responses(400, 401),
+        openapi_extra={"requestBody": _BODY},
+    )
     async def submit_response(
         request: Request,
-        x_wom_signature: Annotated[str | None, Header()] = None,
+        x_wom_signature: Annotated[str | None, Security(_SIGNATURE)] = None,
         x_wom_timestamp: Annotated[str | None, Header()] = None,
     ) -> Accepted:
         body = await request.body()
         if x_wom_signature is not None:
             if not _signed(settings, x_wom_signature, x_wom_timestamp, body):
-                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad, expired or unexpected signature")
+                raise ApiError(
+                    status.HTTP_401_UNAUTHORIZED, "bad, expired or unexpected signature", "bad_signature"
+                )
         else:
             await token_guard(request)
         try:
+            body.decode()
+        except UnicodeDecodeError:
+            raise ApiError(status.HTTP_400_BAD_REQUEST, "the body is not UTF-8", "body_not_utf8") from None
+        try:
             event = ResponseSubmittedV1.model_validate_json(body)
         except ValidationError as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _problems(error)) from None
-        except json.JSONDecodeError:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from None
+            if any(problem["type"] == "json_invalid" for problem in error.errors()):
+                raise ApiError(status.HTTP_400_BAD_REQUEST, "the body is not JSON", "body_not_json") from None
+            problems = [
+                {**problem, "loc": ("body", *problem["loc"])}
+                for problem in error.errors(include_url=False, include_context=False)
+            ]
+            raise RequestValidationError(problems) from None
         async with service.work() as uow:
             event_id = uow.emit(event)
         log.info("response_accepted", response_id=event.response_id, signed=x_wom_signature is not None)

@@ -71,9 +71,13 @@ async def test_invalid_answers_get_a_clear_4xx(feedback: Service) -> None:
         too_long = await http.post("/responses", json={**ANSWER, "comment": "x" * 5001})
         naive_time = await http.post("/responses", json={**ANSWER, "submitted_at": "2026-11-20T10:00:00"})
         not_json = await http.post("/responses", content=b"score=3", headers={"Content-Type": "text/plain"})
+        not_utf8 = await http.post("/responses", content=b'{"kind": "\xff"}')
     assert out_of_range.status_code == 422
+    assert out_of_range.json()["detail"][0]["loc"] == ["body"]  # FastAPI's shape, as every 422
     assert "score 11 is out of range 0–10 for kind nps" in out_of_range.text
-    assert too_long.status_code == 422 and "comment" in too_long.text and "5000" in too_long.text
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == ["body", "comment"]
+    assert "5000" in too_long.text
     assert naive_time.status_code == 422 and "submitted_at" in naive_time.text
-    assert not_json.status_code in (400, 422)
+    assert not_json.status_code == 400 and not_json.json()["code"] == "body_not_json"
+    assert not_utf8.status_code == 400 and not_utf8.json()["code"] == "body_not_utf8"
     assert await emitted(feedback, ResponseSubmittedV1) == []

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from jinja2 import TemplateError
 from pydantic import BaseModel
 from sqlalchemy import select
 from wom_chassis import IdPath, Service, guarded_router
+from wom_chassis.api_errors import ApiError, error_responses, invalid
 
 from outreach.kinds import KINDS, sample_context
 from outreach.models import Contact, Message
@@ -80,19 +81,22 @@ def build_api(service: Service, templates: Templates) -> APIRouter:
             messages=[MessageView.model_validate(m, from_attributes=True) for m in messages],
         )
 
-    @api.get("/preview/{kind}", tags=["templates"])
+    @api.get("/preview/{kind}", tags=["templates"], responses=error_responses(404))
     async def preview(kind: str, locale: Locale = "en") -> Preview:
         """Render `kind` in `locale` (with its fallbacks) with sample data."""
         if kind not in KINDS:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no message kind {kind!r}; kinds: {', '.join(sorted(KINDS))}"
+            raise ApiError(
+                status.HTTP_404_NOT_FOUND,
+                f"no message kind {kind!r}; kinds: {', '.join(sorted(KINDS))}",
+                "no_message_kind",
             )
         try:
             rendered = templates.render(kind, locale, sample_context(kind))
         except TemplateError as error:  # the sandbox refused it, or a variable is missing
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
+            raise invalid(
+                ("path", "kind"),
                 f"the template of {kind!r} cannot be rendered: {type(error).__name__}: {error}",
+                "template_not_renderable",
             ) from None
         return Preview(
             kind=kind,

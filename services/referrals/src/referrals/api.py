@@ -7,11 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 from wom_chassis import IdPath, Service, get_logger, guarded_router, new_id, utcnow
+from wom_chassis.api_errors import ApiError, error_responses
+from wom_chassis.paging import Page, paging
 
 from referrals.decisions import ReviewConflict, decide_review
 from referrals.domain.codes import normalise_code
@@ -148,19 +150,26 @@ def build_share_link_api(service: Service, programme: Programme) -> APIRouter:
     return router
 
 
+_DECISION_ERRORS = error_responses(
+    400, 404, 409, s409="not_in_review: the referral is not waiting for review"
+)
+
+
 def build_api(service: Service, programme: Programme) -> APIRouter:
     """Codes, referrals and the review queue; every endpoint needs the API token."""
     router = guarded_router(service.settings.api_token)
     base_url = programme.settings.referrals_public_url
 
-    @router.get("/customers/{customer_id}/code")
+    @router.get("/customers/{customer_id}/code", responses=error_responses(404))
     async def code_of(customer_id: IdPath) -> CodeView:
         """The customer's code, share link and per-channel share URLs in their language."""
         async with service.db.session() as session:
             code = await session.scalar(select(ReferralCode).where(ReferralCode.customer_id == customer_id))
             customer = await session.get(Customer, customer_id)
         if code is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"customer {customer_id} has no referral code")
+            raise ApiError(
+                status.HTTP_404_NOT_FOUND, f"customer {customer_id} has no referral code", "no_code"
+            )
         locale = customer.locale if customer else "en"
         found_locale, message = message_for(locale, programme.rules.share)
         link = share_link(base_url, code.code)
@@ -191,18 +200,16 @@ def build_api(service: Service, programme: Programme) -> APIRouter:
             ).all()
         return ReferralList(referrals=[_view(row) for row in rows], total=len(rows))
 
-    @router.get("/referrals/{referral_id}")
+    @router.get("/referrals/{referral_id}", responses=error_responses(404))
     async def referral(referral_id: IdPath) -> ReferralView:
         async with service.db.session() as session:
             found = await session.get(Referral, referral_id)
         if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}")
+            raise ApiError(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}", "no_referral")
         return _view(found)
 
     @router.get("/reviews")
-    async def review_queue(
-        limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
-    ) -> ReferralList:
+    async def review_queue(page: Annotated[Page, paging(maximum=500)]) -> ReferralList:
         """Referrals waiting for an operator, oldest first, with their risk score and signals."""
         waiting = Referral.status == "review"
         async with service.db.session() as session:
@@ -211,8 +218,8 @@ def build_api(service: Service, programme: Programme) -> APIRouter:
                     select(Referral)
                     .where(waiting)
                     .order_by(Referral.order_completed_at, Referral.referral_id)
-                    .limit(limit)
-                    .offset(offset)
+                    .limit(page.limit)
+                    .offset(page.offset)
                 )
             ).all()
             total = await session.scalar(select(func.count()).where(waiting))
@@ -230,17 +237,17 @@ def build_api(service: Service, programme: Programme) -> APIRouter:
                     programme=programme,
                 )
         except ReviewConflict as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+            raise ApiError(status.HTTP_409_CONFLICT, str(error), "not_in_review") from None
         if decided is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}")
+            raise ApiError(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}", "no_referral")
         return _view(decided)
 
-    @router.post("/reviews/{referral_id}/approve")
+    @router.post("/reviews/{referral_id}/approve", responses=_DECISION_ERRORS)
     async def approve(referral_id: IdPath, decision: Approval) -> ReferralView:
         """Approve a referral in review: it qualifies and rewards follow after the hold."""
         return await decide(referral_id, decision, approve=True)
 
-    @router.post("/reviews/{referral_id}/reject")
+    @router.post("/reviews/{referral_id}/reject", responses=_DECISION_ERRORS)
     async def reject(referral_id: IdPath, decision: Rejection) -> ReferralView:
         """Reject a referral in review with a note (`rejected_in_review`)."""
         return await decide(referral_id, decision, approve=False)

@@ -168,9 +168,15 @@ async def test_a_bad_period_is_a_clear_422(referrals: Service, client: AsyncClie
     for path in ("/analytics/summary", "/analytics/funnel/daily", "/analytics/leaderboard", "/analytics"):
         backwards = await client.get(path, params={"from": "2026-11-08", "to": "2026-11-07"}, headers=AUTH)
         assert backwards.status_code == 422
-        assert backwards.json()["detail"] == "'from' (2026-11-08) is after 'to' (2026-11-07)"
+        assert backwards.json()["detail"] == [
+            {
+                "loc": ["query", "from"],
+                "msg": "'from' (2026-11-08) is after 'to' (2026-11-07)",
+                "type": "period_invalid",
+            }
+        ]
         too_long = await client.get(path, params={"from": "2025-11-01", "to": "2026-11-02"}, headers=AUTH)
-        assert too_long.status_code == 422 and "longer than 366 days" in too_long.json()["detail"]
+        assert too_long.status_code == 422 and "longer than 366 days" in too_long.json()["detail"][0]["msg"]
     not_a_date = await client.get("/analytics/summary", params={"from": "yesterday"}, headers=AUTH)
     assert not_a_date.status_code == 422
     too_many = await client.get("/analytics/leaderboard", params={"limit": 101}, headers=AUTH)

@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from wom_chassis import IdPath, Service, guarded_router, utcnow
+from wom_chassis.api_errors import ApiError, error_responses, invalid
+from wom_chassis.paging import Page, paging
 from wom_contracts import Money
 
 from rewards.domain.balances import as_money, tidy
@@ -178,11 +180,7 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
         )
 
     @api.get("/customers/{customer_id}/ledger", tags=["ledger"])
-    async def get_ledger(
-        customer_id: IdPath,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> LedgerView:
+    async def get_ledger(customer_id: IdPath, page: Annotated[Page, paging(maximum=500)]) -> LedgerView:
         """The customer's ledger entries, newest first, with reason codes."""
         async with db.session() as session:
             total = await session.scalar(
@@ -192,8 +190,8 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
                 select(LedgerEntry)
                 .where(LedgerEntry.customer_id == customer_id)
                 .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id)
-                .limit(limit)
-                .offset(offset)
+                .limit(page.limit)
+                .offset(page.offset)
             )
             views = [
                 EntryView.model_validate(entry, from_attributes=True).model_copy(
@@ -236,10 +234,7 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
         )
 
     @api.get("/key-clients", tags=["tiers"])
-    async def get_key_clients(
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> KeyClientList:
+    async def get_key_clients(page: Annotated[Page, paging(maximum=1000)]) -> KeyClientList:
         """Every current key client, highest trailing revenue first."""
         now = utcnow()
         async with db.session() as session:
@@ -259,7 +254,7 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
                     since=client.tier_since,
                     trailing_revenue=as_money(max(revenues[client.customer_id], Decimal(0)), currency),
                 )
-                for client in ordered[offset : offset + limit]
+                for client in page.of(ordered)
             ],
             total=len(ordered),
             threshold=None if threshold is None else as_money(threshold, currency),
@@ -272,7 +267,11 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         responses={
             200: {"description": "the same Idempotency-Key was used before: the same coupon"},
-            409: {"description": "insufficient balance, or the key was used for another request"},
+            **error_responses(
+                400,
+                409,
+                s409="insufficient_balance, or idempotency_key_reused: the key was used for another request",
+            ),
             422: {"description": "invalid request, currency not redeemable, below the minimum"},
         },
     )
@@ -287,11 +286,9 @@ def build_api(service: Service, rules: Rules) -> APIRouter:
         try:
             done = await redeem(service, customer_id, idempotency_key, request, rules=rules)
         except RedemptionRefused as refused:
-            conflict = refused.code in ("insufficient_balance", "idempotency_key_reused")
-            raise HTTPException(
-                status.HTTP_409_CONFLICT if conflict else status.HTTP_422_UNPROCESSABLE_CONTENT,
-                {"code": refused.code, "message": refused.detail},
-            ) from None
+            if refused.code in ("insufficient_balance", "idempotency_key_reused"):
+                raise ApiError(status.HTTP_409_CONFLICT, refused.detail, refused.code) from None
+            raise invalid(("body",), refused.detail, refused.code) from None
         if not done.created:
             response.status_code = status.HTTP_200_OK
         return RedemptionView(
