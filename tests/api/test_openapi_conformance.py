@@ -35,7 +35,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.transport import requests as requests_transport
 from wom_chassis import Service
-from wom_chassis.testing import free_port, in_memory_service, rules_file
+from wom_testkit import free_port, in_memory_service, rules_file
 
 TOKEN = "secret-token"
 _PERIOD = "`from` after `to`, or a period over 366 days, is a 422 the schema cannot say (two parameters)"
