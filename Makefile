@@ -13,7 +13,16 @@ install:
 	scripts/bootstrap uv
 	$(UV) sync --frozen --compile-bytecode
 
-test: bootstrap lint
+# The AsyncAPI CLI that validates contracts/asyncapi/*.json in the tests, from the npm registry
+# (package.json, package-lock.json); installed again only when the lockfile is newer. Without npm
+# the tests that need it are skipped and say why.
+NPM := $(shell command -v npm 2>/dev/null)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+test: bootstrap lint $(if $(NPM),node_modules/.package-lock.json)
 	$(UV) run pytest
 
 lint: install
@@ -37,6 +46,7 @@ publish-sample: install
 
 schemas: install
 	$(UV) run python -m wom_contracts.schemas
+	$(UV) run womctl contracts asyncapi
 
 bench: install
 	$(UV) run python -m tests.bench

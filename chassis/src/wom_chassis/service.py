@@ -28,6 +28,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from wom_chassis.api_docs import install_api_docs
 from wom_chassis.api_errors import install_error_handlers
+from wom_chassis.asyncapi import service_document
 from wom_chassis.auth import install_challenges
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
@@ -271,6 +272,11 @@ def _http_app(service: Service) -> FastAPI:
         healthy, checks = await service.health()
         body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
         return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/asyncapi.json", tags=["operations"])
+    async def asyncapi_document() -> JSONResponse:
+        """The AsyncAPI 3.0 document of this service's topics (contracts/asyncapi/)."""
+        return JSONResponse(service_document(service.settings, service.processor.handlers))
 
     @app.get(
         "/metrics",

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from prometheus_client import REGISTRY
 from sqlalchemy import select
@@ -14,8 +15,16 @@ from wom_chassis.publishing import OutgoingRecord
 from wom_chassis.service import Service
 from wom_chassis.tables import OutboxRecord
 from wom_contracts import Event, decode, encode
+from wom_contracts.asyncapi import ASYNCAPI_DIR, render_document
 
-__all__ = ["BrokerRecords", "dead_letters", "emitted", "in_memory_service", "publish_event"]
+__all__ = [
+    "BrokerRecords",
+    "asyncapi_served_and_committed",
+    "dead_letters",
+    "emitted",
+    "in_memory_service",
+    "publish_event",
+]
 
 E = TypeVar("E", bound=Event)
 
@@ -72,3 +81,14 @@ async def emitted(service: Service, model: type[E] | None = None) -> list[Any]:
 def dead_letters(service: str, reason: str) -> float:
     """How many records `service` has dead-lettered with `reason` in this process."""
     return REGISTRY.get_sample_value("wom_dead_letters_total", {"service": service, "reason": reason}) or 0
+
+
+async def asyncapi_served_and_committed(service: Service) -> tuple[str, str]:
+    """The text of what `service` serves at GET /asyncapi.json (rendered as committed) and of its
+    committed contracts/asyncapi/<service>.json, for a test to compare."""
+    transport = httpx.ASGITransport(app=service.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        response = await client.get("/asyncapi.json")
+    response.raise_for_status()
+    committed = ASYNCAPI_DIR / f"{service.settings.service_name}.json"
+    return render_document(response.json()), committed.read_text()

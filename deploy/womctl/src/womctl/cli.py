@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from wom_chassis import ServiceSettings
 
-from womctl import contracts, deadletters, migrations, samples
+from womctl import asyncapi, contracts, deadletters, migrations, samples
 from womctl.broker import EmbeddedBroker
 from womctl.cluster import DEFAULT_TIMEOUT, ClusterUnreachable
 from womctl.demo import run_demo
@@ -354,6 +354,19 @@ def contracts_check(
     typer.echo(contracts.render(report, baseline))
     if not report.ok:
         raise typer.Exit(1)
+
+
+@contracts_app.command("asyncapi")
+def contracts_asyncapi(
+    directory: Annotated[Path, typer.Option(help="where to write <service>.json")] = asyncapi.ASYNCAPI_DIR,
+) -> None:
+    """Write each service's AsyncAPI 3.0 document (what it serves at /asyncapi.json)."""
+    try:
+        paths = asyncapi.write_documents(list(SERVICES), directory)
+    except asyncapi.ServiceNotInstalled as error:
+        raise _fail(str(error)) from None
+    for path in paths:
+        typer.echo(path)
 
 
 @app.command(rich_help_panel=OPERATIONS)
