@@ -6,9 +6,9 @@ from __future__ import annotations
 from wom_chassis import EventHandlers, ServiceSettings, UnitOfWork
 from wom_chassis.asyncapi import DEAD_LETTER_HEADERS, service_document
 from wom_chassis.deadletters import DLQ_HEADER_PREFIX, DeadLetter, dead_letter_record
-from wom_chassis.testing import record_of
 from wom_contracts import CustomerErasedV1
 from wom_contracts.samples import sample
+from wom_testkit import record_of
 
 
 def _document() -> dict:  # type: ignore[type-arg]
