@@ -73,7 +73,7 @@ def _outreach(url: str, rules: Path) -> Service:
             api_token=TOKEN,
             outreach_rules_file=rules,
             outreach_public_url="https://mail.example.com",
-            outreach_secret_key="test-key",
+            outreach_unsubscribe_secret="test-key",
             smtp_port=free_port(),
         )
     )
@@ -85,8 +85,8 @@ def _feedback(url: str, rules: Path) -> Service:
             database_url=url,
             api_token=TOKEN,
             feedback_rules_file=rules,
-            feedback_intake_hmac_secret="survey-tool-secret",
-            feedback_secret_key="test-secret-key",
+            feedback_intake_secret="survey-tool-secret",
+            feedback_session_secret="test-secret-key",
         )
     )
 

@@ -39,7 +39,7 @@ _SIGNATURE = APIKeyHeader(
     name="X-Wom-Signature",
     scheme_name="intakeSignature",
     description="a survey tool's HMAC-SHA256 of X-Wom-Timestamp and the body, keyed by "
-    "FEEDBACK_INTAKE_HMAC_SECRET",
+    "FEEDBACK_INTAKE_SECRET",
     auto_error=False,
 )
 _BODY = {
