@@ -13,16 +13,7 @@ install:
 	scripts/bootstrap uv
 	$(UV) sync --frozen --compile-bytecode
 
-# The AsyncAPI CLI that validates contracts/asyncapi/*.json in the tests, from the npm registry
-# (package.json, package-lock.json); installed again only when the lockfile is newer. Without npm
-# the tests that need it are skipped and say why.
-NPM := $(shell command -v npm 2>/dev/null)
-
-node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
-	touch $@
-
-test: bootstrap lint $(if $(NPM),node_modules/.package-lock.json)
+test: bootstrap lint
 	$(UV) run pytest
 
 lint: install

@@ -113,4 +113,4 @@ def test_a_uv_already_installed_for_python3_is_used_without_pip(tmp_path: Path) 
 def test_an_unknown_step_is_refused_with_the_list_of_steps(tmp_path: Path) -> None:
     result = machine(tmp_path, accepted="").bootstrap("postgre")
     assert result.returncode == 1
-    assert "no step 'postgre' (the steps: uv make postgres chromium)" in result.stderr
+    assert "no step 'postgre' (the steps: uv make postgres chromium asyncapi)" in result.stderr
