@@ -6,8 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Security, status
 from fastapi.responses import JSONResponse
@@ -22,9 +21,9 @@ __all__ = [
     "TOKEN_SECURITY",
     "IdPath",
     "TokenRequired",
-    "bearer_token_guard",
     "guarded_router",
     "install_challenges",
+    "require_api_token",
 ]
 
 CHALLENGES = ('Basic realm="wom", charset="UTF-8"', 'Bearer realm="wom"')
@@ -85,22 +84,16 @@ IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 """A path parameter holding an opaque id (the contracts' id syntax); anything else is a 422."""
 
 
-def bearer_token_guard(
-    token: SecretStr | None,
-) -> Callable[[Request], Coroutine[Any, Any, None]]:
-    """A FastAPI dependency that admits `Authorization: Bearer <token>`, or HTTP Basic with the
-    token as password (any user name), so pages open in a browser's login prompt."""
-
-    async def guard(request: Request) -> None:
-        if token is None:
-            raise TokenRequired("API_TOKEN is not configured on this service", "token_not_configured")
-        given = _presented_token(request.headers.get("authorization", ""))
-        if given is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            raise TokenRequired(
-                "missing or wrong API token (Bearer, or HTTP Basic with the token as password)"
-            )
-
-    return guard
+async def require_api_token(request: Request) -> None:
+    """The dependency of every guarded route: admits `Authorization: Bearer <token>`, or HTTP
+    Basic with the token as password (any user name), so pages open in a browser's login prompt.
+    The token is the running service's (`API_TOKEN`), read from the app answering the request."""
+    token: SecretStr | None = request.app.state.service.settings.api_token
+    if token is None:
+        raise TokenRequired("API_TOKEN is not configured on this service", "token_not_configured")
+    given = _presented_token(request.headers.get("authorization", ""))
+    if given is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise TokenRequired("missing or wrong API token (Bearer, or HTTP Basic with the token as password)")
 
 
 def _presented_token(authorization: str) -> str | None:
@@ -116,9 +109,9 @@ def _presented_token(authorization: str) -> str | None:
     return None
 
 
-def guarded_router(token: SecretStr | None) -> APIRouter:
-    """A router whose every endpoint requires the service's bearer token (declared, with its 401)."""
+def guarded_router() -> APIRouter:
+    """A router whose every endpoint requires the service's API token (declared, with its 401)."""
     return APIRouter(
-        dependencies=[*TOKEN_SECURITY, Depends(bearer_token_guard(token))],
+        dependencies=[*TOKEN_SECURITY, Depends(require_api_token)],
         responses=error_responses(401),
     )

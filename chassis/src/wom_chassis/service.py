@@ -10,20 +10,21 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from wom_chassis.api_docs import install_api_docs
@@ -43,7 +44,15 @@ from wom_chassis.tracing import configure_tracing
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 from wom_chassis.workers import serve_workers
 
-__all__ = ["BackgroundTask", "Service", "create_service", "service_cli"]
+__all__ = [
+    "BackgroundTask",
+    "CurrentService",
+    "ReadSession",
+    "Service",
+    "create_service",
+    "current_service",
+    "service_cli",
+]
 
 log = get_logger(__name__)
 BackgroundTask = Callable[["Service"], Coroutine[Any, Any, None]]
@@ -240,6 +249,27 @@ class HealthView(BaseModel):
     checks: dict[str, Any]
 
 
+def current_service(request: Request) -> Service:
+    """The running service of the app answering `request`: module-level routers declare what they
+    need as dependencies (`CurrentService`, `ReadSession`, and a service's own from `app.state`,
+    where it puts what it was built with) instead of closing over a service in a factory."""
+    service: Service = request.app.state.service
+    return service
+
+
+CurrentService = Annotated[Service, Depends(current_service)]
+
+
+async def read_session(service: CurrentService) -> AsyncIterator[AsyncSession]:
+    """A session for reading, for the request's lifetime; a route that writes opens
+    `service.db.transaction()` (or a unit of work) itself."""
+    async with service.db.session() as session:
+        yield session
+
+
+ReadSession = Annotated[AsyncSession, Depends(read_session)]
+
+
 def _http_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -252,6 +282,7 @@ def _http_app(service: Service) -> FastAPI:
     app = FastAPI(
         title=f"wom {service.settings.service_name}", lifespan=lifespan, docs_url=None, redoc_url=None
     )
+    app.state.service = service  # what the module-level routers' dependencies read
     install_error_handlers(app)
     install_challenges(app)
     install_api_docs(app)  # Swagger UI from the service's own files, not FastAPI's CDN

@@ -41,7 +41,7 @@ class DeliveryView(BaseModel):
 
 def build_deliveries_api(service: Service) -> APIRouter:
     """The delivery log's endpoints, guarded by the service's API token."""
-    router = guarded_router(service.settings.api_token)
+    router = guarded_router()
 
     @router.get("/cases/{case_id}/deliveries", tags=["deliveries"], responses=error_responses(404))
     async def case_deliveries(case_id: IdPath) -> list[DeliveryView]:

@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from wom_chassis import Service, get_logger
 from wom_chassis.api_errors import ApiError, error_responses
-from wom_chassis.auth import TOKEN_SECURITY, bearer_token_guard
+from wom_chassis.auth import TOKEN_SECURITY, require_api_token
 from wom_chassis.signatures import signature_is_valid
 from wom_contracts import ResponseSubmittedV1
 
@@ -51,7 +51,6 @@ _BODY = {
 def build_intake(service: Service, settings: FeedbackSettings) -> APIRouter:
     """`POST /responses`: one survey answer, as the `feedback.response.submitted.v1` data."""
     router = APIRouter()
-    token_guard = bearer_token_guard(service.settings.api_token)
 
     # the body is read as bytes (the signature covers them), so it is declared by hand
     @router.post(
@@ -73,7 +72,7 @@ def build_intake(service: Service, settings: FeedbackSettings) -> APIRouter:
                     status.HTTP_401_UNAUTHORIZED, "bad, expired or unexpected signature", "bad_signature"
                 )
         else:
-            await token_guard(request)
+            await require_api_token(request)
         try:
             body.decode()
         except UnicodeDecodeError:

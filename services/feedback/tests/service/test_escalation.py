@@ -16,13 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
 from feedback import cases
 from feedback.app import create_app
 from feedback.cases import mark_breaches
 from feedback.deliveries import Delivery, deliver_due
-from feedback.deliveries_api import build_deliveries_api
 from feedback.domain.triage import Triage
 from feedback.models import Response as Answer
 from feedback.rules import Rules, load_rules
@@ -113,9 +111,7 @@ class Harness:
         return {row.channel: row for row in rows}
 
     async def api(self, path: str) -> Any:
-        app = FastAPI()
-        app.include_router(build_deliveries_api(self.service))
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=self.service.http)
         async with httpx.AsyncClient(transport=transport, base_url="http://feedback") as client:
             response = await client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 200, response.text

@@ -157,7 +157,7 @@ _DECISION_ERRORS = error_responses(
 
 def build_api(service: Service, programme: Programme) -> APIRouter:
     """Codes, referrals and the review queue; every endpoint needs the API token."""
-    router = guarded_router(service.settings.api_token)
+    router = guarded_router()
     base_url = programme.settings.referrals_public_url
 
     @router.get("/customers/{customer_id}/code", responses=error_responses(404))

@@ -126,7 +126,7 @@ class RedemptionView(BaseModel):
 
 def build_api(service: Service, rules: Rules) -> APIRouter:
     """The rewards API, every endpoint behind the service's bearer token."""
-    api = guarded_router(service.settings.api_token)
+    api = guarded_router()
     db = service.db
     currency = rules.reporting_currency
 
