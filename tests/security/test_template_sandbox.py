@@ -134,6 +134,7 @@ async def test_the_preview_of_a_hostile_template_is_refused_with_the_reason(
     service, _settings, _inbox = outreach
     templates = Templates(template_dir(tmp_path, "welcome", ATTACKS["subclasses through the MRO"]))
     app = FastAPI()
+    app.state.service = service  # what the guard reads the token from
     app.include_router(build_api(service, templates))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://outreach") as http:

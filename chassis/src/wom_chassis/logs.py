@@ -16,6 +16,18 @@ from opentelemetry import trace
 __all__ = ["LogContext", "batch_log_context", "configure_logging", "get_logger"]
 
 
+class _Stderr:
+    """`sys.stderr` as it is when a line is written, not when logging was configured: a command
+    run inside another program (a CLI runner, a test) gets its stderr swapped and closed after,
+    and a handler holding the old stream then fails on every later line with "Logging error"."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send structlog and stdlib logs as one JSON object per line to stderr."""
     shared: list[structlog.types.Processor] = [
@@ -32,10 +44,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

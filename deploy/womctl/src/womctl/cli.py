@@ -9,7 +9,8 @@ import logging
 import signal
 import threading
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -86,22 +87,31 @@ def _timeout() -> float:
     return float(root.obj["timeout"]) if root is not None and root.obj else DEFAULT_TIMEOUT
 
 
-def _on_cluster(work: Coroutine[Any, Any, T]) -> T:
-    """Run a broker command: one line and exit code 2 when the cluster cannot be reached."""
+@contextmanager
+def _kafka_errors_summed_up() -> Iterator[None]:
+    """aiokafka's own error lines kept off the terminal while the block runs: the command sums a
+    failure up in one line (aiokafka logs every failed connection attempt on the way)."""
     aiokafka, quiet = logging.getLogger("aiokafka"), logging.NullHandler()
-    aiokafka.addHandler(quiet)  # its errors are summed up in one line here, not logged on the way
+    aiokafka.addHandler(quiet)
     propagate, aiokafka.propagate = aiokafka.propagate, False
     try:
-        return asyncio.run(work)
-    except ClusterUnreachable as error:
-        raise _fail(str(error), 2) from None
-    except deadletters.NoSuchTopic as error:
-        raise _fail(str(error)) from None
-    except KafkaError as error:
-        raise _fail(f"Kafka refused: {error}") from None
+        yield
     finally:
         aiokafka.removeHandler(quiet)
         aiokafka.propagate = propagate
+
+
+def _on_cluster(work: Coroutine[Any, Any, T]) -> T:
+    """Run a broker command: one line and exit code 2 when the cluster cannot be reached."""
+    with _kafka_errors_summed_up():
+        try:
+            return asyncio.run(work)
+        except ClusterUnreachable as error:
+            raise _fail(str(error), 2) from None
+        except deadletters.NoSuchTopic as error:
+            raise _fail(str(error)) from None
+        except KafkaError as error:
+            raise _fail(f"Kafka refused: {error}") from None
 
 
 def _wait_for_signal() -> None:
@@ -123,8 +133,9 @@ def up(
     if unknown:
         raise typer.BadParameter(f"unknown services {sorted(unknown)}; choose from {sorted(SERVICES)}")
     try:
-        code = run_up(services=list(only or SERVICES), broker_port=broker_port, smtp_port=smtp_port,
-                      mail_dir=mail_dir, console=console)  # fmt: skip
+        with _kafka_errors_summed_up():  # womctl's own admin client; the services log their own
+            code = run_up(services=list(only or SERVICES), broker_port=broker_port, smtp_port=smtp_port,
+                          mail_dir=mail_dir, console=console)  # fmt: skip
     except ClusterUnreachable as error:
         raise _fail(str(error), 2) from None
     raise typer.Exit(code)
