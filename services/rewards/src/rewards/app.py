@@ -7,7 +7,8 @@ from pathlib import Path
 
 from wom_chassis import Service, create_service, every, service_cli
 
-from rewards.api import build_api
+from rewards.api import router
+from rewards.dependencies import provide
 from rewards.handlers import build_handlers
 from rewards.jobs import birthday_gifts, expire_points, recompute_tiers, release_due
 from rewards.rules import load_rules
@@ -33,7 +34,8 @@ def create_app(settings: RewardsSettings | None = None) -> Service:
         every(settings.birthday_every_seconds, partial(birthday_gifts, rules=rules), name="birthdays"),
     ]
     service = create_service(settings, build_handlers(rules), migrations=MIGRATIONS, background=jobs)
-    service.http.include_router(build_api(service, rules))
+    provide(service.http, rules=rules)
+    service.http.include_router(router)
     return service
 
 
