@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pygal
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from wom_chassis import Service, guarded_router
+from wom_chassis import ReadSession, guarded_router
 from wom_chassis.l10n import install_filters
 from wom_chassis.reports import DurationStats, PeriodQuery, PeriodView, chart_config, inline_svg
 
@@ -37,9 +37,8 @@ from referrals.domain.analytics import (
     funnel_rates,
     money_text,
 )
-from referrals.programme import Programme
 
-__all__ = ["build_analytics_api"]
+__all__ = ["router"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 PAGE_POLICY = (
@@ -266,63 +265,57 @@ def render_page(days: list[FunnelDay], summary: Summary, leaders: list[AdvocateS
     )
 
 
-def build_analytics_api(service: Service, programme: Programme) -> APIRouter:
-    """The analytics endpoints and page; every one needs the API token."""
-    router = guarded_router()
+router = guarded_router()
+"""The analytics endpoints and page; every one needs the API token."""
 
-    @router.get("/analytics/summary")
-    async def summary(period: PeriodQuery) -> SummaryView:
-        """Funnel totals, K-factor, cycle times, chain depth, rejection reasons, referred revenue."""
-        async with service.db.session() as session:
-            return summary_view(await summary_report(session, period))
 
-    @router.get("/analytics/funnel/daily")
-    async def funnel_daily(period: PeriodQuery) -> DailyFunnelView:
-        """Clicks → sign-ups → first orders → qualified, one point per day (zeros included)."""
-        async with service.db.session() as session:
-            days = await daily_report(session, period)
-        return DailyFunnelView(
-            period=PeriodView.of(period),
-            days=[FunnelDayView(day=day.day, **FunnelCountsView.counts(day.counts)) for day in days],
-        )
+@router.get("/analytics/summary")
+async def summary(period: PeriodQuery, session: ReadSession) -> SummaryView:
+    """Funnel totals, K-factor, cycle times, chain depth, rejection reasons, referred revenue."""
+    return summary_view(await summary_report(session, period))
 
-    @router.get("/analytics/funnel/advocates")
-    async def funnel_advocates(
-        period: PeriodQuery,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> AdvocateFunnelList:
-        """The funnel of every advocate active in the period, in leaderboard order."""
-        async with service.db.session() as session:
-            advocates = await advocates_report(session, period)
-        return AdvocateFunnelList(
-            period=PeriodView.of(period),
-            advocates=[
-                AdvocateFunnelView(
-                    advocate_id=stats.advocate_id, code=stats.code, **FunnelCountsView.counts(stats.funnel)
-                )
-                for stats in advocates[offset : offset + limit]
-            ],
-            total=len(advocates),
-        )
 
-    @router.get("/analytics/leaderboard")
-    async def leaderboard(period: PeriodQuery, limit: LimitQuery = 10) -> LeaderboardView:
-        """Top advocates by qualified referrals, then sign-ups, then clicks."""
-        async with service.db.session() as session:
-            leaders = await leaderboard_report(session, period, limit)
-        return LeaderboardView(period=PeriodView.of(period), limit=limit, entries=_entries(leaders))
+@router.get("/analytics/funnel/daily")
+async def funnel_daily(period: PeriodQuery, session: ReadSession) -> DailyFunnelView:
+    """Clicks → sign-ups → first orders → qualified, one point per day (zeros included)."""
+    days = await daily_report(session, period)
+    return DailyFunnelView(
+        period=PeriodView.of(period),
+        days=[FunnelDayView(day=day.day, **FunnelCountsView.counts(day.counts)) for day in days],
+    )
 
-    @router.get("/analytics", response_class=HTMLResponse)
-    async def page(period: PeriodQuery, limit: LimitQuery = 10) -> HTMLResponse:
-        """The analytics page for people, with the same period parameters."""
-        async with service.db.session() as session:
-            report = await full_report(session, period)
-        html = await run_in_threadpool(
-            render_page, report.days, report.summary, report.advocates[:limit], limit
-        )
-        return HTMLResponse(
-            html, headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"}
-        )
 
-    return router
+@router.get("/analytics/funnel/advocates")
+async def funnel_advocates(
+    period: PeriodQuery,
+    session: ReadSession,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AdvocateFunnelList:
+    """The funnel of every advocate active in the period, in leaderboard order."""
+    advocates = await advocates_report(session, period)
+    return AdvocateFunnelList(
+        period=PeriodView.of(period),
+        advocates=[
+            AdvocateFunnelView(
+                advocate_id=stats.advocate_id, code=stats.code, **FunnelCountsView.counts(stats.funnel)
+            )
+            for stats in advocates[offset : offset + limit]
+        ],
+        total=len(advocates),
+    )
+
+
+@router.get("/analytics/leaderboard")
+async def leaderboard(period: PeriodQuery, session: ReadSession, limit: LimitQuery = 10) -> LeaderboardView:
+    """Top advocates by qualified referrals, then sign-ups, then clicks."""
+    leaders = await leaderboard_report(session, period, limit)
+    return LeaderboardView(period=PeriodView.of(period), limit=limit, entries=_entries(leaders))
+
+
+@router.get("/analytics", response_class=HTMLResponse)
+async def page(period: PeriodQuery, session: ReadSession, limit: LimitQuery = 10) -> HTMLResponse:
+    """The analytics page for people, with the same period parameters."""
+    report = await full_report(session, period)
+    html = await run_in_threadpool(render_page, report.days, report.summary, report.advocates[:limit], limit)
+    return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"})

@@ -10,18 +10,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, or_, select
-from wom_chassis import IdPath, Service, get_logger, guarded_router, new_id, utcnow
+from wom_chassis import CurrentService, IdPath, ReadSession, Service, get_logger, guarded_router
 from wom_chassis.api_errors import ApiError, error_responses
 from wom_chassis.paging import Page, paging
 
+from referrals.attribution import record_click
 from referrals.decisions import ReviewConflict, decide_review
+from referrals.dependencies import CurrentProgramme
 from referrals.domain.codes import normalise_code
-from referrals.domain.sharing import CHANNELS, message_for, share_link, share_links, with_query
-from referrals.models import Click, Customer, Referral, ReferralCode
+from referrals.domain.sharing import message_for, share_link, share_links, with_query
+from referrals.models import Referral
 from referrals.programme import Programme
+from referrals.queries import customer_code, referral_by_id, referrals_of_customer, review_page
 
-__all__ = ["build_api", "build_share_link_api"]
+__all__ = ["router", "share_link_router"]
 
 log = get_logger(__name__)
 
@@ -113,143 +115,119 @@ def _view(referral: Referral) -> ReferralView:
     )
 
 
-def build_share_link_api(service: Service, programme: Programme) -> APIRouter:
-    """The public share link: record the click, send the visitor to the storefront."""
-    router = APIRouter()
+share_link_router = APIRouter()
+"""The public share link: record the click, send the visitor to the storefront."""
+
+
+@share_link_router.get("/r/{code}", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
+async def follow_share_link(
+    code: str, request: Request, service: CurrentService, programme: CurrentProgramme, via: str | None = None
+) -> RedirectResponse:
     settings = programme.settings
-
-    @router.get("/r/{code}", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
-    async def follow_share_link(code: str, request: Request, via: str | None = None) -> RedirectResponse:
-        wanted = normalise_code(code)[:64]
-        async with service.work() as uow:
-            advocate_id = await uow.session.scalar(
-                select(ReferralCode.customer_id).where(ReferralCode.code == wanted)
-            )
-            if advocate_id is not None:
-                visitor = (
-                    f"{request.client.host if request.client else ''}|{request.headers.get('user-agent', '')}"
-                )
-                uow.session.add(
-                    Click(
-                        id=new_id(),
-                        code=wanted,
-                        advocate_id=advocate_id,
-                        channel=via if via in CHANNELS else None,
-                        visitor_hash=programme.hashed(visitor),
-                        clicked_at=utcnow(),
-                    )
-                )
-        if advocate_id is None:
-            log.info("share_link_with_unknown_code", code=wanted)
-            return RedirectResponse(settings.referrals_storefront_url, status.HTTP_302_FOUND)
-        target = with_query(
-            settings.referrals_storefront_url, **{settings.referrals_storefront_code_param: wanted}
-        )
-        return RedirectResponse(target, status.HTTP_302_FOUND)
-
-    return router
+    wanted = normalise_code(code)[:64]
+    visitor = f"{request.client.host if request.client else ''}|{request.headers.get('user-agent', '')}"
+    async with service.work() as uow:
+        advocate_id = await record_click(uow, wanted, channel=via, visitor=visitor, programme=programme)
+    if advocate_id is None:
+        log.info("share_link_with_unknown_code", code=wanted)
+        return RedirectResponse(settings.referrals_storefront_url, status.HTTP_302_FOUND)
+    target = with_query(
+        settings.referrals_storefront_url, **{settings.referrals_storefront_code_param: wanted}
+    )
+    return RedirectResponse(target, status.HTTP_302_FOUND)
 
 
 _DECISION_ERRORS = error_responses(
     400, 404, 409, s409="not_in_review: the referral is not waiting for review"
 )
 
+router = guarded_router()
+"""Codes, referrals and the review queue; every endpoint needs the API token."""
 
-def build_api(service: Service, programme: Programme) -> APIRouter:
-    """Codes, referrals and the review queue; every endpoint needs the API token."""
-    router = guarded_router()
+
+@router.get("/customers/{customer_id}/code", responses=error_responses(404))
+async def code_of(customer_id: IdPath, session: ReadSession, programme: CurrentProgramme) -> CodeView:
+    """The customer's code, share link and per-channel share URLs in their language."""
+    code, customer = await customer_code(session, customer_id)
+    if code is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, f"customer {customer_id} has no referral code", "no_code")
     base_url = programme.settings.referrals_public_url
+    locale = customer.locale if customer else "en"
+    found_locale, message = message_for(locale, programme.rules.share)
+    link = share_link(base_url, code.code)
+    shop = programme.rules.share.shop_name
+    return CodeView(
+        customer_id=customer_id,
+        code=code.code,
+        share_url=link,
+        issued_at=code.issued_at,
+        message=ShareMessageView(
+            locale=found_locale,
+            subject=message.subject.format(shop=shop),
+            text=message.text.format(shop=shop, url=link),
+        ),
+        channels=share_links(base_url, code.code, locale, programme.rules.share),
+    )
 
-    @router.get("/customers/{customer_id}/code", responses=error_responses(404))
-    async def code_of(customer_id: IdPath) -> CodeView:
-        """The customer's code, share link and per-channel share URLs in their language."""
-        async with service.db.session() as session:
-            code = await session.scalar(select(ReferralCode).where(ReferralCode.customer_id == customer_id))
-            customer = await session.get(Customer, customer_id)
-        if code is None:
-            raise ApiError(
-                status.HTTP_404_NOT_FOUND, f"customer {customer_id} has no referral code", "no_code"
+
+@router.get("/customers/{customer_id}/referrals")
+async def referrals_of(customer_id: IdPath, session: ReadSession) -> ReferralList:
+    """The referrals the customer made as advocate and the one that brought them, newest first."""
+    rows = await referrals_of_customer(session, customer_id)
+    return ReferralList(referrals=[_view(row) for row in rows], total=len(rows))
+
+
+@router.get("/referrals/{referral_id}", responses=error_responses(404))
+async def referral(referral_id: IdPath, session: ReadSession) -> ReferralView:
+    found = await referral_by_id(session, referral_id)
+    if found is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}", "no_referral")
+    return _view(found)
+
+
+@router.get("/reviews")
+async def review_queue(page: Annotated[Page, paging(maximum=500)], session: ReadSession) -> ReferralList:
+    """Referrals waiting for an operator, oldest first, with their risk score and signals."""
+    rows, total = await review_page(session, page)
+    return ReferralList(referrals=[_view(row) for row in rows], total=total)
+
+
+async def _decide(
+    service: Service,
+    programme: Programme,
+    referral_id: str,
+    decision: Approval | Rejection,
+    *,
+    approve: bool,
+) -> ReferralView:
+    try:
+        async with service.work() as uow:
+            decided = await decide_review(
+                uow,
+                referral_id,
+                approve=approve,
+                reviewer=decision.reviewer,
+                note=decision.note,
+                programme=programme,
             )
-        locale = customer.locale if customer else "en"
-        found_locale, message = message_for(locale, programme.rules.share)
-        link = share_link(base_url, code.code)
-        shop = programme.rules.share.shop_name
-        return CodeView(
-            customer_id=customer_id,
-            code=code.code,
-            share_url=link,
-            issued_at=code.issued_at,
-            message=ShareMessageView(
-                locale=found_locale,
-                subject=message.subject.format(shop=shop),
-                text=message.text.format(shop=shop, url=link),
-            ),
-            channels=share_links(base_url, code.code, locale, programme.rules.share),
-        )
+    except ReviewConflict as error:
+        raise ApiError(status.HTTP_409_CONFLICT, str(error), "not_in_review") from None
+    if decided is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}", "no_referral")
+    return _view(decided)
 
-    @router.get("/customers/{customer_id}/referrals")
-    async def referrals_of(customer_id: IdPath) -> ReferralList:
-        """The referrals the customer made as advocate and the one that brought them, newest first."""
-        async with service.db.session() as session:
-            rows = (
-                await session.scalars(
-                    select(Referral)
-                    .where(or_(Referral.advocate_id == customer_id, Referral.friend_id == customer_id))
-                    .order_by(Referral.attributed_at.desc())
-                )
-            ).all()
-        return ReferralList(referrals=[_view(row) for row in rows], total=len(rows))
 
-    @router.get("/referrals/{referral_id}", responses=error_responses(404))
-    async def referral(referral_id: IdPath) -> ReferralView:
-        async with service.db.session() as session:
-            found = await session.get(Referral, referral_id)
-        if found is None:
-            raise ApiError(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}", "no_referral")
-        return _view(found)
+@router.post("/reviews/{referral_id}/approve", responses=_DECISION_ERRORS)
+async def approve(
+    referral_id: IdPath, decision: Approval, service: CurrentService, programme: CurrentProgramme
+) -> ReferralView:
+    """Approve a referral in review: it qualifies and rewards follow after the hold."""
+    return await _decide(service, programme, referral_id, decision, approve=True)
 
-    @router.get("/reviews")
-    async def review_queue(page: Annotated[Page, paging(maximum=500)]) -> ReferralList:
-        """Referrals waiting for an operator, oldest first, with their risk score and signals."""
-        waiting = Referral.status == "review"
-        async with service.db.session() as session:
-            rows = (
-                await session.scalars(
-                    select(Referral)
-                    .where(waiting)
-                    .order_by(Referral.order_completed_at, Referral.referral_id)
-                    .limit(page.limit)
-                    .offset(page.offset)
-                )
-            ).all()
-            total = await session.scalar(select(func.count()).where(waiting))
-        return ReferralList(referrals=[_view(row) for row in rows], total=int(total or 0))
 
-    async def decide(referral_id: str, decision: Approval | Rejection, *, approve: bool) -> ReferralView:
-        try:
-            async with service.work() as uow:
-                decided = await decide_review(
-                    uow,
-                    referral_id,
-                    approve=approve,
-                    reviewer=decision.reviewer,
-                    note=decision.note,
-                    programme=programme,
-                )
-        except ReviewConflict as error:
-            raise ApiError(status.HTTP_409_CONFLICT, str(error), "not_in_review") from None
-        if decided is None:
-            raise ApiError(status.HTTP_404_NOT_FOUND, f"no referral {referral_id}", "no_referral")
-        return _view(decided)
-
-    @router.post("/reviews/{referral_id}/approve", responses=_DECISION_ERRORS)
-    async def approve(referral_id: IdPath, decision: Approval) -> ReferralView:
-        """Approve a referral in review: it qualifies and rewards follow after the hold."""
-        return await decide(referral_id, decision, approve=True)
-
-    @router.post("/reviews/{referral_id}/reject", responses=_DECISION_ERRORS)
-    async def reject(referral_id: IdPath, decision: Rejection) -> ReferralView:
-        """Reject a referral in review with a note (`rejected_in_review`)."""
-        return await decide(referral_id, decision, approve=False)
-
-    return router
+@router.post("/reviews/{referral_id}/reject", responses=_DECISION_ERRORS)
+async def reject(
+    referral_id: IdPath, decision: Rejection, service: CurrentService, programme: CurrentProgramme
+) -> ReferralView:
+    """Reject a referral in review with a note (`rejected_in_review`)."""
+    return await _decide(service, programme, referral_id, decision, approve=False)

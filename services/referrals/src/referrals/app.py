@@ -6,8 +6,8 @@ from pathlib import Path
 
 from wom_chassis import Service, create_service, get_logger, service_cli
 
-from referrals.analytics_api import build_analytics_api
-from referrals.api import build_api, build_share_link_api
+from referrals import analytics_api, api
+from referrals.dependencies import provide
 from referrals.handlers import build_handlers
 from referrals.programme import Programme
 from referrals.rules import load_rules
@@ -26,9 +26,10 @@ def create_app(settings: ReferralsSettings | None = None) -> Service:
     service = create_service(settings, build_handlers(programme), migrations=MIGRATIONS)
     if settings.referrals_hash_secret.get_secret_value() == DEV_HASH_SECRET:
         log.warning("referrals_hash_secret_is_the_development_default", setting="REFERRALS_HASH_SECRET")
-    service.http.include_router(build_share_link_api(service, programme))
-    service.http.include_router(build_api(service, programme))
-    service.http.include_router(build_analytics_api(service, programme))
+    provide(service.http, programme=programme)
+    service.http.include_router(api.share_link_router)
+    service.http.include_router(api.router)
+    service.http.include_router(analytics_api.router)
     return service
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from wom_chassis import Service, create_service, every, service_cli
 
-from rewards.api import router
+from rewards import api
 from rewards.dependencies import provide
 from rewards.handlers import build_handlers
 from rewards.jobs import birthday_gifts, expire_points, recompute_tiers, release_due
@@ -35,7 +35,7 @@ def create_app(settings: RewardsSettings | None = None) -> Service:
     ]
     service = create_service(settings, build_handlers(rules), migrations=MIGRATIONS, background=jobs)
     provide(service.http, rules=rules)
-    service.http.include_router(router)
+    service.http.include_router(api.router)
     return service
 
 
