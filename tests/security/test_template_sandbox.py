@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from jinja2.sandbox import SecurityError
-from outreach.api import build_api
 from outreach.app import create_app
 from outreach.delivery import Delivery
+from outreach.dependencies import current_templates
 from outreach.models import Message
 from outreach.rules import DEFAULT_RULES_FILE, load_rules
 from outreach.settings import OutreachSettings
@@ -133,10 +132,8 @@ async def test_the_preview_of_a_hostile_template_is_refused_with_the_reason(
 ) -> None:
     service, _settings, _inbox = outreach
     templates = Templates(template_dir(tmp_path, "welcome", ATTACKS["subclasses through the MRO"]))
-    app = FastAPI()
-    app.state.service = service  # what the guard reads the token from
-    app.include_router(build_api(service, templates))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    service.http.dependency_overrides[current_templates] = lambda: templates  # the hostile ones
+    transport = httpx.ASGITransport(app=service.http, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://outreach") as http:
         answer = await http.get("/preview/welcome?locale=en", headers={"Authorization": "Bearer t"})
         intact = await http.get("/preview/welcome?locale=sv", headers={"Authorization": "Bearer t"})

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from wom_chassis import Service, UnitOfWork, create_service, every, get_logger, service_cli, utcnow
 
-from outreach.api import build_api
+from outreach import api, unsubscribe
 from outreach.delivery import Delivery
+from outreach.dependencies import provide
 from outreach.handlers import build_handlers
 from outreach.jobs import plan_yearly
 from outreach.models import Contact
 from outreach.rules import load_rules
 from outreach.settings import DEV_UNSUBSCRIBE_SECRET, OutreachSettings
 from outreach.templates import Templates
-from outreach.unsubscribe import build_unsubscribe_api
 
 __all__ = ["MIGRATIONS", "create_app", "main", "unsubscribe_contact"]
 
@@ -53,8 +53,9 @@ def create_app(settings: OutreachSettings | None = None) -> Service:
         log.warning(
             "outreach_unsubscribe_secret_is_the_development_default", setting="OUTREACH_UNSUBSCRIBE_SECRET"
         )
-    service.http.include_router(build_api(service, templates))
-    service.http.include_router(build_unsubscribe_api(service, settings, unsubscribe_contact))
+    provide(service.http, settings=settings, templates=templates, on_unsubscribe=unsubscribe_contact)
+    service.http.include_router(api.router)
+    service.http.include_router(unsubscribe.router)
     return service
 
 

@@ -13,23 +13,19 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from html import escape
-from typing import Protocol
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from wom_chassis import UnitOfWork, get_logger
+from wom_chassis import CurrentService, get_logger
 
-from outreach.settings import DEV_UNSUBSCRIBE_SECRET, OutreachSettings
+from outreach.dependencies import CurrentSettings, CurrentUnsubscribe
+from outreach.settings import OutreachSettings
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
-    "OnUnsubscribe",
-    "WorkSource",
-    "build_unsubscribe_api",
     "customer_of_token",
+    "router",
     "unsubscribe_token",
     "unsubscribe_url",
 ]
@@ -38,20 +34,9 @@ log = get_logger(__name__)
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
 
-OnUnsubscribe = Callable[[UnitOfWork[None], str], Awaitable[bool]]
-"""Withdraws a customer's marketing consent inside the unit of work; False when the contact is unknown."""
-
 _PURPOSE = b"wom.outreach.unsubscribe.v1\x00"  # the key signs nothing else with these bytes
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TOKEN = re.compile(r"^([A-Za-z0-9_-]{2,86})\.([A-Za-z0-9_-]{43})$")
-
-
-class WorkSource(Protocol):
-    """What opens a unit of work: the running `Service`, or a fake in tests."""
-
-    def work(self) -> AbstractAsyncContextManager[UnitOfWork[None]]:
-        """A unit of work that commits when the block ends."""
-        ...
 
 
 def _b64(raw: bytes) -> str:
@@ -179,36 +164,37 @@ def _page(page: _Page, status_code: int, *, form: bool = False) -> HTMLResponse:
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-def build_unsubscribe_api(
-    service: WorkSource, settings: OutreachSettings, on_unsubscribe: OnUnsubscribe
-) -> APIRouter:
-    """The public unsubscribe pages: GET asks for confirmation, POST (form or RFC 8058 one-click)
-    calls `on_unsubscribe` in a unit of work. Unknown contacts get the same answer as known ones."""
-    secret = settings.outreach_unsubscribe_secret.get_secret_value()
-    if secret == DEV_UNSUBSCRIBE_SECRET:
-        log.warning("unsubscribe_dev_secret", hint="set OUTREACH_UNSUBSCRIBE_SECRET to a long random secret")
-    router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"])
+"""The public unsubscribe pages: GET asks for confirmation, POST (form or RFC 8058 one-click)
+calls the app's unsubscribe callback in a unit of work. Unknown contacts get the same answer as
+known ones."""
 
-    @router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def confirm(token: str) -> HTMLResponse:
-        if customer_of_token(secret, token) is None:
-            return _page(_NOT_FOUND, 404)
-        return _page(_CONFIRM, 200, form=True)
 
-    @router.post("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def unsubscribe(token: str) -> HTMLResponse:
-        # The body (List-Unsubscribe=One-Click, urlencoded or multipart, or empty) is not needed:
-        # a POST to a valid token is the request.
-        customer_id = customer_of_token(secret, token)
-        if customer_id is None:
-            return _page(_NOT_FOUND, 404)
-        try:
-            async with service.work() as uow:
-                known = await on_unsubscribe(uow, customer_id)
-        except Exception as error:  # the visitor gets a page, the operator the error
-            log.error("unsubscribe_failed", customer_id=customer_id, error=repr(error))
-            return _page(_TRY_AGAIN, 503)
-        log.info("unsubscribed", customer_id=customer_id, known_contact=known)
-        return _page(_DONE, 200)
+def _secret(settings: OutreachSettings) -> str:
+    return settings.outreach_unsubscribe_secret.get_secret_value()
 
-    return router
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def confirm(token: str, settings: CurrentSettings) -> HTMLResponse:
+    if customer_of_token(_secret(settings), token) is None:
+        return _page(_NOT_FOUND, 404)
+    return _page(_CONFIRM, 200, form=True)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def unsubscribe(
+    token: str, service: CurrentService, settings: CurrentSettings, on_unsubscribe: CurrentUnsubscribe
+) -> HTMLResponse:
+    # The body (List-Unsubscribe=One-Click, urlencoded or multipart, or empty) is not needed:
+    # a POST to a valid token is the request.
+    customer_id = customer_of_token(_secret(settings), token)
+    if customer_id is None:
+        return _page(_NOT_FOUND, 404)
+    try:
+        async with service.work() as uow:
+            known = await on_unsubscribe(uow, customer_id)
+    except Exception as error:  # the visitor gets a page, the operator the error
+        log.error("unsubscribe_failed", customer_id=customer_id, error=repr(error))
+        return _page(_TRY_AGAIN, 503)
+    log.info("unsubscribed", customer_id=customer_id, known_contact=known)
+    return _page(_DONE, 200)

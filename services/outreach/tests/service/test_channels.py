@@ -1,5 +1,6 @@
 """Channels and unsubscribe: a real SMTP server checks the headers of what is sent, a real HTTP
-receiver checks the webhook's signature, and the unsubscribe pages run in a small FastAPI app."""
+receiver checks the webhook's signature, and the unsubscribe pages run in the service's own app
+with a fake unit of work and callback."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
+from outreach.app import create_app
 from outreach.channels import (
     ChannelError,
     EmailChannel,
@@ -29,11 +31,11 @@ from outreach.channels import (
     channels_for,
     webhook_body,
 )
+from outreach.dependencies import current_unsubscribe
 from outreach.settings import OutreachSettings
 from outreach.templates import Rendered
 from outreach.unsubscribe import (
     CONTENT_SECURITY_POLICY,
-    build_unsubscribe_api,
     customer_of_token,
     unsubscribe_token,
     unsubscribe_url,
@@ -43,6 +45,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from wom_chassis import current_service
 from wom_chassis.mail import MailPool
 from wom_testkit import CHROMIUM, chromium_page, free_port, serving
 
@@ -345,13 +348,19 @@ class Unsubscriber:
         return self.known
 
 
+def unsubscribe_app(callback: Unsubscriber, service: FakeService) -> FastAPI:
+    """The outreach app, its unit of work and unsubscribe callback replaced by the fakes."""
+    app = create_app(settings()).http
+    app.dependency_overrides[current_service] = lambda: service
+    app.dependency_overrides[current_unsubscribe] = lambda: callback
+    return app
+
+
 @asynccontextmanager
 async def pages(
     callback: Unsubscriber, service: FakeService | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    app.include_router(build_unsubscribe_api(service or FakeService(), settings(), callback))
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=unsubscribe_app(callback, service or FakeService()))
     async with httpx.AsyncClient(transport=transport, base_url="http://outreach") as client:
         yield client
 
@@ -379,10 +388,8 @@ async def test_the_unsubscribe_page_works_in_chromium_under_its_own_policy() -> 
     """A person following the link in a browser: the page and its button work under the page's
     Content-Security-Policy (nothing refused, nothing fetched), and one click unsubscribes."""
     callback, service = Unsubscriber(), FakeService()
-    app = FastAPI()
-    app.include_router(build_unsubscribe_api(service, settings(), callback))
     problems: list[str] = []
-    async with serving(app) as url, chromium_page() as page:
+    async with serving(unsubscribe_app(callback, service)) as url, chromium_page() as page:
         page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
         page.on(
             "request", lambda request: None if request.url.startswith(url) else problems.append(request.url)
