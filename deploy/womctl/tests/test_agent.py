@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 from feedback.app import create_app
-from feedback.console.routes import build_console
 from feedback.models import Case
-from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, utcnow
@@ -28,10 +26,8 @@ async def console(tmp_path: Path) -> AsyncIterator[tuple[Service, str]]:
         database_url=await empty_database_url("sqlite", tmp_path), api_token="t",
         feedback_agents_file=DEMO_AGENTS, feedback_session_secret="test-secret",
     )  # fmt: skip
-    async with in_memory_service(create_app(settings)) as service:
-        service.http.include_router(build_console(service, load_rules()))
-        async with serving(service.http) as url:
-            yield service, url
+    async with in_memory_service(create_app(settings)) as service, serving(service.http) as url:
+        yield service, url
 
 
 async def open_case(service: Service, customer: str) -> str:

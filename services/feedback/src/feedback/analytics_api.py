@@ -7,11 +7,11 @@ from datetime import date
 from typing import Any
 
 import pygal
-from fastapi import APIRouter
 from markupsafe import Markup
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
-from wom_chassis import Service, guarded_router, utcnow
+from wom_chassis import ReadSession, guarded_router, utcnow
 from wom_chassis.reports import (
     DurationStats,
     PeriodQuery,
@@ -37,7 +37,7 @@ from feedback.domain.analytics import (
     Nps,
 )
 
-__all__ = ["build_analytics_api", "console_chart", "nps_chart_svg", "summary_view"]
+__all__ = ["console_chart", "nps_chart_svg", "router", "summary_view"]
 
 
 def _rounded(value: float | None, places: int = 2) -> float | None:
@@ -204,45 +204,40 @@ def nps_chart_svg(daily: Daily) -> Markup:
     return Markup(inline_svg(line) + inline_svg(bars))
 
 
-async def console_chart(service: Service) -> Markup:
+async def console_chart(session: AsyncSession) -> Markup:
     """The console's chart markup: NPS and cases per day over the last 30 days (UTC)."""
-    period = default_period(utcnow().date())
-    async with service.db.session() as session:
-        daily = await daily_report(session, period)
+    daily = await daily_report(session, default_period(utcnow().date()))
     return await run_in_threadpool(nps_chart_svg, daily)
 
 
-def build_analytics_api(service: Service) -> APIRouter:
-    """The analytics endpoints; every one needs the API token."""
-    router = guarded_router()
+router = guarded_router()
+"""The analytics endpoints; every one needs the API token."""
 
-    @router.get("/analytics/summary")
-    async def summary(period: PeriodQuery) -> SummaryView:
-        """NPS overall and per tier, CSAT, reviews, case volume, SLA, time to resolve, recovery."""
-        async with service.db.session() as session:
-            return summary_view(await summary_report(session, period, utcnow()))
 
-    @router.get("/analytics/nps/daily")
-    async def nps_daily(period: PeriodQuery) -> NpsDailyView:
-        """NPS answers by category and the NPS, one point per day (null NPS on days without)."""
-        async with service.db.session() as session:
-            days = await nps_daily_report(session, period)
-        return NpsDailyView(
-            period=PeriodView.of(period),
-            days=[NpsDayView(day=day.day, **NpsView.fields(day.score)) for day in days],
-        )
+@router.get("/analytics/summary")
+async def summary(period: PeriodQuery, session: ReadSession) -> SummaryView:
+    """NPS overall and per tier, CSAT, reviews, case volume, SLA, time to resolve, recovery."""
+    return summary_view(await summary_report(session, period, utcnow()))
 
-    @router.get("/analytics/cases/daily")
-    async def cases_daily(period: PeriodQuery) -> CasesDailyView:
-        """Cases opened, resolved and breached, one point per day (zeros included)."""
-        async with service.db.session() as session:
-            days = await cases_daily_report(session, period)
-        return CasesDailyView(
-            period=PeriodView.of(period),
-            days=[
-                CaseDayView(day=day.day, opened=day.opened, resolved=day.resolved, breached=day.breached)
-                for day in days
-            ],
-        )
 
-    return router
+@router.get("/analytics/nps/daily")
+async def nps_daily(period: PeriodQuery, session: ReadSession) -> NpsDailyView:
+    """NPS answers by category and the NPS, one point per day (null NPS on days without)."""
+    days = await nps_daily_report(session, period)
+    return NpsDailyView(
+        period=PeriodView.of(period),
+        days=[NpsDayView(day=day.day, **NpsView.fields(day.score)) for day in days],
+    )
+
+
+@router.get("/analytics/cases/daily")
+async def cases_daily(period: PeriodQuery, session: ReadSession) -> CasesDailyView:
+    """Cases opened, resolved and breached, one point per day (zeros included)."""
+    days = await cases_daily_report(session, period)
+    return CasesDailyView(
+        period=PeriodView.of(period),
+        days=[
+            CaseDayView(day=day.day, opened=day.opened, resolved=day.resolved, breached=day.breached)
+            for day in days
+        ],
+    )

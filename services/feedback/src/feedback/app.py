@@ -7,13 +7,14 @@ from pathlib import Path
 
 from wom_chassis import Service, create_service, every, get_logger, service_cli
 
-from feedback.analytics_api import build_analytics_api
-from feedback.console.routes import build_console
+from feedback import analytics_api, intake
+from feedback.console import routes as console
+from feedback.console.access import ConsoleAccess
 from feedback.deliveries import deliver_due
 from feedback.deliveries_api import build_deliveries_api
+from feedback.dependencies import provide
 from feedback.domain.classification import load_lexicon
 from feedback.handlers import build_handlers
-from feedback.intake import build_intake
 from feedback.jobs import check_breaches
 from feedback.rules import load_rules
 from feedback.settings import DEV_SESSION_SECRET, FeedbackSettings
@@ -40,10 +41,11 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
     service = create_service(settings, build_handlers(rules, lexicon), migrations=MIGRATIONS, background=jobs)
     if settings.feedback_session_secret.get_secret_value() == DEV_SESSION_SECRET:
         log.warning("feedback_session_secret_is_the_development_default", setting="FEEDBACK_SESSION_SECRET")
-    service.http.include_router(build_intake(service, settings))
+    provide(service.http, settings=settings, rules=rules, console=ConsoleAccess.of(settings))
+    service.http.include_router(intake.router)
     service.http.include_router(build_deliveries_api(service))
-    service.http.include_router(build_analytics_api(service))
-    service.http.include_router(build_console(service, rules))
+    service.http.include_router(analytics_api.router)
+    service.http.include_router(console.router)
     return service
 
 

@@ -10,15 +10,16 @@ from fastapi import APIRouter, Header, Request, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
-from wom_chassis import Service, get_logger
+from wom_chassis import CurrentService, get_logger
 from wom_chassis.api_errors import ApiError, error_responses
 from wom_chassis.auth import TOKEN_SECURITY, require_api_token
 from wom_chassis.signatures import signature_is_valid
 from wom_contracts import ResponseSubmittedV1
 
+from feedback.dependencies import CurrentSettings
 from feedback.settings import FeedbackSettings
 
-__all__ = ["build_intake"]
+__all__ = ["router"]
 
 log = get_logger(__name__)
 
@@ -48,48 +49,48 @@ _BODY = {
 }
 
 
-def build_intake(service: Service, settings: FeedbackSettings) -> APIRouter:
-    """`POST /responses`: one survey answer, as the `feedback.response.submitted.v1` data."""
-    router = APIRouter()
+router = APIRouter()
+"""`POST /responses`: one survey answer, as the `feedback.response.submitted.v1` data."""
 
-    # the body is read as bytes (the signature covers them), so it is declared by hand
-    @router.post(
-        "/responses",
-        status_code=status.HTTP_202_ACCEPTED,
-        dependencies=TOKEN_SECURITY,
-        responses=error_responses(400, 401),
-        openapi_extra={"requestBody": _BODY},
-    )
-    async def submit_response(
-        request: Request,
-        x_wom_signature: Annotated[str | None, Security(_SIGNATURE)] = None,
-        x_wom_timestamp: Annotated[str | None, Header()] = None,
-    ) -> Accepted:
-        body = await request.body()
-        if x_wom_signature is not None:
-            if not _signed(settings, x_wom_signature, x_wom_timestamp, body):
-                raise ApiError(
-                    status.HTTP_401_UNAUTHORIZED, "bad, expired or unexpected signature", "bad_signature"
-                )
-        else:
-            await require_api_token(request)
-        try:
-            body.decode()
-        except UnicodeDecodeError:
-            raise ApiError(status.HTTP_400_BAD_REQUEST, "the body is not UTF-8", "body_not_utf8") from None
-        try:
-            event = ResponseSubmittedV1.model_validate_json(body)
-        except ValidationError as error:
-            if any(problem["type"] == "json_invalid" for problem in error.errors()):
-                raise ApiError(status.HTTP_400_BAD_REQUEST, "the body is not JSON", "body_not_json") from None
-            problems = [
-                {**problem, "loc": ("body", *problem["loc"])}
-                for problem in error.errors(include_url=False, include_context=False)
-            ]
-            raise RequestValidationError(problems) from None
-        async with service.work() as uow:
-            event_id = uow.emit(event)
-        log.info("response_accepted", response_id=event.response_id, signed=x_wom_signature is not None)
-        return Accepted(response_id=event.response_id, event_id=event_id)
 
-    return router
+# the body is read as bytes (the signature covers them), so it is declared by hand
+@router.post(
+    "/responses",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=TOKEN_SECURITY,
+    responses=error_responses(400, 401),
+    openapi_extra={"requestBody": _BODY},
+)
+async def submit_response(
+    request: Request,
+    service: CurrentService,
+    settings: CurrentSettings,
+    x_wom_signature: Annotated[str | None, Security(_SIGNATURE)] = None,
+    x_wom_timestamp: Annotated[str | None, Header()] = None,
+) -> Accepted:
+    body = await request.body()
+    if x_wom_signature is not None:
+        if not _signed(settings, x_wom_signature, x_wom_timestamp, body):
+            raise ApiError(
+                status.HTTP_401_UNAUTHORIZED, "bad, expired or unexpected signature", "bad_signature"
+            )
+    else:
+        await require_api_token(request)
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        raise ApiError(status.HTTP_400_BAD_REQUEST, "the body is not UTF-8", "body_not_utf8") from None
+    try:
+        event = ResponseSubmittedV1.model_validate_json(body)
+    except ValidationError as error:
+        if any(problem["type"] == "json_invalid" for problem in error.errors()):
+            raise ApiError(status.HTTP_400_BAD_REQUEST, "the body is not JSON", "body_not_json") from None
+        problems = [
+            {**problem, "loc": ("body", *problem["loc"])}
+            for problem in error.errors(include_url=False, include_context=False)
+        ]
+        raise RequestValidationError(problems) from None
+    async with service.work() as uow:
+        event_id = uow.emit(event)
+    log.info("response_accepted", response_id=event.response_id, signed=x_wom_signature is not None)
+    return Accepted(response_id=event.response_id, event_id=event_id)

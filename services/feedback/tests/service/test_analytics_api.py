@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 from feedback import cases
-from feedback.analytics_api import build_analytics_api, console_chart
+from feedback.analytics_api import console_chart
 from feedback.app import create_app
 from feedback.models import Case
 from feedback.settings import FeedbackSettings
@@ -56,8 +56,6 @@ def at(day: int, hour: int = 0, minute: int = 0, month: int = 11) -> datetime:
 async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Service]:
     url = await empty_database_url(request.param, tmp_path)
     app = create_app(FeedbackSettings(database_url=url, api_token=TOKEN))
-    if not any(getattr(route, "path", None) == "/analytics/summary" for route in app.http.routes):
-        app.http.include_router(build_analytics_api(app))  # until app.py wires it
     async with in_memory_service(app) as running:
         yield running
 
@@ -328,12 +326,14 @@ def assert_offline_svg(markup: str) -> None:
 async def test_the_console_chart_is_inline_svg_without_script(
     service: Service, november: dict[str, Case]
 ) -> None:
-    markup = await console_chart(service)
+    async with service.db.session() as session:
+        markup = await console_chart(session)
     assert_offline_svg(markup)
     assert "NPS per day" in markup and "Cases per day" in markup
     assert "-100" in markup  # Kim's days
 
 
 async def test_the_console_chart_of_an_empty_month(service: Service) -> None:
-    markup = await console_chart(service)
+    async with service.db.session() as session:
+        markup = await console_chart(session)
     assert_offline_svg(markup)

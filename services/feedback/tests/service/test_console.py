@@ -16,7 +16,7 @@ from feedback import cases
 from feedback.app import create_app
 from feedback.console.agents import Agents, hash_password, load_agents, main, verify_password
 from feedback.console.forms import read_resolve_form
-from feedback.console.routes import build_console, countdown_text
+from feedback.console.routes import countdown_text
 from feedback.console.sessions import Session, SessionSigner
 from feedback.domain.triage import Triage
 from feedback.models import Case, CustomerTier
@@ -47,13 +47,6 @@ def write_agents(path: Path) -> Path:
     return path
 
 
-def with_console(service: Service) -> Service:
-    """The console on the service's HTTP app, unless `create_app` already includes it."""
-    if not any(getattr(route, "path", "") == "/console/login" for route in service.http.routes):
-        service.http.include_router(build_console(service, load_rules()))
-    return service
-
-
 @pytest.fixture(params=database_backends())
 async def feedback(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Service]:
     url = await empty_database_url(request.param, tmp_path)
@@ -63,7 +56,7 @@ async def feedback(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         feedback_agents_file=write_agents(tmp_path / "agents.yaml"),
         feedback_session_secret="test-secret",
     )
-    async with in_memory_service(with_console(create_app(settings))) as service:
+    async with in_memory_service(create_app(settings)) as service:
         yield service
 
 

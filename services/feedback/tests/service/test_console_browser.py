@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 from feedback.app import create_app
-from feedback.console.routes import build_console
 from feedback.models import Case
-from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, new_id, utcnow
@@ -41,8 +39,6 @@ pytest.importorskip("playwright.async_api")
 
 async def serve(service: Service) -> AsyncIterator[str]:
     """Serve the service's HTTP app on a free port of 127.0.0.1 until the test ends."""
-    if not any(getattr(route, "path", "") == "/console/login" for route in service.http.routes):
-        service.http.include_router(build_console(service, load_rules()))
     async with serving(service.http) as url:  # the test runs the service itself
         yield url
 
