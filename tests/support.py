@@ -17,9 +17,8 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from wom_testkit import empty_database_url
+from wom_testkit import empty_database_url, sibling_database_url
 
 HEALTHY_TIMEOUT = float(os.environ.get("WOM_TEST_HEALTHY_TIMEOUT", "120"))
 """How long a started service may take to answer /health (`WOM_TEST_HEALTHY_TIMEOUT`): start-up
@@ -152,13 +151,11 @@ async def read_topic(
 
 async def service_database_urls(backend: str, directory: Path) -> dict[str, str]:
     """An empty database for each service: SQLite files in `directory`, or on PostgreSQL
-    (`backend` is its URL) the databases `wom_<service>`, emptied."""
+    (`backend` is its URL) the databases `<its database>_<service>` beside it, emptied."""
     if backend == "sqlite":
         return {name: f"sqlite+aiosqlite:///{directory / name}.db" for name in SERVICE_NAMES}
     return {
-        name: await empty_database_url(
-            make_url(backend).set(database=f"wom_{name}").render_as_string(hide_password=False), directory
-        )
+        name: await empty_database_url(await sibling_database_url(backend, name), directory)
         for name in SERVICE_NAMES
     }
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy.engine import make_url
-from wom_testkit import POSTGRES_ENV, empty_database_url, eventually, free_port
+from wom_testkit import POSTGRES_ENV, empty_database_url, eventually, free_port, sibling_database_url
 
 from tests.reliability.test_rewards_reliability import TOPIC, announced, ledger_counts, order
 from tests.support import API_TOKEN, ServiceProcess, cloudevent_headers, forked_children, wait_until
@@ -34,7 +33,7 @@ async def rewards_on_postgres(kafka_bootstrap: str, tmp_path: Path) -> ServicePr
     postgres = os.environ.get(POSTGRES_ENV)
     if not postgres:
         pytest.skip(f"{POSTGRES_ENV} is not set: WORKERS needs PostgreSQL")
-    url = make_url(postgres).set(database="wom_rewards").render_as_string(hide_password=False)
+    url = await sibling_database_url(postgres, "rewards")
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "DATABASE_URL": await empty_database_url(url, tmp_path),

@@ -4,7 +4,13 @@ services on the in-memory broker, a mail inbox, Chromium. A dev dependency: no r
 from __future__ import annotations
 
 from wom_testkit.browser import CHROMIUM, chromium, chromium_missing, chromium_page
-from wom_testkit.databases import POSTGRES_ENV, database_backends, empty_database_url, fresh_database
+from wom_testkit.databases import (
+    POSTGRES_ENV,
+    database_backends,
+    empty_database_url,
+    fresh_database,
+    sibling_database_url,
+)
 from wom_testkit.mail import MailInbox
 from wom_testkit.records import FakeRecord, record_of
 from wom_testkit.rules import rules_file
@@ -33,5 +39,6 @@ __all__ = [
     "record_of",
     "rules_file",
     "serving",
+    "sibling_database_url",
     "span_recorder",
 ]

@@ -10,12 +10,20 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from wom_chassis.database import Database
 
 from wom_testkit.sources import POSTGRES_ENV, chosen_sources
 
-__all__ = ["POSTGRES_ENV", "database_backends", "empty_database_url", "fresh_database"]
+__all__ = [
+    "POSTGRES_ENV",
+    "database_backends",
+    "empty_database_url",
+    "fresh_database",
+    "sibling_database_url",
+]
 
 _SQLITE_FILES = itertools.count()
 
@@ -55,3 +63,27 @@ async def fresh_database(backend: str, tmp_path: Path, migrations: Sequence[Path
     db = Database(await empty_database_url(backend, tmp_path), migrations)
     await db.migrate()
     return db
+
+
+async def sibling_database_url(base: str, name: str) -> str:
+    """The URL of the PostgreSQL database `<base's database>_<name>` beside `base`, created when
+    missing (the role needs CREATEDB): a test that runs services as processes gives each its own
+    database, named after the run's, so that two runs on one server (each with its own
+    WOM_TEST_POSTGRES_URL) never empty each other's, nor the databases `make up` uses."""
+    url = make_url(base)
+    database = f"{url.database}_{name}"
+    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            present = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            )
+            if not present:
+                try:
+                    await conn.execute(text(f'CREATE DATABASE "{database}"'))
+                except DBAPIError as error:  # another run created it meanwhile
+                    if "already exists" not in str(error):
+                        raise
+    finally:
+        await engine.dispose()
+    return url.set(database=database).render_as_string(hide_password=False)

@@ -45,8 +45,6 @@ CONTAINERS_ENV = "WOM_TESTCONTAINERS"
 LOCAL_POSTGRES_URL = "postgresql+asyncpg://wom:wom@127.0.0.1:5432/wom_test"
 KAFKA_IMAGE = "apache/kafka:3.9.0"
 POSTGRES_IMAGE = "postgres:16-alpine"
-SERVICE_DATABASES = ("wom_referrals", "wom_rewards", "wom_outreach", "wom_feedback")
-"""The databases the tests that run services as processes use beside wom_test (as .ci/run's)."""
 
 Kind = Literal["configured", "container", "embedded", "local", "absent"]
 
@@ -207,9 +205,5 @@ def postgres_container() -> Iterator[str]:
 
     with PostgresContainer(
         POSTGRES_IMAGE, username="wom", password="wom", dbname="wom_test", driver="asyncpg"
-    ) as container:
-        for database in SERVICE_DATABASES:
-            result = container.exec(["createdb", "-U", "wom", database])
-            if result.exit_code != 0:
-                raise RuntimeError(f"createdb {database} in {POSTGRES_IMAGE}: {result.output!r}")
+    ) as container:  # the services' databases beside wom_test are created on demand
         yield container.get_connection_url()
