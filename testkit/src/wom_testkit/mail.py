@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 from email.message import EmailMessage
 from typing import Any, Self
 
@@ -19,6 +20,9 @@ class MailInbox:
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller  # a dev dependency, needed by mail tests only
 
+        # aiosmtpd logs every connection at INFO (its own start-up probe too), from its thread:
+        # lines outside any test's captured output
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.messages: list[EmailMessage] = []
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
