@@ -16,6 +16,7 @@ __all__ = [
     "BATCH_SECONDS",
     "CONSUMER_LAG",
     "DEAD_LETTERS",
+    "DELIVERIES",
     "EVENTS_CONSUMED",
     "HANDLER_FAILURES",
     "HANDLER_SECONDS",
@@ -40,6 +41,11 @@ HANDLER_FAILURES = Counter(
 )
 DEAD_LETTERS = Counter(
     "wom_dead_letters_total", "Records sent to the dead-letter topic", ["service", "reason"]
+)
+DELIVERIES = Counter(
+    "wom_deliveries_total",
+    "Outbound delivery attempts by outcome (sent, retried, failed: given up after the last)",
+    ["service", "delivery", "outcome"],
 )
 RETRIES = Counter("wom_handler_retries_total", "Retried transactions", ["service"])
 HANDLER_SECONDS = Histogram(
@@ -67,6 +73,7 @@ ALL_METRICS: tuple[Counter | Gauge | Histogram, ...] = (
     EVENTS_CONSUMED,
     HANDLER_FAILURES,
     DEAD_LETTERS,
+    DELIVERIES,
     RETRIES,
     HANDLER_SECONDS,
     BATCH_SECONDS,

@@ -1,8 +1,8 @@
 """Admission at send time, a round of due messages at once: the consent and frequency ledger
 read in a few queries for the whole round, then each message suppressed, left waiting (quiet
-hours, a contact not yet registered), or given its template variables and leased for its channel:
-its next attempt is pushed out by the backoff while it is rendered and sent, both outside the
-transaction (rendering is the dearest step of a mail and needs no database)."""
+hours, a contact not yet registered), or given its template variables and admitted for its
+channel; the delivery engine (`wom_chassis.delivery`) leases it while it is rendered and sent,
+both outside the transaction (rendering is the dearest step of a mail and needs no database)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from outreach.settings import OutreachSettings
 from outreach.templates import locale_chain
 from outreach.unsubscribe import unsubscribe_url
 
-__all__ = ["Admitted", "admit_round", "backoff", "context_for"]
+__all__ = ["Admitted", "admit_messages", "context_for", "first_of_each_customer"]
 
 log = get_logger(__name__)
 SURVEY_KINDS = ("check_in",)
@@ -35,8 +35,8 @@ SURVEY_KINDS = ("check_in",)
 
 @dataclass(frozen=True)
 class Admitted:
-    """A message admitted and leased: what rendering it, sending it and recording its outcome
-    need once its transaction is closed."""
+    """A message admitted: what rendering it, sending it and recording its outcome need once its
+    transaction is closed."""
 
     message_id: str
     kind: str
@@ -52,11 +52,6 @@ class Admitted:
     unsubscribe_url: str | None
     traceparent: str | None
     tracestate: str | None
-
-
-def backoff(settings: OutreachSettings, attempts: int) -> timedelta:
-    """The wait after the `attempts`-th attempt: doubling from `delivery_retry_seconds`."""
-    return timedelta(seconds=settings.delivery_retry_seconds * 2 ** max(attempts - 1, 0))
 
 
 def context_for(
@@ -105,23 +100,14 @@ class _Ledger:
     last_referral_ask_at: dict[str, datetime]
 
 
-async def admit_round(
-    uow: UnitOfWork[None], *, rules: Rules, settings: OutreachSettings, now: datetime
-) -> tuple[int, list[Admitted]]:
-    """Take up to `delivery_round_size` due messages, the earliest of each customer (the next must
-    see its outcome through the ledger: a later round), and admit each; how many were taken up,
-    and those to send."""
+async def admit_messages(
+    uow: UnitOfWork[None], due: Sequence[Message], *, rules: Rules, settings: OutreachSettings, now: datetime
+) -> list[tuple[Message, Admitted]]:
+    """Admit due messages (`first_of_each_customer`): the messages to send, each with what
+    sending it needs. The others are suppressed or left waiting here; the delivery engine leases
+    the admitted."""
     session = uow.session
-    due = (
-        await session.scalars(
-            select(Message)
-            .where(Message.status == "queued", Message.next_attempt_at <= now)
-            .order_by(Message.next_attempt_at, Message.created_at)
-            .limit(settings.delivery_round_size)
-            .with_for_update(skip_locked=True)  # another instance's round (PostgreSQL)
-        )
-    ).all()
-    messages = _first_of_each_customer(due)
+    messages = list(due)
     customers = {m.customer_id for m in messages}
     contacts = {
         c.customer_id: c
@@ -133,11 +119,13 @@ async def admit_round(
         with continue_trace("admit message", message.traceparent, message.tracestate):
             ready = _admit(uow, message, contacts.get(message.customer_id), ledger, now, rules, settings)
         if ready is not None:
-            admitted.append(ready)
-    return len(messages), admitted
+            admitted.append((message, ready))
+    return admitted
 
 
-def _first_of_each_customer(due: Sequence[Message]) -> list[Message]:
+def first_of_each_customer(due: Sequence[Message]) -> list[Message]:
+    """The earliest of each customer's due messages: the next must see its outcome through the
+    ledger, in a later round."""
     first: dict[str, Message] = {}
     for message in due:
         first.setdefault(message.customer_id, message)
@@ -194,7 +182,7 @@ def _admit(
     rules: Rules,
     settings: OutreachSettings,
 ) -> Admitted | None:
-    """Apply the ledger to one message: suppress it, let it wait, or lease it for sending."""
+    """Apply the ledger to one message: suppress it, let it wait, or admit it for sending."""
     if contact is None or contact.email is None:
         message.status = "waiting"  # released when the registration arrives
         return None
@@ -230,8 +218,6 @@ def _admit(
         log.info("message_waits_for_quiet_hours_to_end", message_id=message.id, until=str(admission.until))
         return None
     context = context_for(message, contact, rules, settings)
-    message.attempts += 1
-    message.next_attempt_at = now + backoff(settings, message.attempts)  # a lease while sending
     marketing = message.message_class == "marketing"
     return Admitted(
         message_id=message.id,

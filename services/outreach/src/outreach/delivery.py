@@ -2,59 +2,41 @@
 customer's language and handed to their channel, with retries and backoff; every outcome is an
 event (sent, failed, suppressed).
 
-The job works in rounds of at most `delivery_round_size` due messages, one per customer:
-
-1. one transaction admits the round (`outreach.admission`): the ledger, the leases;
-2. `smtp_connections` workers render the admitted messages and hand them to their channels with
-   no transaction open, mail over the service's pool of SMTP connections: a connection that hangs
-   holds up its own message only, for at most the SMTP timeout, while the others go on;
-3. outcomes are recorded as they come, within `RECORD_WITHIN_SECONDS`, one transaction for
-   whatever came meanwhile.
-
-Every transaction is short, so the consume path's batches take the writer lock in between. Each
-message is admitted, sent and recorded in the trace of the event that queued it.
+The chassis' delivery engine (`wom_chassis.delivery`) runs the rounds: it claims up to
+`delivery_round_size` due messages, leases those `outreach.admission` admits (one per customer),
+sends them `smtp_connections` at a time with no transaction open, mail over the service's pool of
+SMTP connections (a connection that hangs holds up its own message only, for at most the SMTP
+timeout), and records the outcomes as they come, each only while its lease holds. This module is
+outreach's part: admission, rendering and the channel, and what a sent or failed message records.
+Each message is admitted, sent and recorded in the trace of the event that queued it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
-from wom_chassis import Service, UnitOfWork, get_logger, utcnow
+from sqlalchemy import Table, bindparam, update
+from wom_chassis import Service, UnitOfWork, get_logger
+from wom_chassis.delivery import Backoff, DeliveryEngine, Leased, Outcome, SendRefused
 from wom_chassis.mail import MailPool
-from wom_chassis.tracing import TraceContext, continue_trace, current_trace_context
+from wom_chassis.tracing import continue_trace
 from wom_contracts import MessageSentV1
 
-from outreach.admission import Admitted, admit_round, backoff
-from outreach.channels import Channel, Outgoing, build_channels
+from outreach.admission import Admitted, admit_messages, first_of_each_customer
+from outreach.channels import WEBHOOK_TIMEOUT_SECONDS, Channel, Outgoing, build_channels
 from outreach.messaging import fail
 from outreach.models import Message
 from outreach.rules import Rules
 from outreach.settings import OutreachSettings
 from outreach.templates import Rendered, Templates
 
-__all__ = ["RECORD_WITHIN_SECONDS", "Delivery"]
+__all__ = ["Delivery"]
 
 log = get_logger(__name__)
-RECORD_WITHIN_SECONDS = 0.01
-"""An outcome is recorded this long after it came at most, with all that came meanwhile."""
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What became of an admitted message: rendered (or not: `rendered` is None) and sent (or
-    not: `error`), in which trace."""
-
-    admitted: Admitted
-    rendered: Rendered | None
-    error: str | None
-    trace: TraceContext
 
 
 @dataclass
@@ -65,17 +47,31 @@ class Delivery:
     settings: OutreachSettings
     templates: Templates
 
+    model = Message
+    pending = "queued"
+
     def __post_init__(self) -> None:
         self.pool = MailPool(self.settings)
         self.channels: dict[str, Channel] = build_channels(self.settings, self.pool)
+        settings = self.settings
+        self.engine: DeliveryEngine[Admitted] = DeliveryEngine(
+            self,
+            name="message",
+            backoff=Backoff(
+                first_seconds=settings.delivery_retry_seconds,
+                max_attempts=settings.delivery_max_attempts,
+                jitter_seconds=settings.delivery_retry_seconds / 2,
+            ),
+            round_size=settings.delivery_round_size,
+            concurrency=settings.smtp_connections,
+            # the pool waits up to the SMTP timeout a step (connect, each answer); the webhook
+            # channel bounds its POST at twice its own
+            send_timeout_seconds=max(4 * settings.smtp_timeout_seconds, 2 * WEBHOOK_TIMEOUT_SECONDS),
+        )
 
     async def deliver_due(self, service: Service) -> int:
         """One round of the messages due now (see the module's docstring); how many it took up."""
-        async with service.work() as uow:
-            taken, admitted = await admit_round(uow, rules=self.rules, settings=self.settings, now=utcnow())
-        if admitted:
-            await self._send_and_record(service, admitted)
-        return taken
+        return await self.engine.deliver_round(service)
 
     async def close(self) -> None:
         """Say goodbye on the idle SMTP connections (the next round opens new ones)."""
@@ -96,97 +92,65 @@ class Delivery:
         finally:
             await self.close()
 
-    async def _send_and_record(self, service: Service, admitted: list[Admitted]) -> None:
-        waiting, came, all_came = deque(admitted), asyncio.Event(), asyncio.Event()
-        outcomes: list[_Outcome] = []
+    # the engine's Outbound: outreach's part of a round
 
-        async def worker() -> None:
-            while waiting:
-                outcomes.append(await self._send(waiting.popleft()))
-                came.set()
-                if len(outcomes) == len(admitted):
-                    all_came.set()
+    def due(self, statement: Any) -> Any:
+        """Due messages in the order they were queued."""
+        return statement.order_by(Message.created_at)
 
-        async def recorder() -> None:
-            recorded = 0
-            while recorded < len(admitted):
-                await came.wait()
-                with suppress(TimeoutError):  # a transaction costs more than the rows it writes
-                    async with asyncio.timeout(RECORD_WITHIN_SECONDS):
-                        await all_came.wait()
-                came.clear()
-                batch = outcomes[recorded:]  # whatever came meanwhile
-                await self._record(service, batch)
-                recorded += len(batch)
+    def take(self, rows: Sequence[Any]) -> Sequence[Any]:
+        """The earliest due message of each customer: the next must see its outcome through the
+        ledger, in a later round."""
+        return first_of_each_customer(rows)
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(self.settings.smtp_connections, len(admitted))):
-                group.create_task(worker())
-            group.create_task(recorder())
+    async def admit(
+        self, uow: UnitOfWork[None], rows: Sequence[Any], now: datetime
+    ) -> list[tuple[Any, Admitted]]:
+        """The ledger's verdict on the round (`outreach.admission`)."""
+        return list(await admit_messages(uow, rows, rules=self.rules, settings=self.settings, now=now))
 
-    async def _send(self, admitted: Admitted) -> _Outcome:
-        with continue_trace("deliver message", admitted.traceparent, admitted.tracestate):
-            trace = current_trace_context()
-            try:
-                rendered = self.templates.render(admitted.kind, admitted.locale, admitted.context)
-            except Exception as error:  # a template bug must not block the queue
-                return _Outcome(admitted, None, f"{type(error).__name__}: {error}", trace)
-            outgoing = Outgoing(
-                message_id=admitted.message_id,
-                kind=admitted.kind,
-                message_class=admitted.message_class,
-                customer_id=admitted.customer_id,
-                recipient=admitted.recipient,
-                locale=rendered.locale,
-                rendered=rendered,
-                unsubscribe_url=admitted.unsubscribe_url,
-            )
-            try:  # no database transaction is open while the channel answers
-                await self.channels[admitted.channel].send(outgoing)
-            except Exception as failure:
-                return _Outcome(admitted, rendered, f"{type(failure).__name__}: {failure}", trace)
-        return _Outcome(admitted, rendered, None, trace)
+    async def send(self, leased: Leased[Admitted]) -> Rendered:
+        """Render the message and hand it to its channel; the rendered text, for the record."""
+        admitted = leased.item
+        try:
+            rendered = self.templates.render(admitted.kind, admitted.locale, admitted.context)
+        except Exception as error:  # a template bug must not block the queue, nor be retried
+            raise SendRefused(f"{type(error).__name__}: {error}") from error
+        outgoing = Outgoing(
+            message_id=admitted.message_id,
+            kind=admitted.kind,
+            message_class=admitted.message_class,
+            customer_id=admitted.customer_id,
+            recipient=admitted.recipient,
+            locale=rendered.locale,
+            rendered=rendered,
+            unsubscribe_url=admitted.unsubscribe_url,
+        )
+        await self.channels[admitted.channel].send(outgoing)
+        return rendered
 
-    async def _record(self, service: Service, outcomes: Sequence[_Outcome]) -> None:
-        """Each outcome once, with its event, in one transaction: the sent in one statement, the
-        others by the rules of `fail`: retried later, or given up after the last attempt or when
-        the template cannot be rendered."""
-        async with service.work() as uow:
-            session = uow.session
-            ids = [outcome.admitted.message_id for outcome in outcomes]
-            present = set(await session.scalars(select(Message.id).where(Message.id.in_(ids))))
-            outcomes = [outcome for outcome in outcomes if outcome.admitted.message_id in present]
-            sent = [outcome for outcome in outcomes if outcome.error is None]
-            failed = {o.admitted.message_id: o for o in outcomes if o.error is not None}
-            now = utcnow()
-            if sent:
-                await session.execute(_MARK_SENT, [_sent_row(outcome, now) for outcome in sent])
-            for outcome in sent:
-                with continue_trace("record delivery", *outcome.trace):
-                    uow.emit(_sent_event(outcome, now))
-            if failed:
-                for message in await session.scalars(select(Message).where(Message.id.in_(failed))):
-                    self._failed(uow, message, failed[message.id], now)
-        for outcome in sent:  # a message erased meanwhile is neither recorded nor logged
-            admitted = outcome.admitted
+    async def sent(
+        self, uow: UnitOfWork[None], rows: Sequence[tuple[Any, Outcome[Admitted]]], now: datetime
+    ) -> None:
+        """Mark the sent messages in one statement, each with its event in its trace."""
+        outcomes = [outcome for _, outcome in rows]
+        await uow.session.execute(_MARK_SENT, [_sent_row(outcome, now) for outcome in outcomes])
+        for outcome in outcomes:
+            with continue_trace("record delivery", *outcome.trace):
+                uow.emit(_sent_event(outcome, now))
+            admitted = outcome.leased.item
             log.info(
                 "message_sent", message_id=admitted.message_id, kind=admitted.kind, channel=admitted.channel
             )
 
-    def _failed(self, uow: UnitOfWork[None], message: Message, outcome: _Outcome, now: datetime) -> None:
-        if outcome.rendered is None:
+    async def failed(
+        self, uow: UnitOfWork[None], row: Any, outcome: Outcome[Admitted], retry_at: datetime | None
+    ) -> None:
+        """Retried later, or given up (after the last attempt, or a template that cannot render)."""
+        message = cast(Message, row)
+        if outcome.refused:
             message.attempts -= 1  # its lease counted an attempt, but nothing was sent
-            last = True
-        else:
-            last = message.attempts >= self.settings.delivery_max_attempts
-        with continue_trace("record delivery", *outcome.trace):
-            fail(
-                uow,
-                message,
-                str(outcome.error),
-                locale=outcome.admitted.locale,
-                retry_at=None if last else now + backoff(self.settings, message.attempts),
-            )
+        fail(uow, message, str(outcome.error), locale=outcome.leased.item.locale, retry_at=retry_at)
 
 
 _MESSAGES = cast(Table, Message.__table__)
@@ -204,9 +168,8 @@ _MARK_SENT = (
 """Marks a message sent, one set of parameters each (`_sent_row`): one statement a batch."""
 
 
-def _sent_row(outcome: _Outcome, now: datetime) -> dict[str, Any]:
-    admitted, rendered = outcome.admitted, outcome.rendered
-    assert rendered is not None
+def _sent_row(outcome: Outcome[Admitted], now: datetime) -> dict[str, Any]:
+    admitted, rendered = outcome.leased.item, cast(Rendered, outcome.detail)
     return {
         "sent_id": admitted.message_id,
         "sent_at_": now,
@@ -216,9 +179,8 @@ def _sent_row(outcome: _Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
-def _sent_event(outcome: _Outcome, now: datetime) -> MessageSentV1:
-    admitted, rendered = outcome.admitted, outcome.rendered
-    assert rendered is not None
+def _sent_event(outcome: Outcome[Admitted], now: datetime) -> MessageSentV1:
+    admitted, rendered = outcome.leased.item, cast(Rendered, outcome.detail)
     return MessageSentV1(
         customer_id=admitted.customer_id,
         message_id=admitted.message_id,
