@@ -17,8 +17,8 @@ from wom_chassis.columns import UtcDateTime
 from wom_chassis.delivery import LEASE_MARGIN_SECONDS, Backoff, DeliveryEngine, Leased, Outcome, SendRefused
 from wom_chassis.metrics import DELIVERIES
 from wom_chassis.service import Service
-from wom_chassis.testing import span_recorder
 from wom_chassis.tracing import current_trace_context
+from wom_testkit import span_recorder
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
