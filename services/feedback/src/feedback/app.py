@@ -7,11 +7,10 @@ from pathlib import Path
 
 from wom_chassis import Service, create_service, every, get_logger, service_cli
 
-from feedback import analytics_api, intake
+from feedback import analytics_api, deliveries_api, intake
 from feedback.console import routes as console
 from feedback.console.access import ConsoleAccess
 from feedback.deliveries import deliver_due
-from feedback.deliveries_api import build_deliveries_api
 from feedback.dependencies import provide
 from feedback.domain.classification import load_lexicon
 from feedback.handlers import build_handlers
@@ -43,7 +42,7 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
         log.warning("feedback_session_secret_is_the_development_default", setting="FEEDBACK_SESSION_SECRET")
     provide(service.http, settings=settings, rules=rules, console=ConsoleAccess.of(settings))
     service.http.include_router(intake.router)
-    service.http.include_router(build_deliveries_api(service))
+    service.http.include_router(deliveries_api.router)
     service.http.include_router(analytics_api.router)
     service.http.include_router(console.router)
     return service

@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
-from wom_chassis import IdPath, Service, guarded_router
+from wom_chassis import IdPath, ReadSession, guarded_router
 from wom_chassis.api_errors import ApiError, error_responses
 
 from feedback.deliveries import Delivery
 from feedback.models import Case
 
-__all__ = ["DeliveryView", "build_deliveries_api"]
+__all__ = ["DeliveryView", "router"]
 
 
 class DeliveryView(BaseModel):
@@ -39,39 +39,37 @@ class DeliveryView(BaseModel):
     payload: dict[str, Any]
 
 
-def build_deliveries_api(service: Service) -> APIRouter:
-    """The delivery log's endpoints, guarded by the service's API token."""
-    router = guarded_router()
+router = guarded_router()
+"""The delivery log's endpoints, guarded by the service's API token."""
 
-    @router.get("/cases/{case_id}/deliveries", tags=["deliveries"], responses=error_responses(404))
-    async def case_deliveries(case_id: IdPath) -> list[DeliveryView]:
-        """Every delivery about one case, oldest first."""
-        async with service.db.session() as session:
-            rows = (
-                await session.scalars(
-                    select(Delivery)
-                    .where(Delivery.case_id == case_id)
-                    .order_by(Delivery.created_at, Delivery.channel)
-                )
-            ).all()
-            if not rows and await session.get(Case, case_id) is None:
-                raise ApiError(status.HTTP_404_NOT_FOUND, f"no case {case_id}", "no_case")
-        return [DeliveryView.model_validate(row) for row in rows]
 
-    @router.get("/deliveries", tags=["deliveries"])
-    async def deliveries(
-        status_: Annotated[Literal["pending", "delivered", "dead"] | None, Query(alias="status")] = None,
-        queue: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[DeliveryView]:
-        """The delivery log, newest first: `?status=dead` lists what support teams never got."""
-        query = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id).limit(limit)
-        if status_ is not None:
-            query = query.where(Delivery.status == status_)
-        if queue is not None:
-            query = query.where(Delivery.queue == queue)
-        async with service.db.session() as session:
-            rows = (await session.scalars(query)).all()
-        return [DeliveryView.model_validate(row) for row in rows]
+@router.get("/cases/{case_id}/deliveries", tags=["deliveries"], responses=error_responses(404))
+async def case_deliveries(case_id: IdPath, session: ReadSession) -> list[DeliveryView]:
+    """Every delivery about one case, oldest first."""
+    rows = (
+        await session.scalars(
+            select(Delivery)
+            .where(Delivery.case_id == case_id)
+            .order_by(Delivery.created_at, Delivery.channel)
+        )
+    ).all()
+    if not rows and await session.get(Case, case_id) is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, f"no case {case_id}", "no_case")
+    return [DeliveryView.model_validate(row) for row in rows]
 
-    return router
+
+@router.get("/deliveries", tags=["deliveries"])
+async def deliveries(
+    session: ReadSession,
+    status_: Annotated[Literal["pending", "delivered", "dead"] | None, Query(alias="status")] = None,
+    queue: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeliveryView]:
+    """The delivery log, newest first: `?status=dead` lists what support teams never got."""
+    query = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id).limit(limit)
+    if status_ is not None:
+        query = query.where(Delivery.status == status_)
+    if queue is not None:
+        query = query.where(Delivery.queue == queue)
+    rows = (await session.scalars(query)).all()
+    return [DeliveryView.model_validate(row) for row in rows]
