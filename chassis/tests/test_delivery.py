@@ -51,6 +51,8 @@ class Jobs:
     traces: list[tuple[str | None, str | None]] = field(default_factory=list)
     recorded_sent: list[str] = field(default_factory=list)
     given_up: list[tuple[str, str | None]] = field(default_factory=list)
+    reported: list[str] = field(default_factory=list)
+    report_failing: bool = False
 
     def due(self, statement: Any) -> Any:
         return statement.order_by(Job.id)
@@ -67,6 +69,11 @@ class Jobs:
         if self.failing is not None:
             raise self.failing
         return f"sent {leased.item}"
+
+    async def report(self, leased: Leased[str], outcome: Outcome[str]) -> None:
+        if self.report_failing:
+            raise ConnectionError("the broker is down")
+        self.reported.append(leased.id)
 
     async def sent(
         self, uow: UnitOfWork[None], rows: Sequence[tuple[Any, Outcome[str]]], now: datetime
@@ -205,8 +212,19 @@ async def test_failures_back_off_then_the_last_is_given_up_and_reported(service:
         clock.now += timedelta(seconds=wait)
     assert await rounds.deliver_round(service) == 1
     assert (await jobs(service))["a"][:2] == ("failed", 3)
-    assert outbound.given_up == [("a", "ConnectionError: refused")]
+    assert outbound.given_up == [("a", "ConnectionError: refused")] and outbound.reported == ["a"]
     assert DELIVERIES.labels("test", "job", "failed")._value.get() == failed_before + 1
+
+
+async def test_a_final_failure_whose_report_fails_is_tried_again(service: Service) -> None:
+    outbound, clock = Jobs(failing=SendRefused("gone"), report_failing=True), Clock()
+    await add_jobs(service, "a")
+    rounds = engine(outbound, clock)
+    await rounds.deliver_round(service)
+    assert (await jobs(service))["a"] == ("pending", 1, T0 + timedelta(seconds=10))
+    outbound.report_failing, clock.now = False, T0 + timedelta(seconds=10)
+    await rounds.deliver_round(service)
+    assert (await jobs(service))["a"][:2] == ("failed", 2) and outbound.reported == ["a"]
 
 
 async def test_a_refused_send_is_given_up_at_once(service: Service) -> None:

@@ -22,8 +22,10 @@ Backoff is tenacity's `wait_exponential_jitter` (exponential, jitter, capped), a
 attempt's wait to store as the next attempt time: tenacity's retry loop sleeps in process, and a
 delivery's wait must survive a restart, so only its wait primitive is used. A row given up (its
 last attempt failed, or its send said retrying is pointless) is reported one way for every
-service: the `delivery_failed` log line, `wom_deliveries_total{outcome="failed"}`, and what the
-service's `failed` hook writes in the same transaction (its event).
+service: the service's `report` (a dead letter, say), outside any transaction and before the
+record, so a crash between them reports twice rather than never; then, with the record, the
+`delivery_failed` log line, `wom_deliveries_total{outcome="failed"}` and what the service's
+`failed` hook writes in the same transaction (its event).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -114,13 +116,15 @@ class Leased(Generic[Item]):
     item: Item
     traceparent: str | None = None
     tracestate: str | None = None
+    last: bool = False
+    """the last attempt: a failure is given up"""
 
 
 @dataclass(frozen=True)
 class Outcome(Generic[Item]):
     """What became of one leased row's send: `error` None when sent; `detail` what the send
-    returned (or, for a failure, what was known by then); `started` False when the lease ran
-    too short to start it."""
+    returned, or the exception it raised; `started` False when the lease ran too short to start
+    it; `reported` False when a final failure's report failed (it is retried instead)."""
 
     leased: Leased[Item]
     error: str | None = None
@@ -128,6 +132,7 @@ class Outcome(Generic[Item]):
     detail: Any = None
     trace: TraceContext = (None, None)
     started: bool = True
+    reported: bool = True
 
 
 class Outbound(Protocol[Item]):
@@ -152,6 +157,10 @@ class Outbound(Protocol[Item]):
 
     async def send(self, leased: Leased[Item]) -> Any:
         """Send one; return what `sent` records, raise on failure (`SendRefused`: never retry)."""
+
+    async def report(self, leased: Leased[Item], outcome: Outcome[Item]) -> None:
+        """Report a final failure outside any transaction, before it is recorded (a dead letter);
+        raise, and the row is tried again after its backoff."""
 
     async def sent(
         self, uow: UnitOfWork[None], rows: Sequence[tuple[Any, Outcome[Item]]], now: datetime
@@ -203,7 +212,10 @@ class DeliveryEngine(Generic[Item]):
             for row, item in admitted:
                 row.attempts += 1
                 row.next_attempt_at = until
-                leased.append(Leased(row.id, row.attempts, until, item, row.traceparent, row.tracestate))
+                last = row.attempts >= self.backoff.max_attempts
+                leased.append(
+                    Leased(row.id, row.attempts, until, item, row.traceparent, row.tracestate, last)
+                )
         return len(rows), leased
 
     def lease_seconds(self, rows: int) -> float:
@@ -256,10 +268,18 @@ class DeliveryEngine(Generic[Item]):
                 async with asyncio.timeout(self.send_timeout_seconds):
                     detail = await self.outbound.send(leased)
             except SendRefused as refused:
-                return Outcome(leased, _error_text(refused.__cause__ or refused), True, refused.args, trace)
+                failure = Outcome(leased, _error_text(refused.__cause__ or refused), True, refused, trace)
             except Exception as error:  # whatever went wrong is this attempt's error, not the round's
-                return Outcome(leased, _error_text(error), trace=trace)
-        return Outcome(leased, detail=detail, trace=trace)
+                failure = Outcome(leased, _error_text(error), detail=error, trace=trace)
+            else:
+                return Outcome(leased, detail=detail, trace=trace)
+            if failure.refused or leased.last:
+                try:
+                    await self.outbound.report(leased, failure)
+                except Exception as error:
+                    log.error("delivery_report_failed", delivery=self.name, id=leased.id, error=repr(error))
+                    failure = replace(failure, reported=False)
+            return failure
 
     async def record(self, service: Service, outcomes: Sequence[Outcome[Item]]) -> None:
         """Record `outcomes` in one transaction, each only while its row still holds its lease."""
@@ -295,7 +315,7 @@ class DeliveryEngine(Generic[Item]):
     async def _failed(
         self, uow: UnitOfWork[None], service_name: str, row: Any, outcome: Outcome[Item], now: datetime
     ) -> None:
-        last = outcome.refused or row.attempts >= self.backoff.max_attempts
+        last = (outcome.refused or row.attempts >= self.backoff.max_attempts) and outcome.reported
         retry_at = None if last else now + self.backoff.after(row.attempts)
         if retry_at is not None:
             row.next_attempt_at = retry_at

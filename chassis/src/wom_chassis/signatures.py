@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
+from urllib.parse import urlsplit
 
-__all__ = ["SIGNATURE_TOLERANCE_SECONDS", "signature", "signature_is_valid"]
+import httpx
+
+__all__ = [
+    "SIGNATURE_TOLERANCE_SECONDS",
+    "WebhookFailed",
+    "post_signed_webhook",
+    "signature",
+    "signature_is_valid",
+]
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 """How far a signed request's timestamp may be from now (older ones are replays)."""
@@ -28,3 +38,50 @@ def signature_is_valid(
     if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
         return False
     return hmac.compare_digest(given, signature(secret, timestamp, body))
+
+
+class WebhookFailed(RuntimeError):
+    """A signed webhook was not accepted: unreachable, timed out, or answered non-2xx
+    (`status_code`, None when there was no answer). The message names the host only: a URL's
+    path may hold a token."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+async def post_signed_webhook(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    *,
+    secret: str,
+    event: str,
+    delivery_id: str,
+    timeout_seconds: float,
+) -> httpx.Response:
+    """POST `body` (JSON) to `url`, signed (`X-Wom-Timestamp`, `X-Wom-Signature`) and named
+    (`X-Wom-Event`, `X-Wom-Delivery`); the whole call bounded at twice `timeout_seconds` (httpx
+    bounds each phase). The response when 2xx; `WebhookFailed` otherwise."""
+    if not secret:
+        raise ValueError("a webhook must be signed: the secret is empty")
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Wom-Event": event,
+        "X-Wom-Delivery": delivery_id,
+        "X-Wom-Timestamp": timestamp,
+        "X-Wom-Signature": signature(secret, timestamp, body),
+    }
+    host = urlsplit(url).netloc
+    try:
+        async with asyncio.timeout(2 * timeout_seconds):
+            response = await client.post(url, content=body, headers=headers, timeout=timeout_seconds)
+    except (httpx.HTTPError, TimeoutError) as error:
+        raise WebhookFailed(f"webhook POST to {host} failed: {type(error).__name__}: {error}") from error
+    if not response.is_success:
+        raise WebhookFailed(
+            f"webhook {host} answered HTTP {response.status_code}: {response.text[:300]}",
+            response.status_code,
+        )
+    return response

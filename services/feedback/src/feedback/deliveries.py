@@ -1,32 +1,30 @@
 """Escalation deliveries: the log of the webhooks and emails that tell support teams about
 cases, and the job that sends them, retries with backoff and dead-letters after the last attempt.
 
-Network calls never run inside a database transaction: a run claims a batch of due deliveries
-(pushing their next attempt out by a lease, so another run or replica leaves them alone), commits,
-sends (emails over the run's pool of SMTP connections), then records each outcome in its own
-short transaction.
+The rounds are the chassis' delivery engine (`wom_chassis.delivery`): due deliveries claimed and
+leased, sent with no transaction open (signed webhooks, emails over the run's pool of SMTP
+connections), each outcome recorded while its lease holds. This module is feedback's part: how
+one delivery is sent, what its outcome records, and the dead letter after the last attempt.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, Index, Integer, String, Text, select
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
-from wom_chassis import Service, UtcDateTime, get_logger, utcnow
+from wom_chassis import Service, UnitOfWork, UtcDateTime, get_logger, utcnow
 from wom_chassis.deadletters import DeadLetter
+from wom_chassis.delivery import Backoff, DeliveryEngine, Leased, Outcome
 from wom_chassis.mail import MailPool
 from wom_chassis.mime import Mail, MailComposer
-from wom_chassis.signatures import signature
-from wom_chassis.tracing import continue_trace
+from wom_chassis.signatures import post_signed_webhook
 
 from feedback.models import Base
 from feedback.rules import EscalationRules, Rules
@@ -35,11 +33,10 @@ from feedback.settings import FeedbackSettings
 __all__ = [
     "DEAD_LETTER_REASON",
     "Delivery",
-    "backoff",
+    "backoff_of",
     "console_path",
     "deliver_due",
     "escalation_mail",
-    "signature",
 ]
 
 log = get_logger(__name__)
@@ -93,10 +90,6 @@ class _Claimed:
     what: str
     target: str
     payload: dict[str, Any]
-    attempts: int
-    last_error: str | None
-    traceparent: str | None
-    tracestate: str | None
 
 
 @dataclass(frozen=True)
@@ -108,22 +101,18 @@ class _Senders:
     composer: MailComposer
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
-
-
 def console_path(case_id: str) -> str:
     """Where the support console shows the case."""
     return f"/console/cases/{case_id}"
 
 
-def backoff(attempts: int, rules: EscalationRules) -> timedelta:
-    """The wait after the `attempts`-th failed attempt: doubling from `backoff_seconds`, capped."""
-    seconds = min(rules.backoff_seconds * 2.0 ** min(attempts - 1, 60), rules.max_backoff_seconds)
-    return timedelta(seconds=seconds)
+def backoff_of(rules: EscalationRules) -> Backoff:
+    """The escalation rules' backoff: doubling from `backoff_seconds`, capped, no jitter."""
+    return Backoff(
+        first_seconds=rules.backoff_seconds,
+        max_attempts=rules.webhook_attempts,
+        max_seconds=rules.max_backoff_seconds,
+    )
 
 
 def _body(payload: dict[str, Any]) -> bytes:
@@ -160,48 +149,6 @@ def escalation_mail(composer: MailComposer, payload: dict[str, Any], to: str, de
     )
 
 
-async def _post_webhook(client: httpx.AsyncClient, claimed: _Claimed, rules: Rules) -> _Outcome:
-    queue = next((q for q in rules.queues if q.name == claimed.queue), None)
-    if queue is None or queue.webhook is None:
-        return _Outcome(False, error=f"queue {claimed.queue} has no webhook in the rules any more")
-    secret = os.environ.get(queue.webhook.secret_env)
-    if not secret:
-        return _Outcome(False, error=f"the webhook secret variable {queue.webhook.secret_env} is not set")
-    body = _body(claimed.payload)
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "X-Wom-Event": f"case.{claimed.what}",
-        "X-Wom-Delivery": claimed.id,
-        "X-Wom-Timestamp": timestamp,
-        "X-Wom-Signature": signature(secret, timestamp, body),
-    }
-    response = await client.post(claimed.target, content=body, headers=headers)
-    if response.is_success:
-        return _Outcome(True, response.status_code)
-    return _Outcome(False, response.status_code, f"HTTP {response.status_code}: {response.text[:500]}")
-
-
-async def _send_email(claimed: _Claimed, senders: _Senders) -> _Outcome:
-    await senders.mail.send(escalation_mail(senders.composer, claimed.payload, claimed.target, claimed.id))
-    return _Outcome(True)
-
-
-async def _attempt(
-    senders: _Senders, claimed: _Claimed, rules: Rules, settings: FeedbackSettings
-) -> _Outcome:
-    limit = (
-        rules.escalation.timeout_seconds if claimed.channel == "webhook" else settings.smtp_timeout_seconds
-    )
-    try:
-        async with asyncio.timeout(limit * 2):  # httpx times each phase; this bounds the whole call
-            if claimed.channel == "webhook":
-                return await _post_webhook(senders.http, claimed, rules)
-            return await _send_email(claimed, senders)
-    except Exception as error:  # whatever went wrong is this attempt's error, never the run's
-        return _Outcome(False, error=f"{type(error).__name__}: {error}"[:4000])
-
-
 async def _dead_letter(service: Service, claimed: _Claimed, error: str, attempts: int) -> None:
     settings = service.settings
     source = _DeliverySource(
@@ -234,83 +181,109 @@ class _DeliverySource:
     offset: int = -1
 
 
-async def _claim(service: Service, now: datetime, lease: timedelta) -> list[_Claimed]:
-    async with service.work() as uow:
-        rows = (
-            await uow.session.scalars(
-                select(Delivery)
-                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-                .order_by(Delivery.next_attempt_at)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        claimed = []
-        for row in rows:
-            row.next_attempt_at = now + lease
-            claimed.append(
-                _Claimed(
-                    id=row.id,
-                    case_id=row.case_id,
-                    queue=row.queue,
-                    channel=row.channel,
-                    what=row.what,
-                    target=row.target,
-                    payload=dict(row.payload),
-                    attempts=row.attempts,
-                    last_error=row.last_error,
-                    traceparent=row.traceparent,
-                    tracestate=row.tracestate,
-                )
-            )
-        return claimed
+class _NotSent(RuntimeError):
+    """A delivery that could not be attempted (its queue or secret is gone from the setup)."""
 
 
-async def _handle(
-    service: Service,
-    senders: _Senders,
-    claimed: _Claimed,
-    *,
-    rules: Rules,
-    settings: FeedbackSettings,
-    now: datetime,
-) -> None:
-    limit = rules.escalation.webhook_attempts
-    if claimed.attempts < limit:
-        with continue_trace("deliver escalation", claimed.traceparent, claimed.tracestate):
-            outcome = await _attempt(senders, claimed, rules, settings)
-        attempts = claimed.attempts + 1
-    else:  # out of attempts earlier, but its dead letter could not be published then
-        outcome, attempts = _Outcome(False, error=claimed.last_error), claimed.attempts
-    dead = False
-    if not outcome.ok and attempts >= limit:
-        try:
-            await _dead_letter(service, claimed, outcome.error or "unknown error", attempts)
-            dead = True
-        except Exception as error:  # kept pending: the dead letter is tried again after the backoff
-            log.error("delivery_dead_letter_failed", delivery_id=claimed.id, error=repr(error))
-    async with service.work() as uow:
-        row = await uow.session.get(Delivery, claimed.id, with_for_update=True)
-        if row is None or row.status != "pending" or row.attempts != claimed.attempts:
-            return  # our lease ran out and another run recorded this delivery meanwhile
-        row.attempts = attempts
-        if claimed.attempts < limit:
-            row.last_status_code, row.last_error = outcome.status_code, outcome.error
-        if outcome.ok:
+@dataclass
+class _Escalations:
+    """Feedback's part of a delivery round (`wom_chassis.delivery.Outbound`)."""
+
+    service: Service
+    rules: Rules
+    settings: FeedbackSettings
+    senders: _Senders
+
+    model = Delivery
+    pending = "pending"
+
+    def due(self, statement: Any) -> Any:
+        """Due deliveries, the earliest first."""
+        return statement
+
+    def take(self, rows: Sequence[Any]) -> Sequence[Any]:
+        """Every claimed delivery."""
+        return rows
+
+    async def admit(
+        self, uow: UnitOfWork[None], rows: Sequence[Any], now: datetime
+    ) -> list[tuple[Any, _Claimed]]:
+        """Every claimed delivery, with what sending it needs."""
+        return [(row, _claimed(row)) for row in rows]
+
+    async def send(self, leased: Leased[_Claimed]) -> int | None:
+        """POST the signed webhook or send the email; the HTTP status, for the record."""
+        claimed = leased.item
+        if claimed.channel == "webhook":
+            response = await post_signed_webhook(
+                self.senders.http,
+                claimed.target,
+                _body(claimed.payload),
+                secret=self._secret(claimed.queue),
+                event=f"case.{claimed.what}",
+                delivery_id=claimed.id,
+                timeout_seconds=self.rules.escalation.timeout_seconds,
+            )
+            return response.status_code
+        mail = escalation_mail(self.senders.composer, claimed.payload, claimed.target, claimed.id)
+        await self.senders.mail.send(mail)
+        return None
+
+    def _secret(self, queue_name: str) -> str:
+        queue = next((q for q in self.rules.queues if q.name == queue_name), None)
+        if queue is None or queue.webhook is None:
+            raise _NotSent(f"queue {queue_name} has no webhook in the rules any more")
+        secret = os.environ.get(queue.webhook.secret_env)
+        if not secret:
+            raise _NotSent(f"the webhook secret variable {queue.webhook.secret_env} is not set")
+        return secret
+
+    async def report(self, leased: Leased[_Claimed], outcome: Outcome[_Claimed]) -> None:
+        """The dead letter of a delivery given up."""
+        await _dead_letter(self.service, leased.item, outcome.error or "unknown error", leased.attempt)
+
+    async def sent(
+        self, uow: UnitOfWork[None], rows: Sequence[tuple[Any, Outcome[_Claimed]]], now: datetime
+    ) -> None:
+        """Mark the deliveries delivered."""
+        for row, outcome in rows:
             row.status, row.delivered_at = "delivered", utcnow()
-        elif dead:
+            row.last_status_code, row.last_error = outcome.detail, None
+            _log_attempt(row)
+
+    async def failed(
+        self, uow: UnitOfWork[None], row: Any, outcome: Outcome[_Claimed], retry_at: datetime | None
+    ) -> None:
+        """Keep the attempt's error; dead when given up (its dead letter is out)."""
+        row.last_status_code = getattr(outcome.detail, "status_code", None)
+        row.last_error = outcome.error
+        if retry_at is None:
             row.status = "dead"
-        else:
-            row.next_attempt_at = now + backoff(attempts, rules.escalation)
+        _log_attempt(row)
+
+
+def _claimed(row: Delivery) -> _Claimed:
+    return _Claimed(
+        id=row.id,
+        case_id=row.case_id,
+        queue=row.queue,
+        channel=row.channel,
+        what=row.what,
+        target=row.target,
+        payload=dict(row.payload),
+    )
+
+
+def _log_attempt(row: Delivery) -> None:
     log.info(
         "delivery_attempted",
-        delivery_id=claimed.id,
-        case_id=claimed.case_id,
-        channel=claimed.channel,
-        attempts=attempts,
+        delivery_id=row.id,
+        case_id=row.case_id,
+        channel=row.channel,
+        attempts=row.attempts,
         status=row.status,
-        status_code=outcome.status_code,
-        error=outcome.error,
+        status_code=row.last_status_code,
+        error=row.last_error,
     )
 
 
@@ -319,23 +292,23 @@ async def deliver_due(
 ) -> int:
     """Attempt every delivery that is due once: delivered, retried later with backoff, or
     dead-lettered after `rules.escalation.webhook_attempts` failures. Returns how many it took up."""
-    now = now or utcnow()
-    slowest = max(rules.escalation.timeout_seconds, settings.smtp_timeout_seconds)
-    lease = timedelta(seconds=4 * slowest + 60)
+    at = now or utcnow()
+    escalation = rules.escalation
     taken = 0
     async with (
-        httpx.AsyncClient(timeout=rules.escalation.timeout_seconds) as client,
+        httpx.AsyncClient(timeout=escalation.timeout_seconds) as client,
         MailPool(settings) as pool,
     ):
-        senders = _Senders(client, pool, settings.composer())
-        # claimed rows move past `now` (lease, then backoff): each is attempted at most once a run
-        while claimed := await _claim(service, now, lease):
-            results = await asyncio.gather(
-                *(_handle(service, senders, c, rules=rules, settings=settings, now=now) for c in claimed),
-                return_exceptions=True,
-            )
-            taken += len(claimed)
-            failures = [result for result in results if isinstance(result, BaseException)]
-            if failures:  # the rest were recorded; the lease brings these back later
-                raise failures[0]
+        engine: DeliveryEngine[_Claimed] = DeliveryEngine(
+            _Escalations(service, rules, settings, _Senders(client, pool, settings.composer())),
+            name="escalation",
+            backoff=backoff_of(escalation),
+            round_size=BATCH,
+            concurrency=BATCH,
+            send_timeout_seconds=2 * max(escalation.timeout_seconds, settings.smtp_timeout_seconds),
+            clock=lambda: at,
+        )
+        # claimed rows move past `at` (lease, then backoff): each is attempted at most once a run
+        while round_taken := await engine.deliver_round(service):
+            taken += round_taken
     return taken

@@ -7,19 +7,16 @@ caller (delivery).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import httpx
 from wom_chassis import get_logger
 from wom_chassis.mail import MailPool
 from wom_chassis.mime import Mail
-from wom_chassis.signatures import signature
+from wom_chassis.signatures import WebhookFailed, post_signed_webhook
 
 from outreach.kinds import MessageClass
 from outreach.settings import OutreachSettings
@@ -36,7 +33,6 @@ __all__ = [
     "build_channels",
     "channels_for",
     "webhook_body",
-    "webhook_signature",
 ]
 
 log = get_logger(__name__)
@@ -134,10 +130,6 @@ def webhook_body(out: Outgoing) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
-webhook_signature = signature
-"""The `X-Wom-Signature` header: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`."""
-
-
 class WebhookChannel:
     """POSTs a message as signed JSON to the configured webhook (an SMS or chat provider's relay)."""
 
@@ -155,26 +147,19 @@ class WebhookChannel:
             raise ChannelError("OUTREACH_WEBHOOK_URL is not set: the webhook channel has nowhere to post")
         if secret is None or not secret.get_secret_value():
             raise ChannelError("OUTREACH_WEBHOOK_SECRET is not set: webhook messages must be signed")
-        body = webhook_body(out)
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Wom-Event": WEBHOOK_EVENT,
-            "X-Wom-Delivery": out.message_id,
-            "X-Wom-Timestamp": timestamp,
-            "X-Wom-Signature": webhook_signature(secret.get_secret_value(), timestamp, body),
-        }
-        host = urlsplit(url).netloc  # errors name the host only: the URL's path may hold a token
         try:
-            async with (
-                asyncio.timeout(2 * self.timeout_seconds),
-                httpx.AsyncClient(timeout=self.timeout_seconds) as client,
-            ):
-                response = await client.post(url, content=body, headers=headers)
-        except (httpx.HTTPError, TimeoutError) as error:
-            raise ChannelError(f"webhook POST to {host} failed: {type(error).__name__}: {error}") from error
-        if not response.is_success:
-            raise ChannelError(f"webhook {host} answered HTTP {response.status_code}: {response.text[:300]}")
+            async with httpx.AsyncClient() as client:
+                await post_signed_webhook(
+                    client,
+                    url,
+                    webhook_body(out),
+                    secret=secret.get_secret_value(),
+                    event=WEBHOOK_EVENT,
+                    delivery_id=out.message_id,
+                    timeout_seconds=self.timeout_seconds,
+                )
+        except WebhookFailed as failed:
+            raise ChannelError(str(failed)) from failed
 
 
 def channels_for(kind: str, settings: OutreachSettings) -> list[str]:

@@ -129,6 +129,9 @@ class Delivery:
         await self.channels[admitted.channel].send(outgoing)
         return rendered
 
+    async def report(self, leased: Leased[Admitted], outcome: Outcome[Admitted]) -> None:
+        """Nothing beyond `failed`'s event: outreach.message.failed.v1 is the report."""
+
     async def sent(
         self, uow: UnitOfWork[None], rows: Sequence[tuple[Any, Outcome[Admitted]]], now: datetime
     ) -> None:
