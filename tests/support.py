@@ -18,10 +18,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from wom_testkit import empty_database_url, sibling_database_url
+from wom_testkit import bound, empty_database_url, sibling_database_url
 
-HEALTHY_TIMEOUT = float(os.environ.get("WOM_TEST_HEALTHY_TIMEOUT", "120"))
-"""How long a started service may take to answer /health (`WOM_TEST_HEALTHY_TIMEOUT`): start-up
+HEALTHY_TIMEOUT = float(os.environ.get("WOM_TEST_HEALTHY_TIMEOUT") or bound(120))
+"""How long a started service may take to answer /health (`WOM_TEST_HEALTHY_TIMEOUT`, else 120 s
+widened by `WOM_TEST_TIMEOUT_SCALE`): start-up
 (imports, migrations, the group join) takes a few seconds alone and far longer on a loaded machine."""
 
 API_TOKEN = "e2e-token"
@@ -87,7 +88,7 @@ class ServiceProcess:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=40)
+                self.process.wait(timeout=bound(40))
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -126,9 +127,10 @@ async def publish_as_shop(producer: Any, event_type: str, customer: str, data: d
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, until: Callable[[list[Any]], bool], timeout: float = 20
+    bootstrap: str, topic: str, *, until: Callable[[list[Any]], bool], timeout: float | None = None
 ) -> list[Any]:
-    """Records of `topic` from the beginning, read until `until(records)` or the timeout."""
+    """Records of `topic` from the beginning, read until `until(records)` or the timeout
+    (`bound(20)` by default)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=f"reader-{uuid.uuid4().hex}",
@@ -139,7 +141,7 @@ async def read_topic(
     consumer.subscribe([topic])
     records: list[Any] = []
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (bound(20) if timeout is None else timeout)
         while time.monotonic() < deadline and not until(records):
             batch = await consumer.getmany(timeout_ms=300)
             for partition_records in batch.values():
@@ -160,8 +162,10 @@ async def service_database_urls(backend: str, directory: Path) -> dict[str, str]
     }
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 15, every: float = 0.2) -> Any:
-    """The blocking twin of `eventually`, for tests that drive processes synchronously."""
+def wait_until(check: Callable[[], Any], timeout: float | None = None, every: float = 0.2) -> Any:
+    """The blocking twin of `eventually`, for tests that drive processes synchronously (the
+    timeout `bound(15)` by default)."""
+    timeout = bound(15) if timeout is None else timeout
     deadline = time.monotonic() + timeout
     value = None
     while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from wom_chassis import EventHandlers, EventProcessor
 from wom_chassis.publishing import RecordProducer
 from wom_contracts import OrderCompletedV1, all_topics
-from wom_testkit import eventually, free_port, fresh_database
+from wom_testkit import bound, eventually, free_port, fresh_database
 from womctl import deadletters
 from womctl.mail import MailCatcher
 from womctl.topics import load_definition
@@ -80,7 +80,7 @@ async def test_dead_letters_are_replayed_to_their_source_for_their_service(kafka
             batch = await consumer.getmany(timeout_ms=500)
             return [r for rs in batch.values() for r in rs if r.key == key]
 
-        [record] = await eventually(replayed, timeout=15)
+        [record] = await eventually(replayed, timeout=bound(15))
         assert record.value == b"{broken"
         # the original headers, and the service it is replayed for: the other services skip it
         assert list(record.headers) == [
@@ -151,7 +151,7 @@ async def _records_with_key(bootstrap: str, topic: str, key: bytes, at_least: in
             found.extend(r for rs in batch.values() for r in rs if r.key == key)
             return found if len(found) >= at_least else None
 
-        await eventually(enough, timeout=15)
+        await eventually(enough, timeout=bound(15))
     finally:
         await consumer.stop()
     return sorted(found, key=lambda record: record.offset)
@@ -190,7 +190,7 @@ def test_up_runs_everything_and_a_sample_ends_as_a_mail(tmp_path: Path) -> None:
     for service in [*SERVICES, "smtp"]:
         assert f"{service} stopped" in output, output[-3000:]
     with pytest.raises(OSError):  # the embedded broker is gone too
-        socket.create_connection(("127.0.0.1", broker_port), timeout=2).close()
+        socket.create_connection(("127.0.0.1", broker_port), timeout=bound(2)).close()
 
 
 @pytest.mark.e2e
@@ -216,4 +216,4 @@ def test_demo_simulates_a_storefront_and_summarises_what_the_services_did(tmp_pa
     for service in [*SERVICES, "smtp"]:
         assert f"{service} stopped" in log, log[-3000:]
     with pytest.raises(OSError):  # the embedded broker is gone too
-        socket.create_connection(("127.0.0.1", broker_port), timeout=2).close()
+        socket.create_connection(("127.0.0.1", broker_port), timeout=bound(2)).close()

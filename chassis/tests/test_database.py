@@ -17,7 +17,7 @@ from wom_chassis.driver import DriverConnection, select_where_in
 from wom_chassis.metrics import JOB_RUNS
 from wom_chassis.tables import InboxRecord, OutboxRecord
 from wom_contracts import CustomerErasedV1
-from wom_testkit import eventually
+from wom_testkit import bound, eventually
 
 
 class Base(DeclarativeBase):
@@ -143,7 +143,7 @@ async def test_a_job_runs_on_schedule_and_survives_its_failures(db: Database) ->
             raise ValueError("one bad run")
 
     task = asyncio.create_task(every(0.01, flaky, name="flaky")(_service_on(db)))
-    await asyncio.wait_for(four.wait(), timeout=5)
+    await asyncio.wait_for(four.wait(), timeout=bound(5))
     task.cancel()
     assert runs[:4] == [0, 1, 2, 3]
 
@@ -166,14 +166,14 @@ async def test_a_job_runs_in_one_process_at_a_time_and_another_takes_over(db: Da
     elsewhere = JOB_RUNS.labels("test", "shared", "elsewhere")
     skipped_before = elsewhere._value.get()
     holder = asyncio.create_task(every(0.01, first, name="shared")(_service_on(db)))
-    await asyncio.wait_for(inside.wait(), timeout=10)
+    await asyncio.wait_for(inside.wait(), timeout=bound(10))
     waiting = asyncio.create_task(every(0.01, second, name="shared")(_service_on(other)))
-    await eventually(lambda: elsewhere._value.get() >= skipped_before + 3, timeout=10, every=0.01)
+    await eventually(lambda: elsewhere._value.get() >= skipped_before + 3, timeout=bound(10), every=0.01)
     assert calls["second"] == 0  # held elsewhere: skipped, not run beside it
     holder.cancel()  # the holder goes (its lock with it): the other one runs the job
     with suppress(asyncio.CancelledError):
         await holder
-    await eventually(lambda: calls["second"] > 0, timeout=10, every=0.01)
+    await eventually(lambda: calls["second"] > 0, timeout=bound(10), every=0.01)
     waiting.cancel()
     await other.dispose()
 
@@ -194,7 +194,7 @@ async def test_serialised_transactions_wait_for_each_other_only_on_a_shared_name
         started.set()
         apart = asyncio.create_task(second(["customer-c"], "apart"))
         shared = asyncio.create_task(second(["customer-c", "customer-b"], "shared"))
-        await asyncio.wait_for(apart, timeout=10)  # no name in common: it did not wait
+        await asyncio.wait_for(apart, timeout=bound(10))  # no name in common: it did not wait
 
         async def waiting_for_the_lock() -> bool:
             async with db.session() as reader:
@@ -203,10 +203,10 @@ async def test_serialised_transactions_wait_for_each_other_only_on_a_shared_name
                 )
             return bool(waits)
 
-        await eventually(waiting_for_the_lock, timeout=10, every=0.01)
+        await eventually(waiting_for_the_lock, timeout=bound(10), every=0.01)
         assert not shared.done()
         order.append("first")
-    await asyncio.wait_for(shared, timeout=10)
+    await asyncio.wait_for(shared, timeout=bound(10))
     assert order == ["apart", "first", "shared"]
     assert lock_key("customer-b") == lock_key(b"customer-b")  # a record's key and its name
 

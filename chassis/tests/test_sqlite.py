@@ -44,7 +44,7 @@ async def test_a_long_transaction_lets_the_loops_other_tasks_in(tmp_path: Path) 
     async def ticker() -> None:
         while True:
             ticks.append(time.monotonic())
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # a tick each turn of the loop: the ticks are what is measured
 
     async with db.transaction() as session:
         await session.execute(text("CREATE TABLE t (n INTEGER)"))
@@ -71,14 +71,14 @@ async def test_a_writer_waits_for_another_connections_lock_without_stopping_the_
         nonlocal ticks
         while True:
             ticks += 1
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # paces the ticks counted while the insert waits
 
     ticking = asyncio.create_task(ticker())
     async with first.engine.connect() as holder:
         await holder.exec_driver_sql("BEGIN IMMEDIATE")  # the other process holds the write lock
         await holder.exec_driver_sql("INSERT INTO t VALUES (1)")
         waiting = asyncio.create_task(_insert(second, 2))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # time passes on purpose: the insert must still be waiting after it
         assert not waiting.done()  # still waiting for the lock...
         ticks_while_waiting = ticks
         await holder.exec_driver_sql("COMMIT")

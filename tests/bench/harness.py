@@ -105,7 +105,7 @@ async def produce(bootstrap: str, records: Sequence[RawRecord], *, rate: float |
                 if rate is not None:
                     delay = started + n / rate - time.monotonic()
                     if delay > 0:
-                        await asyncio.sleep(delay)
+                        await asyncio.sleep(delay)  # paces the traffic at `rate`
                 await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
                 sent.append(time.time())
                 if n % 1000 == 999:
@@ -242,7 +242,7 @@ def wait_for_inbox(
     names = ", ".join(s.name for s in services)
     with progress(f"{names}: events consumed", count) as advance:
         while True:
-            time.sleep(0.1)
+            time.sleep(0.1)  # the poll's interval: the stuck check below bounds it
             for service in services:
                 if service.process is not None and service.process.poll() is not None:
                     raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")

@@ -85,7 +85,7 @@ def _quiet(platform: Platform, settle: float, stuck: float = 600) -> None:
     changed = time.monotonic()
     with progress("the loop at work: events consumed by the four services") as advance:
         while True:
-            time.sleep(0.25)
+            time.sleep(0.25)  # the poll's interval: the stuck check below bounds it
             for service in platform.services.values():
                 if service.process is not None and service.process.poll() is not None:
                     raise RuntimeError(f"{service.name} exited:\n{service.log.read_text()[-4000:]}")

@@ -195,7 +195,7 @@ def delivery_rate(
         seen, last_change = 0, time.monotonic()
         try:
             while len(inbox.arrivals) < expected:
-                time.sleep(0.05)
+                time.sleep(0.05)  # the poll's interval: the stuck check below bounds it
                 if service.process.poll() is not None:
                     raise RuntimeError(f"outreach exited:\n{service.log.read_text()[-4000:]}")
                 arrived, cpu = len(inbox.arrivals), process_cpu_seconds(service.process.pid)

@@ -122,7 +122,7 @@ class Harness:
                 event_id = dict(record.headers)["ce_id"].decode()
                 self.markers.sent.append((at, event_id, consumers_of(record.topic)))
             await self.publisher.publish([order, survey])
-            await asyncio.sleep(max(0.0, every - (time.monotonic() - at)))
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - at)))  # paces the probes
 
     def expected(self) -> dict[str, set[str]]:
         """Every event each service must have processed: what the run published, and every event
@@ -165,7 +165,7 @@ class Harness:
                 busy = await asyncio.to_thread(unsent_outbox, self.databases)
                 if not any(missing.values()) and not busy and time.monotonic() - still_since >= quiet:
                     return time.monotonic() - start
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5)  # the poll's interval, within the drain's timeout
         return time.monotonic() - start
 
     async def mails_sent(self, timeout: float) -> int:
@@ -175,7 +175,7 @@ class Harness:
             due = int(await asyncio.to_thread(due_messages, self.databases))
             if not due or time.monotonic() >= deadline:
                 return due
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # the poll's interval, within `timeout`
 
     def lost(self) -> Counter[str]:
         """Expected events that a service has not processed, by service."""

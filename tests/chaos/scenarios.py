@@ -189,11 +189,11 @@ async def _kill(
     """Kill a random service at a random moment, restart it a moment later, `kills` times over `span` s."""
     gap = span / max(kills, 1)
     for _ in range(kills):
-        await asyncio.sleep(rnd.uniform(0.3 * gap, 1.7 * gap))
+        await asyncio.sleep(rnd.uniform(0.3 * gap, 1.7 * gap))  # a random moment of the run, on purpose
         name = rnd.choice(SERVICE_NAMES)
         platform.services[name].kill()
         h.kills.append((time.monotonic(), name))
-        await asyncio.sleep(rnd.uniform(0.2, 2.0))
+        await asyncio.sleep(rnd.uniform(0.2, 2.0))  # down a while before the restart, on purpose
         platform.start(name)
     log(f"crashes: {kills} kills done ({', '.join(n for _, n in h.kills)})")
 
@@ -213,10 +213,11 @@ async def cuts(platform: Platform, seed: int, scale: Scale, log: Callable[[str],
         async def cutter() -> None:
             span = scale.cut_events / scale.rate
             for _ in range(scale.cuts):
+                # a random moment of the run for the next cut, on purpose
                 await asyncio.sleep(max(3.0, rnd.uniform(0.1, 0.5) * span / scale.cuts))
                 with proxy.cut():
                     log(f"cuts: broker cut for {scale.cut_seconds:.0f} s")
-                    await asyncio.sleep(scale.cut_seconds)
+                    await asyncio.sleep(scale.cut_seconds)  # the cut lasts this long, on purpose
 
         cutting = asyncio.create_task(cutter())
         await h.publisher.paced(records, scale.rate)
@@ -244,7 +245,7 @@ async def poison(platform: Platform, seed: int, scale: Scale, log: Callable[[str
     start = time.monotonic()
     async with harness(platform, f"p{seed}") as h:
         probe = asyncio.create_task(h.probe())
-        await asyncio.sleep(1)
+        await asyncio.sleep(1)  # the probe measures a quiet second before the poison arrives
         began = time.monotonic()
         await h.publisher.paced(stream, scale.rate * 2)
         probe.cancel()

@@ -54,7 +54,7 @@ class Databases:
             except sqlite3.OperationalError as error:  # locked by a writer, or tables not there yet
                 if attempt == 49 or ("locked" not in str(error) and "no such table" not in str(error)):
                     raise
-                time.sleep(0.1)
+                time.sleep(0.1)  # between the 50 attempts that bound the retry
         raise AssertionError("unreachable")
 
     def scalar(self, service: str, sql: str, *params: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence, Sized
@@ -18,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from referrals.domain.codes import code_candidates, name_prefix
 from wom_contracts import CustomerRegisteredV1
+from wom_testkit import bound
 from womctl.progress import Advance, progress
 from womctl.storefront import RawRecord, Storefront, to_record
 
@@ -139,11 +141,14 @@ class Publisher:
         self.resent = 0
 
     async def __aenter__(self) -> Publisher:
+        deadline = time.monotonic() + bound(60)  # the broker may still be starting, or cut
         while True:
             try:
                 await self.producer.start()
                 return self
             except KafkaError:
+                if time.monotonic() >= deadline:
+                    raise
                 await asyncio.sleep(0.5)
 
     async def __aexit__(self, *exc: object) -> None:
@@ -173,7 +178,7 @@ class Publisher:
                     self.truth.add(record, (result.topic, result.partition, result.offset), bad=bad)
             if retry:
                 self.resent += len(retry)
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5)  # paces the resending of what failed (a cut broker)
             pending = retry
 
     async def paced(self, records: Iterable[tuple[RawRecord, bool]], rate: float, chunk: int = 50) -> None:
@@ -198,7 +203,7 @@ class Publisher:
                 batch = []
                 ahead = start + sent / rate - loop.time()
                 if ahead > 0:
-                    await asyncio.sleep(ahead)
+                    await asyncio.sleep(ahead)  # paces the traffic at `rate`
         if batch:
             await self._publish_mixed(batch)
             on_sent(len(batch))

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from wom_testkit import eventually
+from wom_testkit import bound, eventually
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 
@@ -69,7 +69,7 @@ async def test_a_chain_of_three_is_attributed_qualified_and_counted(
         await publish("commerce.order.completed.v1", customer, {**data, "referral_code": code})
 
     async def outbound(topic: str, count: int) -> list[dict[str, Any]]:
-        records = await read_topic(own_broker, topic, until=lambda rs: len(rs) >= count, timeout=30)
+        records = await read_topic(own_broker, topic, until=lambda rs: len(rs) >= count, timeout=bound(30))
         return [json.loads(record.value) for record in records]
 
     def click(code: str, agent: str) -> None:
@@ -86,7 +86,7 @@ async def test_a_chain_of_three_is_attributed_qualified_and_counted(
     # B signs up with it and buys: attributed, then qualified
     await register("ben", "Ben", code_a.lower())
     await buy("ben", "o-b1", "60.00")
-    code_b = (await eventually(lambda: _code(referrals, "ben"), timeout=30))["code"]
+    code_b = (await eventually(lambda: _code(referrals, "ben"), timeout=bound(30)))["code"]
     # B shares on WhatsApp; C clicks, applies B's code at checkout, then the sign-up arrives
     whatsapp = _code(referrals, "ben")["channels"]["whatsapp"]
     assert f"r.example.com%2Fr%2F{code_b}%3Fvia%3Dwhatsapp" in whatsapp
@@ -108,7 +108,7 @@ async def test_a_chain_of_three_is_attributed_qualified_and_counted(
         hold = datetime.fromisoformat(event["hold_until"]) - datetime.now(UTC)
         assert timedelta(days=13) < hold <= timedelta(days=14)
 
-    summary = await eventually(lambda: _summary_with(referrals, qualified=2), timeout=30)
+    summary = await eventually(lambda: _summary_with(referrals, qualified=2), timeout=bound(30))
     k = summary["k_factor"]
     assert (k["customers"], k["invitations"], k["signups"], k["qualified"]) == (3, 3, 2, 2)
     assert k["invitation_rate"] == pytest.approx(1.0)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from wom_testkit import eventually
+from wom_testkit import bound, eventually
 
 from tests.support import publish_as_shop, read_topic
 
@@ -59,7 +59,7 @@ async def test_refunds_and_a_reversed_referral_take_back_exactly_what_was_given(
             "completed_at": _at(timedelta(days=-20)),
         },
     )
-    await eventually(lambda: balance(anna)["points"] == {"available": 100, "pending": 0}, timeout=30)
+    await eventually(lambda: balance(anna)["points"] == {"available": 100, "pending": 0}, timeout=bound(30))
     # a partial refund, the same refund published twice, then more than is left
     await refund(anna, f"{run}-r1", f"{run}-o1", "25.00")
     await refund(anna, f"{run}-r1", f"{run}-o1", "25.00")
@@ -71,7 +71,7 @@ async def test_refunds_and_a_reversed_referral_take_back_exactly_what_was_given(
         ben,
         {"order_id": f"{run}-o2", "total": {"amount": "40.00", "currency": "EUR"}, "completed_at": _at()},
     )
-    await eventually(lambda: balance(ben)["points"] == {"available": 0, "pending": 30}, timeout=30)
+    await eventually(lambda: balance(ben)["points"] == {"available": 0, "pending": 30}, timeout=bound(30))
     # anna referred ben; the hold is over, both are released; then the referral is reversed
     referral = {"referral_id": f"{run}-ref", "advocate_customer_id": anna, "order_id": f"{run}-o2"}
     await publish(
@@ -84,16 +84,16 @@ async def test_refunds_and_a_reversed_referral_take_back_exactly_what_was_given(
             "occurred_at": _at(),
         },
     )
-    await eventually(lambda: balance(anna)["points"]["available"] == 500, timeout=30)
+    await eventually(lambda: balance(anna)["points"]["available"] == 500, timeout=bound(30))
     await eventually(
         lambda: balance(ben)["credit"] == [{"currency": "EUR", "available": "10.00", "pending": "0.00"}]
     )
     await publish(
         "referrals.referral.reversed.v1", ben, {**referral, "reason": "order_refunded", "occurred_at": _at()}
     )
-    await eventually(lambda: balance(anna)["points"]["available"] == 0, timeout=30)
+    await eventually(lambda: balance(anna)["points"]["available"] == 0, timeout=bound(30))
     zero = [{"currency": "EUR", "available": "0.00", "pending": "0.00"}]
-    await eventually(lambda: balance(ben)["credit"] == zero, timeout=30)
+    await eventually(lambda: balance(ben)["credit"] == zero, timeout=bound(30))
 
     reasons = sorted(e["reason"] for e in rewards.get(f"/customers/{anna}/ledger")["entries"])
     assert reasons == [

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from wom_testkit import bound
 
 from tests.chaos import scenarios
 from tests.chaos.scenarios import Outcome, Scale
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.asyncio(loop_scope="module")]
 SEED = 20261124
 SHORT = Scale(
     events=800, kills=3, cut_events=400, cuts=1, cut_seconds=5, poison=300, poison_valid=200,
-    duplicate_events=200, rate=400, drain_timeout=120, mail_grace=10,
+    duplicate_events=200, rate=400, drain_timeout=bound(120), mail_grace=bound(10),
 )  # fmt: skip
 
 

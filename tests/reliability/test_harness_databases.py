@@ -32,7 +32,7 @@ RACE = textwrap.dedent(f"""
                 refused += 1
         reader = threading.Thread(target=read)
         reader.start()
-        time.sleep(0.002 * (round % 5 + 1))
+        time.sleep(0.002 * (round % 5 + 1))  # the reader gets a varying way in before the close
         databases.close()
         reader.join()
     print("refused", refused)

@@ -25,7 +25,7 @@ from wom_chassis.relay import OutboxRelay
 from wom_chassis.tables import OutboxRecord
 from wom_chassis.unit_of_work import unit_of_work
 from wom_contracts import Money, OrderCompletedV1
-from wom_testkit import database_backends, eventually, free_port, fresh_database
+from wom_testkit import bound, database_backends, eventually, free_port, fresh_database
 from womctl.broker import EmbeddedBroker
 from womctl.topics import create_topics
 
@@ -37,7 +37,7 @@ ROWS = 2_000  # committed by this process, over KEYS keys
 KEYS = 40
 OTHER_ROWS = 200  # written by "another process" (no hand-over), over keys of their own
 LEFT_BY_A_CRASH = 150
-WAIT = 60.0  # the bound of every wait
+WAIT = bound(60)  # the bound of every wait
 
 
 class RecordedBatch:

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from wom_testkit import eventually
+from wom_testkit import bound, eventually
 
 from tests.support import cloudevent_headers, query_one
 
@@ -58,7 +58,7 @@ async def test_kill_9_halfway_through_2000_orders_loses_and_duplicates_nothing(r
     async def halfway() -> bool:
         return await granted() >= total // 2
 
-    await eventually(halfway, timeout=60, every=0.05)
+    await eventually(halfway, timeout=bound(60), every=0.05)
     rewards.kill()
     done_at_kill = await granted()
     assert done_at_kill < total, "the kill came too late to prove anything"
@@ -69,13 +69,13 @@ async def test_kill_9_halfway_through_2000_orders_loses_and_duplicates_nothing(r
     async def all_granted() -> bool:
         return await granted() >= total
 
-    await eventually(all_granted, timeout=90)
+    await eventually(all_granted, timeout=bound(90))
     assert await ledger_counts(db, prefix) == (total, total)
 
     async def all_announced() -> bool:
         return await announced(db, prefix) == (total, 0)
 
-    await eventually(all_announced, timeout=30)
+    await eventually(all_announced, timeout=bound(30))
 
 
 async def announced(database_url: str, prefix: str) -> tuple[int, int]:
@@ -109,7 +109,7 @@ async def test_sigterm_finishes_the_batch_in_hand_and_flushes_the_outbox(run_ser
     async def started() -> bool:
         return (await ledger_counts(db, prefix))[0] > 0
 
-    await eventually(started, timeout=60, every=0.05)
+    await eventually(started, timeout=bound(60), every=0.05)
     assert rewards.stop() is not None  # SIGTERM, then wait for the process to exit
     assert "service_stopped" in rewards.log.read_text()
     stopped_at, _ = await ledger_counts(db, prefix)
@@ -122,5 +122,5 @@ async def test_sigterm_finishes_the_batch_in_hand_and_flushes_the_outbox(run_ser
     async def all_granted() -> bool:
         return (await ledger_counts(db, prefix))[0] >= total
 
-    await eventually(all_granted, timeout=90)
+    await eventually(all_granted, timeout=bound(90))
     assert await ledger_counts(db, prefix) == (total, total)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from wom_testkit import POSTGRES_ENV, empty_database_url, eventually, free_port, sibling_database_url
+from wom_testkit import POSTGRES_ENV, bound, empty_database_url, eventually, free_port, sibling_database_url
 
 from tests.reliability.test_rewards_reliability import TOPIC, announced, ledger_counts, order
 from tests.support import API_TOKEN, ServiceProcess, cloudevent_headers, forked_children, wait_until
@@ -67,17 +67,17 @@ async def test_two_workers_share_a_stream_exactly_once_and_a_killed_one_hands_ov
         async def granted() -> int:
             return (await ledger_counts(db, prefix))[0]
 
-        await eventually(lambda: _at_least(granted, total // 3), timeout=90, every=0.05)
+        await eventually(lambda: _at_least(granted, total // 3), timeout=bound(90), every=0.05)
         os.kill(first, signal.SIGKILL)
         assert await granted() < total, "the kill came too late to prove anything"
 
-        await eventually(lambda: _at_least(granted, total), timeout=120)
+        await eventually(lambda: _at_least(granted, total), timeout=bound(120))
         assert await ledger_counts(db, prefix) == (total, total)  # nothing lost, nothing doubled
 
         async def all_announced() -> bool:
             return await announced(db, prefix) == (total, 0)
 
-        await eventually(all_announced, timeout=60)
+        await eventually(all_announced, timeout=bound(60))
         log = rewards.log.read_text()
         # both consumed (each wrote its partitions' offsets), and the dead one was started again
         assert log.count('"service_started"') >= 3, log[-3000:]
@@ -97,7 +97,7 @@ def test_workers_on_sqlite_are_refused_at_start_up_with_the_reason(tmp_path: Pat
     env = {**os.environ, "WORKERS": "2", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db"}
     done = subprocess.run(
         [sys.executable, "-c", "from rewards.app import main; main()"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env, capture_output=True, text=True, timeout=bound(120),
     )  # fmt: skip
     assert done.returncode != 0
     assert "WORKERS=2 needs PostgreSQL: on SQLite WORKERS must be 1" in done.stderr

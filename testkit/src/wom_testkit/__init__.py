@@ -15,15 +15,17 @@ from wom_testkit.mail import MailInbox
 from wom_testkit.records import FakeRecord, record_of
 from wom_testkit.rules import rules_file
 from wom_testkit.services import BrokerRecords, dead_letters, emitted, in_memory_service, publish_event
-from wom_testkit.serving import eventually, free_port, serving
+from wom_testkit.serving import TIMEOUT_SCALE, bound, eventually, free_port, serving
 from wom_testkit.tracing import span_recorder
 
 __all__ = [
     "CHROMIUM",
     "POSTGRES_ENV",
+    "TIMEOUT_SCALE",
     "BrokerRecords",
     "FakeRecord",
     "MailInbox",
+    "bound",
     "chromium",
     "chromium_missing",
     "chromium_page",

@@ -41,7 +41,7 @@ class TroubledInbox(MailInbox):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         recipient = envelope.rcpt_tos[0]
         if recipient.startswith("slow@"):
-            await asyncio.sleep(3600)
+            await asyncio.sleep(3600)  # hangs on purpose: the client's timeout ends it
         if recipient.startswith("drop@"):
             server.transport.close()
             return "421 closing"
