@@ -13,8 +13,10 @@ install:
 	scripts/bootstrap uv
 	$(UV) sync --frozen --compile-bytecode
 
+# two workers (pytest-xdist): the tests that start processes on one, one at a time, the rest
+# shared (conftest.py); `uv run pytest` alone runs everything in one process
 test: bootstrap lint
-	$(UV) run pytest
+	$(UV) run pytest -n 2 --dist loadgroup
 
 lint: install
 	$(UV) run ruff check .

@@ -6,9 +6,10 @@ import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
-from wom_testkit import POSTGRES_ENV, chromium_missing
+from wom_testkit import POSTGRES_ENV, chromium_missing, sibling_database_url
 from wom_testkit.sources import chosen_sources, kafka_container, postgres_url
 
 # PostgreSQL is settled when this file is imported, before any conftest below it parametrizes
@@ -16,6 +17,10 @@ from wom_testkit.sources import chosen_sources, kafka_container, postgres_url
 # in WOM_TEST_POSTGRES_URL for the tests and the services they start.
 _CONTAINERS = ExitStack()
 if _postgres_url := postgres_url(chosen_sources().postgres, _CONTAINERS):
+    if _worker := os.environ.get("PYTEST_XDIST_WORKER"):
+        # `make test` runs the suite in two processes (pytest-xdist): each empties databases of
+        # its own, beside the run's (wom_test_gw0, and wom_test_gw0_<service> for its services)
+        _postgres_url = asyncio.run(sibling_database_url(_postgres_url, _worker))
     os.environ[POSTGRES_ENV] = _postgres_url
 
 
@@ -48,11 +53,23 @@ def kafka_bootstrap() -> Iterator[str]:
         yield bootstrap
 
 
+ROOT = Path(__file__).resolve().parent
+PROCESSES = (
+    "tests/e2e/", "tests/reliability/", "tests/bench/", "tests/test_womctl", "deploy/tests/test_images.py",
+)  # fmt: skip
+"""The tests that start services, brokers or images as processes (several cores' worth at once)."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that needs Chromium (marked, or in a *_browser.py module) skips where it is missing,
-    saying so (the item's own skipif is evaluated before its module's)."""
+    saying so (the item's own skipif is evaluated before its module's). Under `make test`'s two
+    pytest-xdist workers (`--dist loadgroup`) the tests that start processes run one at a time on
+    one worker, in file order, while the other takes the rest: two of them side by side on two
+    cores starve each other's services past their bounds."""
     missing = chromium_missing()
     for item in items:
+        if item.path.resolve().relative_to(ROOT).as_posix().startswith(PROCESSES):
+            item.add_marker(pytest.mark.xdist_group("processes"))
         if item.path.name.endswith("_browser.py"):
             item.add_marker(pytest.mark.needs_chromium)
         if item.get_closest_marker("needs_chromium"):
