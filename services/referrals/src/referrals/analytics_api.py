@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from wom_chassis import ReadSession, guarded_router
 from wom_chassis.l10n import install_filters
+from wom_chassis.paging import Page, paging
 from wom_chassis.reports import DurationStats, PeriodQuery, PeriodView, chart_config, inline_svg
 
 from referrals.analytics import (
@@ -289,8 +290,7 @@ async def funnel_daily(period: PeriodQuery, session: ReadSession) -> DailyFunnel
 async def funnel_advocates(
     period: PeriodQuery,
     session: ReadSession,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[Page, paging()],
 ) -> AdvocateFunnelList:
     """The funnel of every advocate active in the period, in leaderboard order."""
     advocates = await advocates_report(session, period)
@@ -300,7 +300,7 @@ async def funnel_advocates(
             AdvocateFunnelView(
                 advocate_id=stats.advocate_id, code=stats.code, **FunnelCountsView.counts(stats.funnel)
             )
-            for stats in advocates[offset : offset + limit]
+            for stats in page.of(advocates)
         ],
         total=len(advocates),
     )

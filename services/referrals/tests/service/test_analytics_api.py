@@ -181,6 +181,8 @@ async def test_a_bad_period_is_a_clear_422(referrals: Service, client: AsyncClie
     assert not_a_date.status_code == 422
     too_many = await client.get("/analytics/leaderboard", params={"limit": 101}, headers=AUTH)
     assert too_many.status_code == 422
+    far = await client.get("/analytics/funnel/advocates", params={"offset": 2**63}, headers=AUTH)
+    assert far.status_code == 422 and far.json()["detail"][0]["loc"] == ["query", "offset"]
     leap_year = await get(client, "/analytics/summary", **{"from": "2024-01-01", "to": "2024-12-31"})
     assert leap_year["period"] == {"from": "2024-01-01", "to": "2024-12-31", "days": 366}
 
