@@ -20,13 +20,12 @@ import pytest
 from jinja2.sandbox import SecurityError
 from outreach.app import create_app
 from outreach.delivery import Delivery
-from outreach.dependencies import current_templates
 from outreach.models import Message
 from outreach.rules import DEFAULT_RULES_FILE, load_rules
 from outreach.settings import OutreachSettings
 from outreach.templates import TEMPLATE_DIR, Templates
 from sqlalchemy import select
-from wom_chassis import Service
+from wom_chassis import Service, provide
 from wom_contracts import CustomerRegisteredV1, MessageFailedV1
 from wom_testkit import MailInbox, emitted, in_memory_service, publish_event, rules_file
 
@@ -132,7 +131,7 @@ async def test_the_preview_of_a_hostile_template_is_refused_with_the_reason(
 ) -> None:
     service, _settings, _inbox = outreach
     templates = Templates(template_dir(tmp_path, "welcome", ATTACKS["subclasses through the MRO"]))
-    service.http.dependency_overrides[current_templates] = lambda: templates  # the hostile ones
+    provide(service.http, templates=templates)  # the hostile ones
     transport = httpx.ASGITransport(app=service.http, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://outreach") as http:
         answer = await http.get("/preview/welcome?locale=en", headers={"Authorization": "Bearer t"})

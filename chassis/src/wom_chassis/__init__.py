@@ -13,6 +13,8 @@ from wom_chassis.service import (
     Service,
     create_service,
     current_service,
+    from_app,
+    provide,
     service_cli,
 )
 from wom_chassis.settings import ServiceSettings
@@ -35,10 +37,12 @@ __all__ = [
     "create_service",
     "current_service",
     "every",
+    "from_app",
     "get_logger",
     "guarded_router",
     "load_rules_file",
     "new_id",
+    "provide",
     "require_api_token",
     "serialise",
     "service_cli",

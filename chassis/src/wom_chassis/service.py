@@ -270,6 +270,24 @@ async def read_session(service: CurrentService) -> AsyncIterator[AsyncSession]:
 ReadSession = Annotated[AsyncSession, Depends(read_session)]
 
 
+def provide(app: FastAPI, **parts: Any) -> None:
+    """Put what a service's app was built with (its rules, templates, settings) on `app.state`,
+    where the dependencies of `from_app` read it."""
+    for name, part in parts.items():
+        setattr(app.state, name, part)
+
+
+def from_app(name: str) -> Any:
+    """The dependency reading `app.state.<name>`, which `provide` put there, for a service to
+    name with its type: `CurrentRules = Annotated[Rules, from_app("rules")]`."""
+
+    def part(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    part.__name__ = f"app_{name}"
+    return Depends(part)
+
+
 def _http_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from wom_chassis import Service, create_service, every, get_logger, service_cli
+from wom_chassis import Service, create_service, every, get_logger, provide, service_cli
 
 from feedback import analytics_api, deliveries_api, intake
 from feedback.console import routes as console
 from feedback.console.access import ConsoleAccess
 from feedback.deliveries import deliver_due
-from feedback.dependencies import provide
 from feedback.domain.classification import load_lexicon
 from feedback.handlers import build_handlers
 from feedback.jobs import check_breaches
@@ -40,7 +39,7 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
     service = create_service(settings, build_handlers(rules, lexicon), migrations=MIGRATIONS, background=jobs)
     if settings.feedback_session_secret.get_secret_value() == DEV_SESSION_SECRET:
         log.warning("feedback_session_secret_is_the_development_default", setting="FEEDBACK_SESSION_SECRET")
-    provide(service.http, settings=settings, rules=rules, console=ConsoleAccess.of(settings))
+    provide(service.http, settings=settings, rules=rules, console_access=ConsoleAccess.of(settings))
     service.http.include_router(intake.router)
     service.http.include_router(deliveries_api.router)
     service.http.include_router(analytics_api.router)

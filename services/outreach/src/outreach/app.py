@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from wom_chassis import Service, UnitOfWork, create_service, every, get_logger, service_cli, utcnow
+from wom_chassis import Service, UnitOfWork, create_service, every, get_logger, provide, service_cli, utcnow
 
 from outreach import api, unsubscribe
 from outreach.delivery import Delivery
-from outreach.dependencies import provide
 from outreach.handlers import build_handlers
 from outreach.jobs import plan_yearly
 from outreach.models import Contact

@@ -31,7 +31,6 @@ from outreach.channels import (
     channels_for,
     webhook_body,
 )
-from outreach.dependencies import current_unsubscribe
 from outreach.settings import OutreachSettings
 from outreach.templates import Rendered
 from outreach.unsubscribe import (
@@ -45,7 +44,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from wom_chassis import current_service
+from wom_chassis import current_service, provide
 from wom_chassis.mail import MailPool
 from wom_testkit import CHROMIUM, chromium_page, free_port, serving
 
@@ -352,7 +351,7 @@ def unsubscribe_app(callback: Unsubscriber, service: FakeService) -> FastAPI:
     """The outreach app, its unit of work and unsubscribe callback replaced by the fakes."""
     app = create_app(settings()).http
     app.dependency_overrides[current_service] = lambda: service
-    app.dependency_overrides[current_unsubscribe] = lambda: callback
+    provide(app, on_unsubscribe=callback)
     return app
 
 

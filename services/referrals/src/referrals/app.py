@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wom_chassis import Service, create_service, get_logger, service_cli
+from wom_chassis import Service, create_service, get_logger, provide, service_cli
 
 from referrals import analytics_api, api
-from referrals.dependencies import provide
 from referrals.handlers import build_handlers
 from referrals.programme import Programme
 from referrals.rules import load_rules

@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from wom_chassis import Service, create_service, every, service_cli
+from wom_chassis import Service, create_service, every, provide, service_cli
 
 from rewards import api
-from rewards.dependencies import provide
 from rewards.handlers import build_handlers
 from rewards.jobs import birthday_gifts, expire_points, recompute_tiers, release_due
 from rewards.rules import load_rules
