@@ -1,6 +1,7 @@
 import pytest
 from pydantic import ValidationError
 from wom_chassis import ServiceSettings
+from wom_chassis.settings import HttpUrlSetting
 
 
 def test_defaults_follow_the_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,3 +38,25 @@ def test_sasl_needs_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "secret")
     options = ServiceSettings(service_name="rewards").kafka_client_options()
     assert options["sasl_plain_username"] == "wom" and options["security_protocol"] == "SASL_SSL"
+
+
+class _Linked(ServiceSettings):
+    public_url: HttpUrlSetting = "http://127.0.0.1:8000"
+    webhook_url: HttpUrlSetting | None = None
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://shop.example", "https://", "https://a shop.example", "shop.example"]
+)
+def test_a_url_setting_refuses_what_is_not_an_http_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    for key in ("PUBLIC_URL", "WEBHOOK_URL"):
+        with monkeypatch.context() as env:
+            env.setenv(key, url)
+            with pytest.raises(ValidationError, match=key.lower()):
+                _Linked()
+
+
+def test_a_url_setting_keeps_what_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://shop.example.com/wom/")
+    settings = _Linked()
+    assert settings.public_url == "https://shop.example.com/wom/" and settings.webhook_url is None

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "batch_size_field"]
+__all__ = ["HttpUrlSetting", "ServiceSettings", "batch_size_field"]
+
+HttpUrlSetting = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
+"""A URL setting: http or https, a host, an optional path, no white space (kept a `str`:
+the services join paths onto it as written)."""
 
 
 def batch_size_field(default: int) -> Any:

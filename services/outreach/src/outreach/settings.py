@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from wom_chassis import ServiceSettings
 from wom_chassis.mail import MailSettings
-from wom_chassis.settings import batch_size_field
+from wom_chassis.settings import HttpUrlSetting, batch_size_field
 
 from outreach.rules import DEFAULT_RULES_FILE
 
@@ -27,16 +27,15 @@ class OutreachSettings(ServiceSettings, MailSettings):
     outreach_rules_file: Path = Field(
         default=DEFAULT_RULES_FILE, description="the YAML rules file (cap, quiet hours, delays, offers)"
     )
-    outreach_public_url: str = Field(
+    outreach_public_url: HttpUrlSetting = Field(
         default="http://127.0.0.1:8003",
-        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         description="the public base URL of this service: unsubscribe links are <it>/unsubscribe/<token>",
     )
     outreach_unsubscribe_secret: SecretStr = Field(
         default=SecretStr(DEV_UNSUBSCRIBE_SECRET),
         description="signs unsubscribe tokens; set a long random secret",
     )
-    outreach_webhook_url: str | None = Field(
+    outreach_webhook_url: HttpUrlSetting | None = Field(
         default=None,
         description="an SMS or chat provider's endpoint; messages of the kinds listed go there too",
     )

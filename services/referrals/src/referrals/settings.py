@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from wom_chassis import ServiceSettings
-from wom_chassis.settings import batch_size_field
+from wom_chassis.settings import HttpUrlSetting, batch_size_field
 
 from referrals.rules import DEFAULT_RULES_FILE
 
@@ -26,14 +26,12 @@ class ReferralsSettings(ServiceSettings):
     referrals_rules_file: Path = Field(
         default=DEFAULT_RULES_FILE, description="the YAML rules file (window, minimums, fraud, share texts)"
     )
-    referrals_public_url: str = Field(
+    referrals_public_url: HttpUrlSetting = Field(
         default="http://127.0.0.1:8001",
-        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         description="the public base URL of this service: share links are <it>/r/<code>",
     )
-    referrals_storefront_url: str = Field(
+    referrals_storefront_url: HttpUrlSetting = Field(
         default="http://127.0.0.1:8080/",
-        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         description="where a share link sends the visitor (the code is added as a query parameter)",
     )
     referrals_storefront_code_param: str = Field(default="ref", pattern=r"^[A-Za-z0-9_-]{1,32}$")

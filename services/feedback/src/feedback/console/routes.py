@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
-from wom_chassis import CurrentService, ReadSession, get_logger, utcnow
+from wom_chassis import CurrentService, ReadSession, Service, get_logger, utcnow
 from wom_chassis.l10n import install_filters
 
 from feedback.analytics_api import console_chart
@@ -105,6 +105,21 @@ async def _posted(
             message="This form has expired or did not come from the console. Reload the page and try again.",
         )
     return signed_in[0], signed_in[1], fields
+
+
+async def _posted_on_case(
+    request: Request, access: ConsoleAccess, service: Service, case_id: str
+) -> tuple[Session, Agent, dict[str, str]] | HTMLResponse:
+    """A form post on a case: `_posted`'s answer, or a 404 page when the case is not in the
+    agent's queues."""
+    posted = await _posted(request, access)
+    if isinstance(posted, HTMLResponse):
+        return posted
+    session, agent, _fields = posted
+    async with service.db.session() as db:
+        if not await _may_work_case(db, agent, case_id):
+            return _not_found(session, agent)
+    return posted
 
 
 def _not_found(session: Session, agent: Agent) -> HTMLResponse:
@@ -244,13 +259,10 @@ async def case_page(
 async def claim_case(
     request: Request, case_id: str, access: CurrentConsoleAccess, service: CurrentService
 ) -> Response:
-    posted = await _posted(request, access)
+    posted = await _posted_on_case(request, access, service, case_id)
     if isinstance(posted, Response):
         return posted
     session, agent, _fields = posted
-    async with service.db.session() as db:
-        if not await _may_work_case(db, agent, case_id):
-            return _not_found(session, agent)
     try:
         async with service.work() as uow:
             await claim(uow, case_id, agent.login)
@@ -266,15 +278,13 @@ async def claim_case(
 async def resolve_case(
     request: Request, case_id: str, access: CurrentConsoleAccess, service: CurrentService
 ) -> Response:
-    posted = await _posted(request, access)
+    posted = await _posted_on_case(request, access, service, case_id)
     if isinstance(posted, Response):
         return posted
     session, agent, fields = posted
-    async with service.db.session() as db:
-        if not await _may_work_case(db, agent, case_id):
-            return _not_found(session, agent)
-        form = read_resolve_form(fields)
-        if form.errors:
+    form = read_resolve_form(fields)
+    if form.errors:
+        async with service.db.session() as db:
             return await _case_page(
                 db, session, agent, case_id, form=form, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
             )
