@@ -247,3 +247,28 @@ def test_the_committed_schema_holds_the_score_range_of_each_kind() -> None:
                 model_accepts = False
             assert model_accepts is fits, (kind, score)
             assert validator.is_valid(answer) is fits, (kind, score)
+
+
+def test_the_committed_schema_holds_the_time_zones_the_model_knows() -> None:
+    """The schema lists the time zones of the pinned tzdata, exactly those the model takes; a
+    machine's own names (Debian's `localtime`) are neither."""
+    from jsonschema import Draft202012Validator
+    from pydantic import ValidationError
+    from wom_contracts import CustomerRegisteredV1
+    from wom_contracts.types import TIMEZONES
+
+    schema = json.loads((SCHEMA_DIR / "commerce.customer.registered.v1.json").read_text())
+    validator = Draft202012Validator(schema)
+    base = json.loads(
+        CustomerRegisteredV1.model_validate(sample("commerce.customer.registered.v1")).model_dump_json()
+    )
+    assert "Europe/Chisinau" in TIMEZONES and len(TIMEZONES) > 500
+    for zone, fits in (("Europe/Chisinau", True), ("UTC", True), ("Mars/Base", False), ("localtime", False)):
+        customer = {**base, "timezone": zone}
+        try:
+            CustomerRegisteredV1.model_validate(customer)
+            model_accepts = True
+        except ValidationError:
+            model_accepts = False
+        assert model_accepts is fits, zone
+        assert validator.is_valid(customer) is fits, zone

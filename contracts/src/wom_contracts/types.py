@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from importlib.resources import files
 from typing import Annotated
-from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "TIMEZONES",
     "Id",
     "Locale",
     "Money",
@@ -45,17 +46,24 @@ def _to_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware time, normalised to UTC (RFC 3339 in JSON)."""
 
-_TIMEZONES = frozenset(available_timezones())
+TIMEZONES: tuple[str, ...] = tuple(sorted(files("tzdata").joinpath("zones").read_text().split()))
+"""The IANA time zone names of the pinned tzdata release, not the machine's: a machine's own list
+differs (Debian's adds `localtime`), and the committed schemas list exactly these."""
+_TIMEZONE_SET = frozenset(TIMEZONES)
 
 
 def _known_timezone(value: str) -> str:
-    if value not in _TIMEZONES:
+    if value not in _TIMEZONE_SET:
         raise ValueError(f"unknown IANA time zone {value!r}")
     return value
 
 
-Timezone = Annotated[str, AfterValidator(_known_timezone)]
-"""An IANA time zone name such as `Europe/Chisinau`."""
+Timezone = Annotated[
+    str,
+    AfterValidator(_known_timezone),
+    WithJsonSchema({"type": "string", "enum": list(TIMEZONES), "description": "an IANA time zone name"}),
+]
+"""An IANA time zone name such as `Europe/Chisinau`, one of `TIMEZONES`."""
 
 
 def _not_a_float(value: object) -> object:
