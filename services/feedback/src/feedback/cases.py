@@ -142,20 +142,23 @@ def open_case(
     return case
 
 
-async def _case(uow: UnitOfWork[None], case_id: str) -> Case | None:
-    return await uow.session.get(Case, case_id, with_for_update=True)
-
-
-async def claim(uow: UnitOfWork[None], case_id: str, agent: str) -> Case | None:
-    """An agent takes the case; None when there is no such case."""
-    case = await _case(uow, case_id)
+async def _case_for(uow: UnitOfWork[None], case_id: str, agent: str) -> Case | None:
+    """The case, locked, for the agent to work; None when there is no such case, a conflict when
+    it is resolved or another agent's."""
+    case = await uow.session.get(Case, case_id, with_for_update=True)
     if case is None:
         return None
     if case.status == "resolved":
         raise CaseConflict(f"case {case_id} is already resolved")
     if case.status == "claimed" and case.claimed_by != agent:
         raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
-    if case.status == "open":
+    return case
+
+
+async def claim(uow: UnitOfWork[None], case_id: str, agent: str) -> Case | None:
+    """An agent takes the case; None when there is no such case."""
+    case = await _case_for(uow, case_id, agent)
+    if case is not None and case.status == "open":
         case.status, case.claimed_by, case.claimed_at = "claimed", agent, uow.now
         _history(uow, case_id, "claimed", actor=agent)
     return case
@@ -172,13 +175,9 @@ async def resolve(
 ) -> Case | None:
     """Resolve the case with a resolution code, a note and an optional compensation (which
     rewards grants as store credit); None when there is no such case."""
-    case = await _case(uow, case_id)
+    case = await _case_for(uow, case_id, agent)
     if case is None:
         return None
-    if case.status == "resolved":
-        raise CaseConflict(f"case {case_id} is already resolved")
-    if case.status == "claimed" and case.claimed_by != agent:
-        raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
     now = uow.now
     case.status, case.open_for = "resolved", None
     case.resolved_at, case.resolved_by, case.resolution, case.note = now, agent, resolution, note
