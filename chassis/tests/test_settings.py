@@ -45,9 +45,7 @@ class _Linked(ServiceSettings):
     webhook_url: HttpUrlSetting | None = None
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://shop.example", "https://", "https://a shop.example", "shop.example"]
-)
+@pytest.mark.parametrize("url", ["ftp://shop.example", "https://", "https://a shop.example", "shop.example"])
 def test_a_url_setting_refuses_what_is_not_an_http_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     for key in ("PUBLIC_URL", "WEBHOOK_URL"):
         with monkeypatch.context() as env:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["ExactDecimal", "UtcDateTime", "new_id", "utcnow"]
+__all__ = ["ExactDecimal", "UtcDateTime", "exact_decimal_column", "new_id", "numeric_column", "utcnow"]
 
 
 def new_id() -> str:
@@ -91,3 +91,39 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(int(value)).scaleb(-self.places)
+
+
+def exact_decimal_column(table: str, column: str, *, nullable: bool, places: int = 4) -> None:
+    """Migrate a `Numeric(18, places)` column to `ExactDecimal(places)`, its value scaled by
+    10^places and rounded, in an Alembic migration. PostgreSQL converts in the ALTER; on SQLite,
+    whose NUMERIC column held floats, the values are scaled first, for the table's rebuild casts
+    them to integers."""
+    from alembic import op
+
+    scaled = f"ROUND({column} * {10**places})"
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute(f"UPDATE {table} SET {column} = CAST({scaled} AS INTEGER) WHERE {column} IS NOT NULL")
+    with op.batch_alter_table(table) as batch:
+        batch.alter_column(
+            column,
+            type_=BigInteger(),
+            existing_type=Numeric(18, places),
+            existing_nullable=nullable,
+            postgresql_using=f"{scaled}::bigint",
+        )
+
+
+def numeric_column(table: str, column: str, *, nullable: bool, places: int = 4) -> None:
+    """`exact_decimal_column` undone: the scaled integer back to `Numeric(18, places)`."""
+    from alembic import op
+
+    with op.batch_alter_table(table) as batch:
+        batch.alter_column(
+            column,
+            type_=Numeric(18, places),
+            existing_type=BigInteger(),
+            existing_nullable=nullable,
+            postgresql_using=f"({column} / {10**places}.0)::numeric(18, {places})",
+        )
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute(f"UPDATE {table} SET {column} = {column} / {10**places}.0 WHERE {column} IS NOT NULL")

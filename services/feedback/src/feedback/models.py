@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from wom_chassis import UtcDateTime
+from wom_chassis import ExactDecimal, UtcDateTime
 
 __all__ = ["Base", "Case", "CaseEvent", "CustomerTier", "ErasedCustomer", "Response"]
 
@@ -85,7 +85,7 @@ class Case(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     resolution: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    compensation_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    compensation_amount: Mapped[Decimal | None] = mapped_column(ExactDecimal(4), nullable=True)
     compensation_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
 
 

@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, Numeric, String
+from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from wom_chassis import UtcDateTime
+from wom_chassis import ExactDecimal, UtcDateTime
 
 __all__ = [
     "Base",
@@ -84,7 +84,7 @@ class Order(Base):
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(64))
-    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal(4))
     currency: Mapped[str] = mapped_column(String(3))
     checkout_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     payment_fingerprint: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -100,7 +100,7 @@ class Refund(Base):
     refund_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[str] = mapped_column(String(64))
-    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal(4))
     currency: Mapped[str] = mapped_column(String(3))
     refunded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -131,7 +131,7 @@ class Referral(Base):
     attributing_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    order_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    order_amount: Mapped[Decimal | None] = mapped_column(ExactDecimal(4), nullable=True)
     order_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     order_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     risk_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
