@@ -12,21 +12,20 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from feedback import cases
 from feedback.app import create_app
 from feedback.console.agents import Agents, hash_password, load_agents, main, verify_password
 from feedback.console.forms import read_resolve_form
 from feedback.console.routes import countdown_text
 from feedback.console.sessions import Session, SessionSigner
-from feedback.domain.triage import Triage
-from feedback.models import Case, CustomerTier
-from feedback.models import Response as Answer
+from feedback.models import Case
 from feedback.rules import load_rules
 from feedback.settings import FeedbackSettings
 from httpx import ASGITransport, AsyncClient
-from wom_chassis import RulesError, Service, new_id, utcnow
+from wom_chassis import RulesError, Service, utcnow
 from wom_contracts import CaseResolvedV1, Money
 from wom_testkit import database_backends, emitted, empty_database_url, in_memory_service
+
+from ..conftest import seed_case
 
 AGENTS = {"ana": "ana-password", "carl": "carl-password", "ben": "ben-password"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -77,41 +76,18 @@ async def open_case(
     signals: tuple[str, ...] = (),
 ) -> str:
     """A detractor answer of `customer` and the case it opens; returns the case id."""
-    now = utcnow()
-    async with service.work() as uow:
-        answer = Answer(
-            response_id=new_id(),
-            customer_id=customer,
-            kind="nps",
-            score=2,
-            comment=comment,
-            submitted_at=now,
-            category="detractor",
-            tier=tier,
-        )
-        uow.session.add(answer)
-        if tier is not None:
-            uow.session.add(CustomerTier(customer_id=customer, tier=tier, changed_at=now))
-        triage = Triage(
-            priority=priority,
-            opened_at=now,
-            sla_due_at=now + due_in,
-            queue=queue,
-            key_client=key_client,
-            signals=signals,
-        )
-        case = cases.open_case(
-            uow,
-            customer_id=answer.customer_id,
-            response_id=answer.response_id,
-            kind=answer.kind,
-            score=answer.score,
-            tier=answer.tier,
-            triage=triage,
-            rules=load_rules(),
-        )
-        answer.case_id = case.case_id
-        return case.case_id
+    return await seed_case(
+        service,
+        customer,
+        rules=load_rules(),
+        sla_due_at=utcnow() + due_in,
+        priority=priority,
+        queue=queue,
+        comment=comment,
+        tier=tier,
+        key_client=key_client,
+        signals=signals,
+    )
 
 
 async def csrf_of(http: AsyncClient, url: str) -> str:

@@ -17,12 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from faststream.kafka.annotations import KafkaMessage
-from feedback import cases
 from feedback.app import create_app
 from feedback.cases import mark_breaches
 from feedback.deliveries import Delivery, deliver_due
-from feedback.domain.triage import Triage
-from feedback.models import Response as Answer
 from feedback.rules import Rules, load_rules
 from feedback.settings import FeedbackSettings
 from pydantic import SecretStr
@@ -31,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from wom_chassis import Service, new_id, utcnow
+from wom_chassis import Service, utcnow
 from wom_chassis.tracing import continue_trace
 from wom_testkit import (
     MailInbox,
@@ -41,6 +38,8 @@ from wom_testkit import (
     in_memory_service,
     serving,
 )
+
+from ..conftest import seed_case
 
 SECRET_ENV = "WOM_TEST_ESCALATION_SECRET"
 SECRET = "s3cret-shared-with-the-support-tool"
@@ -159,39 +158,19 @@ async def escalation(
 
 
 async def open_case(h: Harness, *, key_client: bool = True, customer: str = "ana") -> str:
-    async with h.service.work() as uow:
-        answer = Answer(
-            response_id=new_id(),
-            customer_id=customer,
-            kind="nps",
-            score=1,
-            comment=COMMENT,
-            locale="ro",
-            submitted_at=utcnow(),
-            category="detractor",
-            signals=["damaged"],
-        )
-        uow.session.add(answer)
-        triage = Triage(
-            priority="P1" if key_client else "P2",
-            opened_at=utcnow(),
-            sla_due_at=datetime(2031, 5, 6, 7, 8, tzinfo=UTC),
-            queue="key-clients" if key_client else "support",
-            key_client=key_client,
-            signals=("damaged",),
-        )
-        case = cases.open_case(
-            uow,
-            customer_id=answer.customer_id,
-            response_id=answer.response_id,
-            kind=answer.kind,
-            score=answer.score,
-            tier=answer.tier,
-            triage=triage,
-            rules=h.rules,
-        )
-        answer.case_id = case.case_id
-        return case.case_id
+    return await seed_case(
+        h.service,
+        customer,
+        rules=h.rules,
+        sla_due_at=datetime(2031, 5, 6, 7, 8, tzinfo=UTC),
+        priority="P1" if key_client else "P2",
+        queue="key-clients" if key_client else "support",
+        key_client=key_client,
+        score=1,
+        comment=COMMENT,
+        locale="ro",
+        signals=("damaged",),
+    )
 
 
 def later(seconds: float) -> datetime:
