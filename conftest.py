@@ -16,6 +16,9 @@ from wom_testkit.sources import chosen_sources, kafka_container, postgres_url
 # its database tests by it: the URL chosen (named, local, or a container's, started now) is put
 # in WOM_TEST_POSTGRES_URL for the tests and the services they start.
 _CONTAINERS = ExitStack()
+# The tests' services use short and development secrets: a service refuses them unless WOM_ENV=dev
+# (a test of that refusal sets another value for the settings it builds)
+os.environ.setdefault("WOM_ENV", "dev")
 if _postgres_url := postgres_url(chosen_sources().postgres, _CONTAINERS):
     if _worker := os.environ.get("PYTEST_XDIST_WORKER"):
         # `make test` runs the suite in two processes (pytest-xdist): each empties databases of

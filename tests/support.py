@@ -45,7 +45,7 @@ class ServiceProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 self.command,
-                env={**os.environ, **self.env},
+                env={"WOM_ENV": "dev", **os.environ, **self.env},  # the tests' short secrets
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

@@ -145,7 +145,7 @@ def migrate(name: str, database: BenchDatabase) -> None:
     """Apply a service's migrations to `database` (before several instances start on it)."""
     subprocess.run(
         [sys.executable, "-c", f"from {name}.app import main; main()", "migrate"],
-        env={**os.environ, "DATABASE_URL": database_url(database), "LOG_LEVEL": "WARNING"},
+        env={"WOM_ENV": "dev", **os.environ, "DATABASE_URL": database_url(database), "LOG_LEVEL": "WARNING"},
         check=True,
         capture_output=True,
     )

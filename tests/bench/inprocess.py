@@ -32,6 +32,7 @@ from tests.bench.inputs import SERVICE_INPUTS
 async def measure(service: str, events: int, batch: int, *, sql: bool, profile: Path | None) -> None:
     os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / f'{service}.db'}"
     os.environ.setdefault("LOG_LEVEL", "ERROR")
+    os.environ.setdefault("WOM_ENV", "dev")
     app = importlib.import_module(f"{service}.app").create_app()
     await app.db.migrate()
     processor = app.processor

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request, Security, status
+from fastapi import APIRouter, FastAPI, Path, Request, Response, Security, status
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.requests import HTTPConnection
@@ -89,7 +91,7 @@ async def require_api_token(request: Request) -> None:
     Basic with the token as password (any user name), so pages open in a browser's login prompt.
     The token is the running service's (`API_TOKEN`), read from the app answering the request."""
     token: SecretStr | None = request.app.state.service.settings.api_token
-    if token is None:
+    if token is None or not token.get_secret_value():  # an empty token would match an empty one
         raise TokenRequired("API_TOKEN is not configured on this service", "token_not_configured")
     given = _presented_token(request.headers.get("authorization", ""))
     if given is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
@@ -109,9 +111,22 @@ def _presented_token(authorization: str) -> str | None:
     return None
 
 
+class _TokenFirst(APIRoute):
+    """A route that checks the API token before anything else: FastAPI reads and parses a body
+    before it solves dependencies, so a guard among them would let a caller without the token
+    have the body parsed (and a malformed one answered 422 rather than 401)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def token_first(request: Request) -> Response:
+            await require_api_token(request)
+            return await handler(request)
+
+        return token_first
+
+
 def guarded_router() -> APIRouter:
-    """A router whose every endpoint requires the service's API token (declared, with its 401)."""
-    return APIRouter(
-        dependencies=[*TOKEN_SECURITY, Depends(require_api_token)],
-        responses=error_responses(401),
-    )
+    """A router whose every endpoint requires the service's API token (declared, with its 401),
+    checked before the request's body is read."""
+    return APIRouter(dependencies=TOKEN_SECURITY, responses=error_responses(401), route_class=_TokenFirst)

@@ -23,7 +23,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
@@ -31,6 +31,7 @@ from wom_chassis.api_docs import install_api_docs
 from wom_chassis.api_errors import install_error_handlers
 from wom_chassis.asyncapi import service_document
 from wom_chassis.auth import install_challenges
+from wom_chassis.body_limit import BodyLimit
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
 from wom_chassis.lag import ConsumerLag
@@ -39,7 +40,7 @@ from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
 from wom_chassis.outbox import oldest_unsent_age, unsent_backlog
 from wom_chassis.publishing import RecordProducer
 from wom_chassis.relay import OutboxRelay
-from wom_chassis.settings import ServiceSettings
+from wom_chassis.settings import SecretsRefused, ServiceSettings, check_secrets
 from wom_chassis.tracing import configure_tracing
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 from wom_chassis.workers import serve_workers
@@ -149,6 +150,8 @@ def create_service(
     """Wire a service: broker, consumer, database, outbox relay and HTTP app (routes go on `.http`)."""
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    for problem in check_secrets(settings):  # under WOM_ENV=dev; anywhere else it refuses
+        log.warning("secret_admitted_for_development_only", problem=problem)
     db = Database(settings.database_url, [migrations])
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -301,6 +304,7 @@ def _http_app(service: Service) -> FastAPI:
         title=f"wom {service.settings.service_name}", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.state.service = service  # what the module-level routers' dependencies read
+    app.add_middleware(BodyLimit, limit=service.settings.http_max_body_bytes)
     install_error_handlers(app)
     install_challenges(app)
     install_api_docs(app)  # Swagger UI from the service's own files, not FastAPI's CDN
@@ -342,6 +346,16 @@ def _http_app(service: Service) -> FastAPI:
     return app
 
 
+def _built(build: Callable[[], Service]) -> Service:
+    """The service, or exit 2 with what is wrong with its settings in one line on stderr (not a
+    traceback): an operator reads which variable to fix."""
+    try:
+        return build()
+    except (SecretsRefused, ValidationError) as error:
+        typer.echo(f"wom: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
 def service_cli(build: Callable[[], Service]) -> typer.Typer:
     """The command line of a service: `serve` (the default) and `migrate`."""
     cli = typer.Typer(add_completion=False, no_args_is_help=False)
@@ -354,7 +368,7 @@ def service_cli(build: Callable[[], Service]) -> typer.Typer:
     @cli.command()
     def serve() -> None:
         """Consume, relay and serve HTTP until SIGINT or SIGTERM (in `WORKERS` processes)."""
-        service = build()
+        service = _built(build)
         # What is imported and built by now lives as long as the process: keep it out of the
         # cycle collector's scans, which otherwise take about 15 % of the consume path's time.
         gc.collect()
@@ -373,7 +387,7 @@ def service_cli(build: Callable[[], Service]) -> typer.Typer:
     @cli.command()
     def migrate(revision: str = "heads") -> None:
         """Apply the database migrations and exit."""
-        service = build()
+        service = _built(build)
         asyncio.run(service.db.migrate(revision))
 
     return cli

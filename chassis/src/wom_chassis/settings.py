@@ -4,17 +4,76 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["HttpUrlSetting", "ServiceSettings", "batch_size_field"]
+__all__ = [
+    "MIN_SECRET_BYTES",
+    "HttpUrlSetting",
+    "SecretsRefused",
+    "ServiceSettings",
+    "batch_size_field",
+    "check_secrets",
+    "secret_problems",
+]
 
 HttpUrlSetting = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
 """A URL setting: http or https, a host, an optional path, no white space (kept a `str`:
 the services join paths onto it as written)."""
+
+
+MIN_SECRET_BYTES = 32
+"""The shortest secret a service takes outside development: 256 bits, what `openssl rand -hex 32`
+gives (a key of HMAC-SHA256, or a token guessed online)."""
+
+
+def secret_problems(settings: BaseSettings) -> list[str]:
+    """What is wrong with `settings`' secrets for a real deployment, each naming its variable:
+    a required one (`required_secrets`) unset, any set one empty, shorter than
+    `MIN_SECRET_BYTES` (not `supplied_secrets`: passwords another system issues, only checked
+    for emptiness) or the shipped development value (the field's default)."""
+    problems: list[str] = []
+    required: tuple[str, ...] = getattr(settings, "required_secrets", ())
+    supplied: tuple[str, ...] = getattr(settings, "supplied_secrets", ())
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if not (isinstance(value, SecretStr) or (value is None and name in required)):
+            continue
+        variable = name.upper()
+        if value is None:
+            problems.append(f"{variable} is not set")
+            continue
+        secret = value.get_secret_value().encode()
+        if not secret:
+            problems.append(f"{variable} is empty")
+        elif isinstance(field.default, SecretStr) and value == field.default:
+            problems.append(f"{variable} is the shipped development value, known to anyone")
+        elif name not in supplied and len(secret) < MIN_SECRET_BYTES:
+            problems.append(f"{variable} is {len(secret)} bytes long: it needs at least {MIN_SECRET_BYTES}")
+    return problems
+
+
+class SecretsRefused(RuntimeError):
+    """A service asked to start outside `WOM_ENV=dev` with secrets that are not real ones."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            "refusing to start with these secrets (WOM_ENV=dev admits them, for development only; "
+            "make each with `openssl rand -hex 32`): " + "; ".join(problems)
+        )
+        self.problems = problems
+
+
+def check_secrets(settings: ServiceSettings) -> list[str]:
+    """Raise `SecretsRefused` when a service's secrets are not fit for a real deployment, unless
+    `WOM_ENV=dev`; return what is wrong with them then (the service warns of each)."""
+    problems = secret_problems(settings)
+    if problems and settings.wom_env != "dev":
+        raise SecretsRefused(problems)
+    return problems
 
 
 def batch_size_field(default: int) -> Any:
@@ -29,6 +88,16 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
 
+    required_secrets: ClassVar[tuple[str, ...]] = ("api_token",)
+    """The secrets a service cannot run without outside `WOM_ENV=dev` (a subclass adds its own)."""
+    supplied_secrets: ClassVar[tuple[str, ...]] = ("kafka_sasl_password", "smtp_password")
+    """Secrets another system issues (passwords): refused when empty, not for their length."""
+
+    wom_env: Literal["dev", "prod"] = Field(
+        default="prod",
+        description="dev admits unset, short and shipped development secrets (make up, make demo "
+        "and the tests set it); anywhere else the service refuses to start without real ones",
+    )
     service_name: str = Field(default="service", pattern=r"^[a-z][a-z0-9-]{0,31}$")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_enable_idempotence: bool = False
@@ -61,6 +130,12 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     api_token: SecretStr | None = None
+    http_max_body_bytes: int = Field(
+        default=262_144,
+        ge=1_024,
+        le=16_777_216,
+        description="the largest request body taken (413 beyond, before anything reads it)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     relay_every_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=500, ge=1, description="rows the relay publishes per round")

@@ -33,7 +33,7 @@ def signature_is_valid(
     secret: str, timestamp: str | None, given: str, body: bytes, *, now: float | None = None
 ) -> bool:
     """True for a signature made with `secret` over `body` at a timestamp close enough to now."""
-    if timestamp is None or not timestamp.isdigit():
+    if not secret or timestamp is None or not (timestamp.isascii() and timestamp.isdigit()):  # '²' is a digit
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
         return False

@@ -40,12 +40,14 @@ def make_feedback(request: pytest.FixtureRequest, tmp_path: Path) -> FeedbackFac
         url = await empty_database_url(request.param, directory)
         app = create_app(
             FeedbackSettings(
-                database_url=url,
-                api_token=TOKEN,
-                feedback_rules_file=rules,
-                feedback_intake_secret=INTAKE_SECRET,
-                feedback_session_secret="test-secret-key",
-                **settings,
+                **{
+                    "database_url": url,
+                    "api_token": TOKEN,
+                    "feedback_rules_file": rules,
+                    "feedback_intake_secret": INTAKE_SECRET,
+                    "feedback_session_secret": "test-secret-key",
+                    **settings,
+                }
             )
         )
         async with in_memory_service(app) as service:

@@ -37,8 +37,11 @@ def _settings_of(service: str) -> ServiceSettings:
     ]
     if len(classes) != 1:
         raise ServiceNotInstalled(f"{module.__name__} defines {len(classes)} settings classes, not one")
-    # the defaults, not this shell's environment: the committed document is the same everywhere
-    return classes[0](_env_file=None, consumer_group=None, database_url="sqlite+aiosqlite:///:memory:")
+    # the defaults, not this shell's environment: the committed document is the same everywhere;
+    # the app is built to be read, never started, so its development secrets do
+    return classes[0](
+        _env_file=None, consumer_group=None, database_url="sqlite+aiosqlite:///:memory:", wom_env="dev"
+    )
 
 
 def document_of(service: str) -> dict[str, Any]:

@@ -51,6 +51,7 @@ def run_up(
         env.setdefault("SMTP_HOST", "127.0.0.1")
         env.setdefault("SMTP_PORT", str(smtp_port))
         env.setdefault("API_TOKEN", DEV_API_TOKEN)
+        env.setdefault("WOM_ENV", "dev")  # the development secrets above and the services' defaults
         if DEMO_AGENTS_FILE.exists():
             env.setdefault("FEEDBACK_AGENTS_FILE", str(DEMO_AGENTS_FILE))
         env["PYTHONUNBUFFERED"] = "1"

@@ -15,7 +15,7 @@ from feedback.domain.classification import load_lexicon
 from feedback.handlers import build_handlers
 from feedback.jobs import check_breaches
 from feedback.rules import load_rules
-from feedback.settings import DEV_SESSION_SECRET, FeedbackSettings
+from feedback.settings import FeedbackSettings
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
 
@@ -37,8 +37,6 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
         ),
     ]
     service = create_service(settings, build_handlers(rules, lexicon), migrations=MIGRATIONS, background=jobs)
-    if settings.feedback_session_secret.get_secret_value() == DEV_SESSION_SECRET:
-        log.warning("feedback_session_secret_is_the_development_default", setting="FEEDBACK_SESSION_SECRET")
     provide(service.http, settings=settings, rules=rules, console_access=ConsoleAccess.of(settings))
     service.http.include_router(intake.router)
     service.http.include_router(deliveries_api.router)

@@ -14,7 +14,7 @@ from wom_chassis.signatures import signature
 from wom_contracts import CaseOpenedV1, ResponseSubmittedV1
 from wom_testkit import emitted, publish_event
 
-from ..conftest import AUTH, INTAKE_SECRET
+from ..conftest import AUTH, INTAKE_SECRET, FeedbackFactory
 
 ANSWER: dict[str, Any] = {
     "customer_id": "ana",
@@ -63,6 +63,21 @@ async def test_a_survey_tool_signs_its_requests(feedback: Service) -> None:
     assert ok.status_code == 202
     assert [r.status_code for r in (wrong, stale, tampered, anonymous)] == [401, 401, 401, 401]
     assert len(await emitted(feedback, ResponseSubmittedV1)) == 1
+
+
+async def test_an_empty_secret_signs_nothing_and_a_bad_timestamp_is_a_401(
+    make_feedback: FeedbackFactory,
+) -> None:
+    body = json.dumps(ANSWER).encode()
+    async with make_feedback(feedback_intake_secret="") as feedback, client(feedback) as http:
+        empty_key = await http.post("/responses", content=body, headers=signed(body, secret=""))
+        assert empty_key.status_code == 401
+    async with make_feedback() as feedback, client(feedback) as http:
+        # b"\xb2" is '²' in Latin-1, which servers decode headers as: str.isdigit says yes, int() no
+        signature = signed(body)["X-Wom-Signature"]
+        superscript = [("X-Wom-Signature", signature), ("X-Wom-Timestamp", b"\xb2")]
+        assert (await http.post("/responses", content=body, headers=superscript)).status_code == 401
+        assert await emitted(feedback, ResponseSubmittedV1) == []
 
 
 async def test_invalid_answers_get_a_clear_4xx(feedback: Service) -> None:

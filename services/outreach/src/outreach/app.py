@@ -13,7 +13,7 @@ from outreach.handlers import build_handlers
 from outreach.jobs import plan_yearly
 from outreach.models import Contact
 from outreach.rules import load_rules
-from outreach.settings import DEV_UNSUBSCRIBE_SECRET, OutreachSettings
+from outreach.settings import OutreachSettings
 from outreach.templates import Templates
 
 __all__ = ["MIGRATIONS", "create_app", "main", "unsubscribe_contact"]
@@ -48,10 +48,6 @@ def create_app(settings: OutreachSettings | None = None) -> Service:
     service = create_service(
         settings, build_handlers(rules, settings), migrations=MIGRATIONS, background=jobs
     )
-    if settings.outreach_unsubscribe_secret.get_secret_value() == DEV_UNSUBSCRIBE_SECRET:
-        log.warning(
-            "outreach_unsubscribe_secret_is_the_development_default", setting="OUTREACH_UNSUBSCRIBE_SECRET"
-        )
     provide(service.http, settings=settings, templates=templates, on_unsubscribe=unsubscribe_contact)
     service.http.include_router(api.router)
     service.http.include_router(unsubscribe.router)

@@ -10,7 +10,7 @@ from referrals import analytics_api, api
 from referrals.handlers import build_handlers
 from referrals.programme import Programme
 from referrals.rules import load_rules
-from referrals.settings import DEV_HASH_SECRET, ReferralsSettings
+from referrals.settings import ReferralsSettings
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
 
@@ -23,8 +23,6 @@ def create_app(settings: ReferralsSettings | None = None) -> Service:
     settings = settings or ReferralsSettings()
     programme = Programme.of(load_rules(settings.referrals_rules_file), settings)
     service = create_service(settings, build_handlers(programme), migrations=MIGRATIONS)
-    if settings.referrals_hash_secret.get_secret_value() == DEV_HASH_SECRET:
-        log.warning("referrals_hash_secret_is_the_development_default", setting="REFERRALS_HASH_SECRET")
     provide(service.http, programme=programme)
     service.http.include_router(api.share_link_router)
     service.http.include_router(api.router)

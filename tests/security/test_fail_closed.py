@@ -1,0 +1,46 @@
+"""Each service, started as deployed with WOM_ENV anything but dev and its secrets left as
+shipped, refuses to start: exit status 2 and one line naming every variable to set, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from wom_testkit import bound
+
+OWN_SECRETS = {
+    "referrals": ["REFERRALS_HASH_SECRET is the shipped development value"],
+    "rewards": [],
+    "outreach": ["OUTREACH_UNSUBSCRIBE_SECRET is the shipped development value"],
+    "feedback": [
+        "FEEDBACK_SESSION_SECRET is the shipped development value",
+        "FEEDBACK_INTAKE_SECRET is 5 bytes",
+    ],
+}
+
+
+@pytest.mark.parametrize("service", sorted(OWN_SECRETS))
+def test_a_service_with_shipped_secrets_refuses_to_start(service: str, tmp_path: Path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "API_TOKEN" and not key.endswith("_SECRET") and key != "WOM_ENV"
+    }
+    env |= {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        "FEEDBACK_INTAKE_SECRET": "short",
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", f"from {service}.app import main; main()"],
+        env=env, capture_output=True, text=True, timeout=bound(60), cwd=tmp_path,
+    )  # fmt: skip
+    assert started.returncode == 2, started.stderr[-2000:]
+    assert "Traceback" not in started.stderr
+    refusal = [line for line in started.stderr.splitlines() if line.startswith("wom: refusing to start")]
+    assert len(refusal) == 1, started.stderr[-2000:]
+    for problem in ["API_TOKEN is not set", *OWN_SECRETS[service]]:
+        assert problem in refusal[0]
+    assert not (tmp_path / "db.sqlite").exists()  # refused before it touched anything
