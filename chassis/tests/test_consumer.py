@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork
 from wom_chassis.deadletters import REPLAY_FOR_HEADER
+from wom_chassis.metrics import EVENTS_CONSUMED
 from wom_chassis.tables import InboxRecord, OutboxRecord
 from wom_contracts import Money, OrderCompletedV1
 from wom_testkit import FakeRecord, record_of
@@ -131,6 +132,9 @@ async def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_is_processed
     assert sink.records[0].value == b"{oops"  # original bytes kept
     assert sink.records[0].key == b"c-1"
     assert "total" in sink.headers(2)["dlq.error"]
+    # a made-up type is counted as `unknown`: a publisher cannot grow the metric's series
+    labels = {sample.labels["event_type"] for sample in EVENTS_CONSUMED.collect()[0].samples}
+    assert "commerce.thing.happened.v1" not in labels and "unknown" in labels
 
 
 @pytest.mark.parametrize("mode", ["batch", "record"])

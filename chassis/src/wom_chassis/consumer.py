@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
-from wom_contracts import ContractError, DecodedEvent, Event, decode
+from wom_contracts import EVENT_TYPES, ContractError, DecodedEvent, Event, decode
 
 from wom_chassis.columns import utcnow
 from wom_chassis.database import Database, serialise
@@ -373,9 +373,12 @@ class EventProcessor:
 
 
 def _type_of(record: SourceRecord) -> str:
+    """The record's event type as a metric label: one of the contracts' types, else `unknown`
+    (a label per value a publisher makes up would grow the series without bound)."""
     for name, value in record.headers:
         if name.lower() == "ce_type" and value is not None:
-            return value.decode("utf-8", "replace")[:100]
+            event_type = value.decode("utf-8", "replace")
+            return event_type if event_type in EVENT_TYPES else "unknown"
     return "unknown"
 
 

@@ -18,6 +18,10 @@ __all__ = [
     "OrderRefundedV1",
 ]
 
+MAX_ORDER_ITEMS = 1_000
+"""The most lines an order carries: every list of the contracts is bounded, so that one record
+cannot hold a consumer's loop for long (1,000 lines validate in a few milliseconds)."""
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -47,7 +51,7 @@ class OrderItem(BaseModel):
 
     sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    quantity: int = Field(gt=0)
+    quantity: int = Field(gt=0, le=1_000_000)
     unit_price: Money
 
 
@@ -58,7 +62,7 @@ class OrderCompletedV1(Event):
 
     order_id: Id
     total: Money
-    items: list[OrderItem] | None = None
+    items: list[OrderItem] | None = Field(default=None, max_length=MAX_ORDER_ITEMS)
     completed_at: UtcDatetime
     referral_code: Code | None = None
     payment_fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None

@@ -82,7 +82,7 @@ class CaseOpenedV1(Event):
     sla_due_at: UtcDatetime
     kind: SurveyKind
     score: int
-    signals: list[ReasonCode] = Field(default_factory=list)
+    signals: list[ReasonCode] = Field(default_factory=list, max_length=32)
     key_client: bool = False
     occurred_at: UtcDatetime
 

@@ -84,7 +84,7 @@ class Balance(BaseModel):
 
     points_available: int
     points_pending: int
-    credit_available: list[Money] = Field(default_factory=list)
+    credit_available: list[Money] = Field(default_factory=list, max_length=64)  # one per currency
 
 
 class _RewardEvent(Event):
