@@ -19,10 +19,10 @@ from wom_chassis import (
     guarded_router,
 )
 from wom_chassis.tables import OutboxRecord
-from wom_contracts import CustomerErasedV1
+from wom_contracts import CustomerErasedV1, Scope
 from wom_testkit import in_memory_service
 
-router = guarded_router()
+router = guarded_router(Scope.CUSTOMERS_READ)
 
 
 @router.get("/whoami")

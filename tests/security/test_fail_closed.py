@@ -41,6 +41,28 @@ def test_a_service_with_shipped_secrets_refuses_to_start(service: str, tmp_path:
     assert "Traceback" not in started.stderr
     refusal = [line for line in started.stderr.splitlines() if line.startswith("wom: refusing to start")]
     assert len(refusal) == 1, started.stderr[-2000:]
-    for problem in ["API_TOKEN is not set", *OWN_SECRETS[service]]:
+    for problem in ["no API credential: set API_TOKENS_FILE", *OWN_SECRETS[service]]:
         assert problem in refusal[0]
     assert not (tmp_path / "db.sqlite").exists()  # refused before it touched anything
+
+
+def test_a_tokens_file_with_a_mistake_stops_a_service_in_any_mode(tmp_path: Path) -> None:
+    """A tokens file is read at start-up: an entry it cannot admit is named, even under WOM_ENV=dev."""
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text(
+        '[[tokens]]\nname = "desk"\nsha256 = "' + "a" * 64 + '"\nscopes = ["customers:write"]\n',
+        encoding="utf-8",
+    )
+    env = os.environ | {
+        "WOM_ENV": "dev",
+        "API_TOKENS_FILE": str(tokens),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", "from rewards.app import main; main()"],
+        env=env, capture_output=True, text=True, timeout=bound(60), cwd=tmp_path,
+    )  # fmt: skip
+    assert started.returncode == 2 and "Traceback" not in started.stderr, started.stderr[-2000:]
+    assert f"API_TOKENS_FILE {tokens}: tokens[0.scopes]" in started.stderr
+    assert "unknown scopes ['customers:write']" in started.stderr
+    assert not (tmp_path / "db.sqlite").exists()

@@ -1,5 +1,7 @@
 """Every HTTP route of every service refuses a caller without credentials, or with wrong ones,
-unless `deploy/public-routes.yaml` lists it as public with a reason.
+unless `deploy/public-routes.yaml` lists it as public with a reason; every route declares who may
+call it (a scope, public, or a signed-in session), and a guarded route refuses a credential that
+holds every scope but its own.
 
 The routes are enumerated from the apps as the services build them (`create_app`, so the
 chassis' routes, every included router and anything mounted later are all there), every method of
@@ -16,7 +18,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -44,7 +46,8 @@ from rewards.settings import RewardsSettings
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount, Route
 from wom_chassis import Service
-from wom_contracts import CustomerRegisteredV1, Money, OrderCompletedV1, ResponseSubmittedV1
+from wom_chassis.auth import PUBLIC, SESSION, token_digest
+from wom_contracts import CustomerRegisteredV1, Money, OrderCompletedV1, ResponseSubmittedV1, Scope
 from wom_testkit import in_memory_service, publish_event
 
 from tests.security.scan import reflected, table_rows
@@ -69,6 +72,8 @@ class Endpoint:
     service: str
     method: str
     path: str
+    access: str | None = field(default=None, compare=False)
+    """What the route declares: a scope, public or session (None: it declares nothing)."""
 
     def __str__(self) -> str:
         return f"{self.service} {self.method} {self.path}"
@@ -88,7 +93,8 @@ def declared(service: str, routes: Sequence[BaseRoute], prefix: str = "") -> Ite
             else:
                 yield from declared(service, inner, path)
         elif isinstance(route, Route):  # FastAPI's APIRoute is one too
-            yield from (Endpoint(service, m, path) for m in sorted(context.methods or EVERY_METHOD))
+            access = getattr(route, "access", None)
+            yield from (Endpoint(service, m, path, access) for m in sorted(context.methods or EVERY_METHOD))
         else:
             raise AssertionError(
                 f"{service}: route {path!r} is a {type(route).__name__}, which this check cannot call; "
@@ -122,9 +128,24 @@ def _agents_file(directory: Path) -> Path:
     return path
 
 
+def _scoped_token(kind: str, scope: str) -> str:
+    return f"{kind}-{scope}-token"
+
+
+SCOPED = [  # for each scope, a credential holding only it and one holding every other
+    {
+        "name": f"{kind}-{scope.replace(':', '.')}",
+        "sha256": token_digest(_scoped_token(kind, scope)),
+        "scopes": held,
+    }
+    for scope in Scope
+    for kind, held in (("only", [scope]), ("all-but", [s for s in Scope if s != scope]))
+]
+
+
 def build(name: str, directory: Path) -> Service:
     url = f"sqlite+aiosqlite:///{directory / name}.db"
-    common: dict[str, Any] = {"database_url": url, "api_token": TOKEN}
+    common: dict[str, Any] = {"database_url": url, "api_token": TOKEN, "api_tokens": SCOPED}
     if name == "referrals":
         return create_referrals(ReferralsSettings(**common, referrals_hash_secret=SECRET_KEY))
     if name == "rewards":
@@ -292,6 +313,63 @@ async def test_public_routes_show_no_personal_data(platform: dict[str, Service])
         text = response.text + response.headers.get("location", "")
         shown += [f"{endpoint}: {s!r}" for s in (EMAIL, COMMENT) if s in text]
     assert not shown, shown
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_route_declares_who_may_call_it(platform: dict[str, Service]) -> None:
+    """A route is guarded by a scope, public (and then listed), or a page of a signed-in session:
+    one that declares nothing was added without `guarded_router`, `public_router` or
+    `session_router`. FastAPI's own `/openapi.json` is the one route without a declaration."""
+    listed = public_routes()
+    problems = []
+    for name, service in platform.items():
+        for endpoint in declared(name, service.http.routes):
+            access, public = endpoint.access, endpoint in listed
+            if access is None and not (public and endpoint.path == "/openapi.json"):
+                problems.append(f"{endpoint} declares no access")
+            elif access == PUBLIC and not public:
+                problems.append(f"{endpoint} is public and not listed in {PUBLIC_ROUTES.name}")
+            elif access not in (PUBLIC, None) and public:
+                problems.append(f"{endpoint} is listed public but declares {access!r}")
+            elif access not in (PUBLIC, SESSION, None) and access not in set(Scope):
+                problems.append(f"{endpoint} declares {access!r}, which is no scope")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_guarded_route_admits_its_scope_and_refuses_every_other(platform: dict[str, Service]) -> None:
+    """Each guarded route, called with a credential holding every scope but its own, is a 403 that
+    names the scope and changes nothing; with one holding only its scope it is let in."""
+    values = await path_values(platform)
+    tables = {name: await reflected(service.db.engine) for name, service in platform.items()}
+    endpoints = [e for name, service in platform.items() for e in declared(name, service.http.routes)]
+    guarded = [e for e in endpoints if e.access in set(Scope)]
+    assert {e.access for e in guarded} == set(Scope)  # every scope guards something
+    problems = []
+    for endpoint in guarded:
+        service, url = platform[endpoint.service], concrete(endpoint.path, values)
+        body = BODIES["json"] if endpoint.method in WITH_BODY else {}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=service.http), base_url="http://wom.test"
+        ) as http:
+            before = await table_rows(service.db.engine, tables[endpoint.service])
+            others = {"Authorization": f"Bearer {_scoped_token('all-but', str(endpoint.access))}"}
+            refused = await http.request(endpoint.method, url, headers=others, **body)
+            after = await table_rows(service.db.engine, tables[endpoint.service])
+            own = {"Authorization": f"Bearer {_scoped_token('only', str(endpoint.access))}"}
+            admitted = await http.request(endpoint.method, url, headers=own, **body)
+        if refused.status_code != 403 or refused.json().get("code") != "scope_required":
+            problems.append(
+                f"{endpoint} without {endpoint.access}: HTTP {refused.status_code} {refused.text[:120]!r}"
+            )
+        elif str(endpoint.access) not in refused.json()["detail"]:
+            problems.append(f"{endpoint}: the 403 does not name {endpoint.access}")
+        if changed := sorted(t for t in after if after[t] != before.get(t)):
+            problems.append(f"{endpoint}: a refused call changed {changed}")
+        if admitted.status_code in REFUSED:
+            problems.append(f"{endpoint} with only {endpoint.access}: HTTP {admitted.status_code}")
+    assert not problems, "\n".join(problems)
+    assert len(guarded) > 20  # 24 today
 
 
 def test_the_enumeration_sees_routes_of_included_routers_and_mounted_apps() -> None:

@@ -1,6 +1,13 @@
 """wom chassis: the infrastructure every service shares, and no domain."""
 
-from wom_chassis.auth import IdPath, guarded_router, require_api_token
+from wom_chassis.auth import (
+    Credential,
+    CurrentCredential,
+    IdPath,
+    guarded_router,
+    public_router,
+    session_router,
+)
 from wom_chassis.columns import ExactDecimal, UtcDateTime, new_id, utcnow
 from wom_chassis.consumer import EventHandlers, EventProcessor
 from wom_chassis.database import Database, serialise, upsert
@@ -21,6 +28,8 @@ from wom_chassis.settings import ServiceSettings
 from wom_chassis.unit_of_work import EventRejected, UnitOfWork, unit_of_work
 
 __all__ = [
+    "Credential",
+    "CurrentCredential",
     "CurrentService",
     "Database",
     "EventHandlers",
@@ -43,9 +52,10 @@ __all__ = [
     "load_rules_file",
     "new_id",
     "provide",
-    "require_api_token",
+    "public_router",
     "serialise",
     "service_cli",
+    "session_router",
     "unit_of_work",
     "upsert",
     "utcnow",

@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 from wom_chassis.api_docs import install_api_docs
 from wom_chassis.api_errors import install_error_handlers
 from wom_chassis.asyncapi import service_document
-from wom_chassis.auth import install_challenges
+from wom_chassis.auth import Credentials, install_challenges, public_router
 from wom_chassis.body_limit import BodyLimit
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
@@ -70,6 +70,8 @@ class Service:
     relay: OutboxRelay
     http: FastAPI = field(init=False)
     background: Sequence[BackgroundTask] = ()
+    credentials: Credentials = field(default_factory=Credentials)
+    """The API credentials its guarded routes admit (`wom_chassis.auth`)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, connect_broker: bool = True) -> None:
@@ -152,6 +154,7 @@ def create_service(
     configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
     for problem in check_secrets(settings):  # under WOM_ENV=dev; anywhere else it refuses
         log.warning("secret_admitted_for_development_only", problem=problem)
+    credentials = Credentials.of(settings)
     db = Database(settings.database_url, [migrations])
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -193,7 +196,7 @@ def create_service(
         on_committed=relay.hand_over,
     )
     broker.include_router(_consumer_router(settings, handlers, processor))
-    service = Service(settings, db, broker, processor, relay, background=background)
+    service = Service(settings, db, broker, processor, relay, background=background, credentials=credentials)
     service.http = _http_app(service)
     return service
 
@@ -308,14 +311,14 @@ def _http_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     install_challenges(app)
     install_api_docs(app)  # Swagger UI from the service's own files, not FastAPI's CDN
+    operations = public_router(tags=["operations"])  # probes and scrapers call without credentials
 
-    @app.get("/alive", tags=["operations"])
+    @operations.get("/alive")
     async def alive() -> dict[str, str]:
         return {"status": "alive", "service": service.settings.service_name}
 
-    @app.get(
+    @operations.get(
         "/health",
-        tags=["operations"],
         response_model=HealthView,
         responses={
             503: {"model": HealthView, "description": "broker or database unreachable, or outbox stuck"}
@@ -326,16 +329,12 @@ def _http_app(service: Service) -> FastAPI:
         body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    @app.get("/asyncapi.json", tags=["operations"])
+    @operations.get("/asyncapi.json")
     async def asyncapi_document() -> JSONResponse:
         """The AsyncAPI 3.0 document of this service's topics (contracts/asyncapi/)."""
         return JSONResponse(service_document(service.settings, service.processor.handlers))
 
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        response_class=PlainTextResponse,
-    )
+    @operations.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         try:  # the backlog is read at scrape time: one indexed query every scrape interval
             await asyncio.wait_for(service.outbox_backlog(), timeout=5)
@@ -343,6 +342,7 @@ def _http_app(service: Service) -> FastAPI:
             log.warning("outbox_backlog_unreadable", error=repr(error))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(operations)
     return app
 
 

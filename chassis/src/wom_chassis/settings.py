@@ -7,11 +7,21 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from pydantic import Field, SecretStr, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from wom_contracts import EVERY_SCOPE, Scope
 
 __all__ = [
     "MIN_SECRET_BYTES",
+    "ApiTokenEntry",
     "HttpUrlSetting",
     "SecretsRefused",
     "ServiceSettings",
@@ -28,6 +38,30 @@ the services join paths onto it as written)."""
 MIN_SECRET_BYTES = 32
 """The shortest secret a service takes outside development: 256 bits, what `openssl rand -hex 32`
 gives (a key of HMAC-SHA256, or a token guessed online)."""
+
+
+def _known_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = sorted(set(scopes) - {*Scope, EVERY_SCOPE})
+    if unknown:
+        raise ValueError(f"unknown scopes {unknown}: the scopes are {sorted(Scope)} and {EVERY_SCOPE!r}")
+    return scopes
+
+
+class ApiTokenEntry(BaseModel):
+    """One API credential as a tokens file or `API_TOKENS` holds it: the token's SHA-256, never
+    the token (`womctl token new` makes both). Two entries of one name are one client's two
+    tokens, both valid while it rotates from the old to the new."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$",
+        description="who the client is; recorded with what it changes (a review's reviewer)",
+    )
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the token's SHA-256, lowercase hex")
+    scopes: tuple[str, ...] = Field(min_length=1, description="what it may do (wom_contracts.Scope)")
+
+    _scopes_known = field_validator("scopes")(_known_scopes)
 
 
 def secret_problems(settings: BaseSettings) -> list[str]:
@@ -71,6 +105,8 @@ def check_secrets(settings: ServiceSettings) -> list[str]:
     """Raise `SecretsRefused` when a service's secrets are not fit for a real deployment, unless
     `WOM_ENV=dev`; return what is wrong with them then (the service warns of each)."""
     problems = secret_problems(settings)
+    if settings.api_token is None and not settings.api_tokens and settings.api_tokens_file is None:
+        problems.append("no API credential: set API_TOKENS_FILE (or API_TOKENS, or API_TOKEN)")
     if problems and settings.wom_env != "dev":
         raise SecretsRefused(problems)
     return problems
@@ -88,7 +124,7 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
 
-    required_secrets: ClassVar[tuple[str, ...]] = ("api_token",)
+    required_secrets: ClassVar[tuple[str, ...]] = ()
     """The secrets a service cannot run without outside `WOM_ENV=dev` (a subclass adds its own)."""
     supplied_secrets: ClassVar[tuple[str, ...]] = ("kafka_sasl_password", "smtp_password")
     """Secrets another system issues (passwords): refused when empty, not for their length."""
@@ -129,7 +165,18 @@ class ServiceSettings(BaseSettings):
     run_migrations: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
-    api_token: SecretStr | None = None
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="one credential, named api-token, holding API_TOKEN_SCOPES (every scope by "
+        "default): for one machine and development; a deployment issues a token per client",
+    )
+    api_token_scopes: tuple[str, ...] = Field(default=(EVERY_SCOPE,), min_length=1)
+    api_tokens: tuple[ApiTokenEntry, ...] = Field(
+        default=(), description="credentials as JSON: [{name, sha256, scopes}, ...]"
+    )
+    api_tokens_file: Path | None = Field(
+        default=None, description="a TOML file of [[tokens]] tables {name, sha256, scopes}"
+    )
     http_max_body_bytes: int = Field(
         default=262_144,
         ge=1_024,
@@ -162,6 +209,8 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP collector base URL; spans are exported only when set"
     )
+
+    _token_scopes_known = field_validator("api_token_scopes")(_known_scopes)
 
     @model_validator(mode="after")
     def _defaults_from_service_name(self) -> ServiceSettings:

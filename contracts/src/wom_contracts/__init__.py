@@ -71,6 +71,7 @@ from wom_contracts.rewards import (
     TierChangedV1,
     is_upgrade,
 )
+from wom_contracts.scopes import EVERY_SCOPE, Scope
 from wom_contracts.types import Money
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "COMPENSATION",
     "EARN",
     "EVENT_TYPES",
+    "EVERY_SCOPE",
     "KEY_CLIENT",
     "MEMBER",
     "ORDER_PARTIALLY_REFUNDED",
@@ -126,6 +128,7 @@ __all__ = [
     "RewardReleasedV1",
     "RewardRevokedV1",
     "RewardWithheldV1",
+    "Scope",
     "TierChangedV1",
     "UnknownEventType",
     "all_topics",

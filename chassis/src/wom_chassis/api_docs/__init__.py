@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Final
 
 import fastapi_offline
-from fastapi import APIRouter, FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
+
+from wom_chassis.auth import public_router
 
 __all__ = ["ASSETS", "DOCS_PATH", "DOCS_POLICY", "install_api_docs"]
 
@@ -41,7 +43,7 @@ def install_api_docs(app: FastAPI) -> None:
     if app.openapi_url is None:
         raise ValueError("the API docs page needs the app's OpenAPI description (openapi_url is None)")
     openapi_url = app.openapi_url
-    router = APIRouter(include_in_schema=False)
+    router = public_router(include_in_schema=False)
 
     @router.get(DOCS_PATH, response_class=HTMLResponse)
     async def docs(request: Request) -> HTMLResponse:

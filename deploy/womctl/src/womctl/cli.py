@@ -1,6 +1,6 @@
-"""`womctl`: the operator's commands (topics, consumer lag, dead letters, contracts, migrations) and,
-under `womctl dev`, the tools for one machine (`up`, `demo`, the embedded broker, the SMTP catcher,
-sample events)."""
+"""`womctl`: the operator's commands (topics, consumer lag, dead letters, contracts, API tokens,
+migrations) and, under `womctl dev`, the tools for one machine (`up`, `demo`, the embedded broker,
+the SMTP catcher, sample events)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,17 @@ from typing import Annotated, Any, TypeVar
 import click
 import typer
 from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from wom_chassis import ServiceSettings
+from wom_chassis.settings import SecretsRefused
+from wom_contracts import EVERY_SCOPE, Scope
 
-from womctl import asyncapi, contracts, deadletters, migrations, samples
+from womctl import asyncapi, contracts, deadletters, migrations, samples, tokens
 from womctl.broker import EmbeddedBroker
 from womctl.cluster import DEFAULT_TIMEOUT, ClusterUnreachable
 from womctl.demo import run_demo
@@ -43,6 +46,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 topics_app = typer.Typer(help="Bring the cluster to deploy/topics.yaml (`womctl topics` alone: apply).")
 dlq = typer.Typer(no_args_is_help=True, help="List, show and replay a service's dead letters.")
 contracts_app = typer.Typer(no_args_is_help=True, help="The event contracts.")
+token_app = typer.Typer(no_args_is_help=True, help="API credentials: a token per client, named and scoped.")
 dev = typer.Typer(
     no_args_is_help=True,
     help="Run wom on this machine (not against a production cluster): up, demo, the embedded broker, "
@@ -51,6 +55,7 @@ dev = typer.Typer(
 app.add_typer(topics_app, name="topics", rich_help_panel=OPERATIONS)
 app.add_typer(dlq, name="dlq", rich_help_panel=OPERATIONS)
 app.add_typer(contracts_app, name="contracts", rich_help_panel=OPERATIONS)
+app.add_typer(token_app, name="token", rich_help_panel=OPERATIONS)
 app.add_typer(dev, name="dev", rich_help_panel=DEVELOPMENT)
 console = Console()
 T = TypeVar("T")
@@ -398,3 +403,36 @@ def migrate(
     except (SQLAlchemyError, OSError) as error:
         raise _fail(f"cannot migrate {service} at {shown}: {str(error).splitlines()[0]}") from None
     console.print(f"{service}: {shown} is at {', '.join(revisions) or 'base'}", soft_wrap=True)
+
+
+SCOPES_HELP = f"a scope it holds (repeat for several): {', '.join(Scope)}, or {EVERY_SCOPE!r} for all"
+
+
+@token_app.command("new")
+def token_new(
+    name: Annotated[str, typer.Option(help="who the client is (lower case, digits, . _ -)")],
+    scope: Annotated[list[str], typer.Option(help=SCOPES_HELP)],
+    add_to: Annotated[
+        Path | None, typer.Option(help="append the entry to this tokens file (API_TOKENS_FILE)")
+    ] = None,
+) -> None:
+    """Make a token for NAME: the token is shown once (give it to the client) and only its SHA-256
+    is kept, in the entry a service's tokens file holds."""
+    try:
+        issued = tokens.issue(name, scope)
+    except ValidationError as error:
+        raise _fail(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()), 2
+        ) from None
+    if add_to is None:
+        typer.echo(
+            f"# the token of {name}, shown this once:\n{issued.token}\n# its entry in API_TOKENS_FILE:"
+        )
+        typer.echo(issued.toml(), nl=False)
+        return
+    try:
+        held = tokens.add_to_file(issued, add_to)
+    except (SecretsRefused, OSError) as error:
+        raise _fail(f"{add_to} is left as it was: {error}") from None
+    typer.echo(issued.token)
+    typer.echo(f"{name} added to {add_to} ({held} entries); restart the services that read it", err=True)

@@ -20,6 +20,7 @@ from wom_chassis.reports import (
     default_period,
     inline_svg,
 )
+from wom_contracts import Scope
 
 from feedback.analytics import (
     Daily,
@@ -210,8 +211,8 @@ async def console_chart(session: AsyncSession) -> Markup:
     return await run_in_threadpool(nps_chart_svg, daily)
 
 
-router = guarded_router()
-"""The analytics endpoints; every one needs the API token."""
+router = guarded_router(Scope.ANALYTICS_READ)
+"""The analytics endpoints."""
 
 
 @router.get("/analytics/summary")

@@ -41,6 +41,7 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
     service.http.include_router(intake.router)
     service.http.include_router(deliveries_api.router)
     service.http.include_router(analytics_api.router)
+    service.http.include_router(console.login_router)
     service.http.include_router(console.router)
     return service
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from wom_chassis import IdPath, ReadSession, guarded_router
 from wom_chassis.api_errors import ApiError, error_responses
+from wom_contracts import Scope
 
 from feedback.deliveries import Delivery
 from feedback.models import Case
@@ -39,8 +40,8 @@ class DeliveryView(BaseModel):
     payload: dict[str, Any]
 
 
-router = guarded_router()
-"""The delivery log's endpoints, guarded by the service's API token."""
+router = guarded_router(Scope.OPS_READ)
+"""The delivery log's endpoints."""
 
 
 @router.get("/cases/{case_id}/deliveries", tags=["deliveries"], responses=error_responses(404))

@@ -1,20 +1,19 @@
-"""The HTTP intake of survey answers: authenticated by the API token or a survey tool's HMAC
-signature, validated as the event contract, and published through the outbox, so answers from
-HTTP and from Kafka run one code path."""
+"""The HTTP intake of survey answers: authenticated by an API token holding `intake:write` or a
+survey tool's HMAC signature, validated as the event contract, and published through the outbox,
+so answers from HTTP and from Kafka run one code path."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Security, status
+from fastapi import Header, Request, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
-from wom_chassis import CurrentService, get_logger
+from wom_chassis import CurrentService, get_logger, guarded_router
 from wom_chassis.api_errors import ApiError, error_responses
-from wom_chassis.auth import TOKEN_SECURITY, require_api_token
 from wom_chassis.signatures import signature_is_valid
-from wom_contracts import ResponseSubmittedV1
+from wom_contracts import ResponseSubmittedV1, Scope
 
 from feedback.dependencies import CurrentSettings
 from feedback.settings import FeedbackSettings
@@ -37,8 +36,9 @@ def _signed(settings: FeedbackSettings, signature: str, timestamp: str | None, b
     return bool(secret) and signature_is_valid(secret, timestamp, signature, body)
 
 
+SIGNATURE_HEADER = "X-Wom-Signature"
 _SIGNATURE = APIKeyHeader(
-    name="X-Wom-Signature",
+    name=SIGNATURE_HEADER,
     scheme_name="intakeSignature",
     description="a survey tool's HMAC-SHA256 of X-Wom-Timestamp and the body, keyed by "
     "FEEDBACK_INTAKE_SECRET",
@@ -50,16 +50,16 @@ _BODY = {
 }
 
 
-router = APIRouter()
-"""`POST /responses`: one survey answer, as the `feedback.response.submitted.v1` data."""
+router = guarded_router(Scope.INTAKE_WRITE, signed_by=SIGNATURE_HEADER)
+"""`POST /responses`: one survey answer, as the `feedback.response.submitted.v1` data. A request
+with a signature header is let through without a token: the handler verifies the signature."""
 
 
 # the body is read as bytes (the signature covers them), so it is declared by hand
 @router.post(
     "/responses",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=TOKEN_SECURITY,
-    responses=error_responses(400, 401),
+    responses=error_responses(400),
     openapi_extra={"requestBody": _BODY},
 )
 async def submit_response(
@@ -69,8 +69,6 @@ async def submit_response(
     x_wom_signature: Annotated[str | None, Security(_SIGNATURE)] = None,
     x_wom_timestamp: Annotated[str | None, Header()] = None,
 ) -> Accepted:
-    if x_wom_signature is None:
-        await require_api_token(request)  # before the body is read
     body = await request.body()  # within HTTP_MAX_BODY_BYTES: the signature covers the bytes
     if x_wom_signature is not None and not _signed(settings, x_wom_signature, x_wom_timestamp, body):
         raise ApiError(status.HTTP_401_UNAUTHORIZED, "bad, expired or unexpected signature", "bad_signature")
@@ -90,5 +88,8 @@ async def submit_response(
         raise RequestValidationError(problems) from None
     async with service.work() as uow:
         event_id = uow.emit(event)
-    log.info("response_accepted", response_id=event.response_id, signed=x_wom_signature is not None)
+    credential = getattr(request.state, "credential", None)  # none when the signature let it in
+    log.info(
+        "response_accepted", response_id=event.response_id, by=credential.name if credential else "signed"
+    )
     return Accepted(response_id=event.response_id, event_id=event_id)

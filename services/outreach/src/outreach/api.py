@@ -11,13 +11,14 @@ from jinja2 import TemplateError
 from pydantic import BaseModel
 from wom_chassis import IdPath, ReadSession, guarded_router
 from wom_chassis.api_errors import ApiError, error_responses, invalid
+from wom_contracts import Scope
 
 from outreach.dependencies import CurrentTemplates
 from outreach.kinds import KINDS, sample_context
 from outreach.models import Contact
 from outreach.queries import customer_history
 
-__all__ = ["router"]
+__all__ = ["router", "templates_router"]
 
 Locale = Annotated[str, Query(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 
@@ -57,7 +58,10 @@ class Preview(BaseModel):
     html: str
 
 
-router = guarded_router()
+router = guarded_router(Scope.CUSTOMERS_READ)
+"""A customer's contact and messages."""
+templates_router = guarded_router(Scope.OPS_READ)
+"""Template previews, with sample data."""
 
 
 @router.get("/customers/{customer_id}/messages", tags=["messages"])
@@ -74,7 +78,7 @@ async def history(customer_id: IdPath, session: ReadSession) -> History:
     )
 
 
-@router.get("/preview/{kind}", tags=["templates"], responses=error_responses(404))
+@templates_router.get("/preview/{kind}", tags=["templates"], responses=error_responses(404))
 async def preview(kind: str, templates: CurrentTemplates, locale: Locale = "en") -> Preview:
     """Render `kind` in `locale` (with its fallbacks) with sample data."""
     if kind not in KINDS:

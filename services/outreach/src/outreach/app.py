@@ -50,6 +50,7 @@ def create_app(settings: OutreachSettings | None = None) -> Service:
     )
     provide(service.http, settings=settings, templates=templates, on_unsubscribe=unsubscribe_contact)
     service.http.include_router(api.router)
+    service.http.include_router(api.templates_router)
     service.http.include_router(unsubscribe.router)
     return service
 

@@ -15,9 +15,8 @@ import hmac
 import re
 from html import escape
 
-from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from wom_chassis import CurrentService, get_logger
+from wom_chassis import CurrentService, get_logger, public_router
 
 from outreach.dependencies import CurrentSettings, CurrentUnsubscribe
 from outreach.settings import OutreachSettings
@@ -164,7 +163,7 @@ def _page(page: _Page, status_code: int, *, form: bool = False) -> HTMLResponse:
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-router = APIRouter(tags=["unsubscribe"])
+router = public_router(tags=["unsubscribe"])
 """The public unsubscribe pages: GET asks for confirmation, POST (form or RFC 8058 one-click)
 calls the app's unsubscribe callback in a unit of work. Unknown contacts get the same answer as
 known ones."""

@@ -19,6 +19,7 @@ from wom_chassis import ReadSession, guarded_router
 from wom_chassis.l10n import install_filters
 from wom_chassis.paging import Page, paging
 from wom_chassis.reports import DurationStats, PeriodQuery, PeriodView, chart_config, inline_svg
+from wom_contracts import Scope
 
 from referrals.analytics import (
     Summary,
@@ -266,8 +267,8 @@ def render_page(days: list[FunnelDay], summary: Summary, leaders: list[AdvocateS
     )
 
 
-router = guarded_router()
-"""The analytics endpoints and page; every one needs the API token."""
+router = guarded_router(Scope.ANALYTICS_READ)
+"""The analytics endpoints and page."""
 
 
 @router.get("/analytics/summary")

@@ -7,12 +7,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
-from wom_chassis import CurrentService, IdPath, ReadSession, Service, get_logger, guarded_router
+from pydantic import BaseModel, ConfigDict, Field
+from wom_chassis import (
+    Credential,
+    CurrentCredential,
+    CurrentService,
+    IdPath,
+    ReadSession,
+    Service,
+    get_logger,
+    guarded_router,
+    public_router,
+)
 from wom_chassis.api_errors import ApiError, error_responses
 from wom_chassis.paging import Page, paging
+from wom_contracts import Scope
 
 from referrals.attribution import record_click
 from referrals.decisions import ReviewConflict, decide_review
@@ -23,7 +34,7 @@ from referrals.models import Referral
 from referrals.programme import Programme
 from referrals.queries import customer_code, referral_by_id, referrals_of_customer, review_page
 
-__all__ = ["router", "share_link_router"]
+__all__ = ["customers_router", "decisions_router", "reviews_router", "share_link_router"]
 
 log = get_logger(__name__)
 
@@ -76,16 +87,20 @@ class ReferralList(BaseModel):
 
 
 class Approval(BaseModel):
-    """An operator approves a referral in review, optionally with a note."""
+    """An operator approves a referral in review, optionally with a note; the reviewer recorded
+    is the caller's credential, not a name the body gives."""
 
-    reviewer: str = Field(min_length=1, max_length=100)
+    model_config = ConfigDict(extra="forbid")
+
     note: str | None = Field(default=None, max_length=1000)
 
 
 class Rejection(BaseModel):
-    """An operator rejects a referral in review, with a note that says why."""
+    """An operator rejects a referral in review, with a note that says why; the reviewer recorded
+    is the caller's credential."""
 
-    reviewer: str = Field(min_length=1, max_length=100)
+    model_config = ConfigDict(extra="forbid")
+
     note: str = Field(min_length=1, max_length=1000, pattern=r"\S")
 
 
@@ -115,7 +130,7 @@ def _view(referral: Referral) -> ReferralView:
     )
 
 
-share_link_router = APIRouter()
+share_link_router = public_router()
 """The public share link: record the click, send the visitor to the storefront."""
 
 
@@ -141,11 +156,15 @@ _DECISION_ERRORS = error_responses(
     400, 404, 409, s409="not_in_review: the referral is not waiting for review"
 )
 
-router = guarded_router()
-"""Codes, referrals and the review queue; every endpoint needs the API token."""
+customers_router = guarded_router(Scope.CUSTOMERS_READ)
+"""A customer's code and referrals."""
+reviews_router = guarded_router(Scope.REVIEWS_READ)
+"""The review queue and its referrals."""
+decisions_router = guarded_router(Scope.REVIEWS_DECIDE)
+"""Decisions on referrals in review, recorded under the caller's credential."""
 
 
-@router.get("/customers/{customer_id}/code", responses=error_responses(404))
+@customers_router.get("/customers/{customer_id}/code", responses=error_responses(404))
 async def code_of(customer_id: IdPath, session: ReadSession, programme: CurrentProgramme) -> CodeView:
     """The customer's code, share link and per-channel share URLs in their language."""
     code, customer = await customer_code(session, customer_id)
@@ -170,14 +189,14 @@ async def code_of(customer_id: IdPath, session: ReadSession, programme: CurrentP
     )
 
 
-@router.get("/customers/{customer_id}/referrals")
+@customers_router.get("/customers/{customer_id}/referrals")
 async def referrals_of(customer_id: IdPath, session: ReadSession) -> ReferralList:
     """The referrals the customer made as advocate and the one that brought them, newest first."""
     rows = await referrals_of_customer(session, customer_id)
     return ReferralList(referrals=[_view(row) for row in rows], total=len(rows))
 
 
-@router.get("/referrals/{referral_id}", responses=error_responses(404))
+@reviews_router.get("/referrals/{referral_id}", responses=error_responses(404))
 async def referral(referral_id: IdPath, session: ReadSession) -> ReferralView:
     found = await referral_by_id(session, referral_id)
     if found is None:
@@ -185,7 +204,7 @@ async def referral(referral_id: IdPath, session: ReadSession) -> ReferralView:
     return _view(found)
 
 
-@router.get("/reviews")
+@reviews_router.get("/reviews")
 async def review_queue(page: Annotated[Page, paging(maximum=500)], session: ReadSession) -> ReferralList:
     """Referrals waiting for an operator, oldest first, with their risk score and signals."""
     rows, total = await review_page(session, page)
@@ -197,6 +216,7 @@ async def _decide(
     programme: Programme,
     referral_id: str,
     decision: Approval | Rejection,
+    reviewer: Credential,
     *,
     approve: bool,
 ) -> ReferralView:
@@ -206,7 +226,7 @@ async def _decide(
                 uow,
                 referral_id,
                 approve=approve,
-                reviewer=decision.reviewer,
+                reviewer=reviewer.name,
                 note=decision.note,
                 programme=programme,
             )
@@ -217,17 +237,25 @@ async def _decide(
     return _view(decided)
 
 
-@router.post("/reviews/{referral_id}/approve", responses=_DECISION_ERRORS)
+@decisions_router.post("/reviews/{referral_id}/approve", responses=_DECISION_ERRORS)
 async def approve(
-    referral_id: IdPath, decision: Approval, service: CurrentService, programme: CurrentProgramme
+    referral_id: IdPath,
+    decision: Approval,
+    service: CurrentService,
+    programme: CurrentProgramme,
+    caller: CurrentCredential,
 ) -> ReferralView:
     """Approve a referral in review: it qualifies and rewards follow after the hold."""
-    return await _decide(service, programme, referral_id, decision, approve=True)
+    return await _decide(service, programme, referral_id, decision, caller, approve=True)
 
 
-@router.post("/reviews/{referral_id}/reject", responses=_DECISION_ERRORS)
+@decisions_router.post("/reviews/{referral_id}/reject", responses=_DECISION_ERRORS)
 async def reject(
-    referral_id: IdPath, decision: Rejection, service: CurrentService, programme: CurrentProgramme
+    referral_id: IdPath,
+    decision: Rejection,
+    service: CurrentService,
+    programme: CurrentProgramme,
+    caller: CurrentCredential,
 ) -> ReferralView:
     """Reject a referral in review with a note (`rejected_in_review`)."""
-    return await _decide(service, programme, referral_id, decision, approve=False)
+    return await _decide(service, programme, referral_id, decision, caller, approve=False)

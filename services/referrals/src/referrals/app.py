@@ -25,7 +25,8 @@ def create_app(settings: ReferralsSettings | None = None) -> Service:
     service = create_service(settings, build_handlers(programme), migrations=MIGRATIONS)
     provide(service.http, programme=programme)
     service.http.include_router(api.share_link_router)
-    service.http.include_router(api.router)
+    for router in (api.customers_router, api.reviews_router, api.decisions_router):
+        service.http.include_router(router)
     service.http.include_router(analytics_api.router)
     return service
 

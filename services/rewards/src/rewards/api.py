@@ -8,10 +8,10 @@ from typing import Annotated
 
 from fastapi import Header, Response, status
 from pydantic import BaseModel
-from wom_chassis import CurrentService, IdPath, ReadSession, guarded_router, utcnow
+from wom_chassis import CurrentCredential, CurrentService, IdPath, ReadSession, guarded_router, utcnow
 from wom_chassis.api_errors import ApiError, error_responses, invalid
 from wom_chassis.paging import Page, paging
-from wom_contracts import Money
+from wom_contracts import Money, Scope
 
 from rewards.dependencies import CurrentRules
 from rewards.domain.balances import as_money, tidy
@@ -21,7 +21,7 @@ from rewards.models import Coupon
 from rewards.queries import customer_balance, key_clients, ledger_page, tier_standing
 from rewards.redemptions import RedemptionRequest, redeem
 
-__all__ = ["router"]
+__all__ = ["redemptions_router", "router"]
 
 
 class PointsBalance(BaseModel):
@@ -122,8 +122,10 @@ class RedemptionView(BaseModel):
     expires_at: datetime
 
 
-router = guarded_router()
-"""The rewards API, every endpoint behind the service's API token."""
+router = guarded_router(Scope.CUSTOMERS_READ)
+"""Balances, ledgers, tiers and the key clients."""
+redemptions_router = guarded_router(Scope.REDEMPTIONS_WRITE)
+"""Redemptions: a coupon code handed to the caller, recorded under its credential."""
 
 
 @router.get("/customers/{customer_id}/balance", tags=["ledger"])
@@ -229,7 +231,7 @@ async def get_key_clients(
     )
 
 
-@router.post(
+@redemptions_router.post(
     "/customers/{customer_id}/redemptions",
     tags=["redemption"],
     status_code=status.HTTP_201_CREATED,
@@ -250,11 +252,14 @@ async def post_redemption(
     idempotency_key: Annotated[str, Header(min_length=1, max_length=128)],
     service: CurrentService,
     rules: CurrentRules,
+    caller: CurrentCredential,
 ) -> RedemptionView:
     """Turn points or store credit into a coupon code; the same Idempotency-Key always
     returns the same coupon, and an overdraw is refused."""
     try:
-        done = await redeem(service, customer_id, idempotency_key, request, rules=rules)
+        done = await redeem(
+            service, customer_id, idempotency_key, request, rules=rules, requested_by=caller.name
+        )
     except RedemptionRefused as refused:
         if refused.code in ("insufficient_balance", "idempotency_key_reused"):
             raise ApiError(status.HTTP_409_CONFLICT, refused.detail, refused.code) from None

@@ -35,6 +35,7 @@ def create_app(settings: RewardsSettings | None = None) -> Service:
     service = create_service(settings, build_handlers(rules), migrations=MIGRATIONS, background=jobs)
     provide(service.http, rules=rules)
     service.http.include_router(api.router)
+    service.http.include_router(api.redemptions_router)
     return service
 
 

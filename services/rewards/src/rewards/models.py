@@ -197,6 +197,8 @@ class Redemption(Base):
     request: Mapped[str] = mapped_column(String(200))  # the canonical request, to spot key reuse
     coupon_code: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    requested_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The API credential that asked for it (none on redemptions made before credentials had names)."""
 
 
 class ExpiryReview(Base):

@@ -55,13 +55,20 @@ class Redeemed:
 
 
 async def redeem(
-    service: Service, customer_id: str, key: str, request: RedemptionRequest, *, rules: Rules
+    service: Service,
+    customer_id: str,
+    key: str,
+    request: RedemptionRequest,
+    *,
+    rules: Rules,
+    requested_by: str,
 ) -> Redeemed:
     """Redeem once per (customer, key); the same key with the same request returns the same
-    coupon, with another request it is refused. Never overdraws."""
+    coupon, with another request it is refused. Never overdraws. `requested_by` (the caller's
+    credential) is recorded with the redemption."""
     for attempt in range(2):
         try:
-            return await _redeem(service, customer_id, key, request, rules)
+            return await _redeem(service, customer_id, key, request, rules, requested_by)
         except IntegrityError:
             if attempt:  # a concurrent call with the same key won: answer with its coupon
                 raise
@@ -69,7 +76,7 @@ async def redeem(
 
 
 async def _redeem(
-    service: Service, customer_id: str, key: str, request: RedemptionRequest, rules: Rules
+    service: Service, customer_id: str, key: str, request: RedemptionRequest, rules: Rules, requested_by: str
 ) -> Redeemed:
     canonical = request.model_dump_json(exclude_none=True)
     async with service.work() as uow:
@@ -116,6 +123,7 @@ async def _redeem(
             request=canonical,
             coupon_code=code,
             created_at=now,
+            requested_by=requested_by,
         )
         balances.add(unit, "available", -amount)
         value = as_money(worth, currency)

@@ -8,12 +8,14 @@ from decimal import Decimal
 import pytest
 from httpx import ASGITransport, AsyncClient
 from rewards.jobs import recompute_tiers, release_due
+from rewards.models import Redemption
 from rewards.rules import load_rules
 from wom_chassis import Service
+from wom_chassis.auth import token_digest
 from wom_contracts import RewardRedeemedV1
 from wom_testkit import emitted, publish_event
 
-from ..conftest import AUTH
+from ..conftest import AUTH, RewardsFactory
 from ..support import LONG_AGO, order, refund, resolved
 
 
@@ -138,3 +140,39 @@ async def test_tier_explanation_and_key_client_list(rewards: Service, client: As
     assert [c["customer_id"] for c in clients["key_clients"]] == ["c-4"] and clients["total"] == 1
     nobody = (await client.get("/customers/nobody/tier", headers=AUTH)).json()
     assert (nobody["tier"], nobody["rank"], nobody["orders"]) == ("member", None, 0)
+
+
+async def test_a_redemption_needs_its_scope_and_records_who_asked(make_rewards: RewardsFactory) -> None:
+    shop, desk = "the-storefront-s-redemption-token", "the-support-desk-s-reading-token"
+    tokens = [
+        {"name": "storefront", "sha256": token_digest(shop), "scopes": ["redemptions:write"]},
+        {"name": "support-desk", "sha256": token_digest(desk), "scopes": ["customers:read"]},
+    ]
+    async with (
+        make_rewards(api_tokens=tokens) as rewards,
+        AsyncClient(transport=ASGITransport(app=rewards.http), base_url="http://rewards") as http,
+    ):
+        await publish_event(rewards.broker, order("o-1", "300.00", when=LONG_AGO))
+        await release_due(rewards)
+        body, key = {"points": 200, "currency": "EUR"}, {"Idempotency-Key": "k1"}
+        refused = await http.post(
+            "/customers/anna/redemptions", json=body, headers={**key, "Authorization": f"Bearer {desk}"}
+        )
+        assert refused.status_code == 403 and "redemptions:write" in refused.json()["detail"]
+        assert await emitted(rewards, RewardRedeemedV1) == []
+        made = await http.post(
+            "/customers/anna/redemptions", json=body, headers={**key, "Authorization": f"Bearer {shop}"}
+        )
+        assert made.status_code == 201, made.text
+        async with rewards.db.session() as session:
+            redemption = await session.get(Redemption, made.json()["redemption_id"])
+        assert redemption is not None and redemption.requested_by == "storefront"
+        # the shop's token reads nothing; the desk's reads the balance the redemption left
+        assert (
+            await http.get("/customers/anna/balance", headers={"Authorization": f"Bearer {shop}"})
+        ).status_code == 403
+        seen = await http.get("/customers/anna/balance", headers={"Authorization": f"Bearer {desk}"})
+        assert seen.json()["points"]["available"] == 100
+        spec = (await http.get("/openapi.json")).json()
+        security = spec["paths"]["/customers/{customer_id}/redemptions"]["post"]["security"]
+        assert {"token": ["redemptions:write"]} in security

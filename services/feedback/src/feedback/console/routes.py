@@ -9,13 +9,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
-from wom_chassis import CurrentService, ReadSession, Service, get_logger, utcnow
+from wom_chassis import (
+    CurrentService,
+    ReadSession,
+    Service,
+    get_logger,
+    public_router,
+    session_router,
+    utcnow,
+)
 from wom_chassis.l10n import install_filters
 
 from feedback.analytics_api import console_chart
@@ -27,7 +35,7 @@ from feedback.console.sessions import Session
 from feedback.dependencies import CurrentConsoleAccess, CurrentRules
 from feedback.queries import case_queue, case_record, open_cases
 
-__all__ = ["QUEUE_LIMIT", "countdown_text", "router", "security_headers"]
+__all__ = ["QUEUE_LIMIT", "countdown_text", "login_router", "router", "security_headers"]
 
 log = get_logger(__name__)
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "console"
@@ -170,11 +178,14 @@ async def _may_work_case(db: AsyncSession, agent: Agent, case_id: str) -> bool:
     return queue is not None and agent.may_work(queue)
 
 
-router = APIRouter(prefix="/console", include_in_schema=False)
-"""The console's routes under `/console`: signed-in agents (`ConsoleAccess`), not the API token."""
+login_router = public_router(prefix="/console", include_in_schema=False)
+"""The console's login page, for anyone."""
+router = session_router(prefix="/console", include_in_schema=False)
+"""The console's other routes under `/console`: signed-in agents (`ConsoleAccess`), not the API
+token; each handler sends anyone else to the login page."""
 
 
-@router.get("/login", response_class=HTMLResponse)
+@login_router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, access: CurrentConsoleAccess) -> Response:
     if access.signed_in(request) is not None:
         return _redirect("/console")
@@ -184,7 +195,7 @@ async def login_form(request: Request, access: CurrentConsoleAccess) -> Response
     return response
 
 
-@router.post("/login")
+@login_router.post("/login")
 async def login(request: Request, access: CurrentConsoleAccess) -> Response:
     fields = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
     session = access.signer.of(request)
