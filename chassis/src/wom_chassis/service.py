@@ -42,6 +42,7 @@ from wom_chassis.publishing import RecordProducer
 from wom_chassis.relay import OutboxRelay
 from wom_chassis.settings import SecretsRefused, ServiceSettings, check_secrets
 from wom_chassis.tracing import configure_tracing
+from wom_chassis.transport import install_transport
 from wom_chassis.unit_of_work import UnitOfWork, unit_of_work
 from wom_chassis.workers import serve_workers
 
@@ -311,6 +312,7 @@ def _http_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     install_challenges(app)
     install_api_docs(app)  # Swagger UI from the service's own files, not FastAPI's CDN
+    install_transport(app, service.settings)
     operations = public_router(tags=["operations"])  # probes and scrapers call without credentials
 
     @operations.get("/alive")
@@ -378,6 +380,7 @@ def service_cli(build: Callable[[], Service]) -> typer.Typer:
             host=service.settings.http_host,
             port=service.settings.http_port,
             log_config=None,
+            proxy_headers=False,  # the app applies them, from FORWARDED_ALLOW_IPS (wom_chassis.transport)
             timeout_graceful_shutdown=int(service.settings.shutdown_grace_seconds),
         )
         if service.settings.workers > 1:

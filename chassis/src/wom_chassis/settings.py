@@ -183,6 +183,17 @@ class ServiceSettings(BaseSettings):
         le=16_777_216,
         description="the largest request body taken (413 beyond, before anything reads it)",
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="comma-separated addresses or networks of the proxies (an ingress) whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed: behind them the scheme and the "
+        "client address are the visitor's; `*` trusts anyone who can reach the port",
+    )
+    hsts_max_age_seconds: int = Field(
+        default=31_536_000,
+        ge=0,
+        description="Strict-Transport-Security on every answer outside WOM_ENV=dev (0: none)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     relay_every_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=500, ge=1, description="rows the relay publishes per round")

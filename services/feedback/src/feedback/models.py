@@ -10,7 +10,16 @@ from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import ExactDecimal, UtcDateTime
 
-__all__ = ["Base", "Case", "CaseEvent", "CustomerTier", "ErasedCustomer", "Response"]
+__all__ = [
+    "Base",
+    "Case",
+    "CaseEvent",
+    "ConsoleSession",
+    "CustomerTier",
+    "ErasedCustomer",
+    "LoginThrottle",
+    "Response",
+]
 
 
 class Base(DeclarativeBase):
@@ -110,3 +119,32 @@ class ErasedCustomer(Base):
 
     customer_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ConsoleSession(Base):
+    """A signed-in agent's console session, so that logging out, a changed password or an agent
+    taken out of the agents file ends it at once; the cookie holds its id, this row only the
+    id's SHA-256 (a copy of the table signs nobody in)."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_login", "login"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    login: Mapped[str] = mapped_column(String(64))
+    credential: Mapped[str] = mapped_column(String(64))
+    """the SHA-256 of the agent's password hash when they logged in: another hash ends the session"""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed console logins of one login name or one client address (keyed by an HMAC of it,
+    so neither is stored) and until when the next attempt is refused."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -33,6 +33,29 @@ class FeedbackSettings(ServiceSettings, MailSettings):
     feedback_session_secret: SecretStr = Field(
         default=SecretStr(DEV_SESSION_SECRET), description="signs console sessions and CSRF tokens"
     )
+    feedback_console_session_hours: float = Field(
+        default=8.0, gt=0, le=24, description="a console session ends this long after the login"
+    )
+    feedback_console_idle_minutes: float = Field(
+        default=30.0, gt=0, description="... or this long after the agent's last page"
+    )
+    feedback_login_free_attempts: int = Field(
+        default=5, ge=1, description="wrong passwords for one login before each next one waits"
+    )
+    feedback_login_free_attempts_per_address: int = Field(
+        default=20, ge=1, description="wrong passwords from one client address before it waits"
+    )
+    feedback_login_first_wait_seconds: float = Field(
+        default=1.0, gt=0, description="the wait after the last free attempt; it doubles with every failure"
+    )
+    feedback_login_max_wait_seconds: float = Field(default=900.0, gt=0, description="the longest wait")
+    feedback_password_checks: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="password checks at once (16 MiB of memory each); more waiting than twice "
+        "this are answered 503 with Retry-After",
+    )
     feedback_intake_secret: SecretStr | None = Field(
         default=None, description="shared secret of survey tools that sign intake requests"
     )

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.concurrency import run_in_threadpool
 from wom_chassis import (
     CurrentService,
     ReadSession,
@@ -32,6 +31,7 @@ from feedback.console.access import ConsoleAccess
 from feedback.console.agents import Agent
 from feedback.console.forms import CURRENCIES, RESOLUTION_CODES, ResolveForm, read_resolve_form
 from feedback.console.sessions import Session
+from feedback.console.throttle import Busy, Throttled
 from feedback.dependencies import CurrentConsoleAccess, CurrentRules
 from feedback.queries import case_queue, case_record, open_cases
 
@@ -99,11 +99,11 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 async def _posted(
-    request: Request, access: ConsoleAccess
+    request: Request, access: ConsoleAccess, service: Service
 ) -> tuple[Session, Agent, dict[str, str]] | HTMLResponse:
     """The session, agent and fields of a form post; a 403 page without a valid CSRF token."""
     fields = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-    signed_in = access.signed_in(request)
+    signed_in = await access.signed_in(request, service.db)
     if signed_in is None or not signed_in[0].csrf_matches(fields.get("csrf_token")):
         return _page(
             "message.html",
@@ -120,7 +120,7 @@ async def _posted_on_case(
 ) -> tuple[Session, Agent, dict[str, str]] | HTMLResponse:
     """A form post on a case: `_posted`'s answer, or a 404 page when the case is not in the
     agent's queues."""
-    posted = await _posted(request, access)
+    posted = await _posted(request, access, service)
     if isinstance(posted, HTMLResponse):
         return posted
     session, agent, _fields = posted
@@ -186,44 +186,57 @@ token; each handler sends anyone else to the login page."""
 
 
 @login_router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, access: CurrentConsoleAccess) -> Response:
-    if access.signed_in(request) is not None:
+async def login_form(request: Request, access: CurrentConsoleAccess, service: CurrentService) -> Response:
+    if await access.signed_in(request, service.db) is not None:
         return _redirect("/console")
     session = access.signer.new(None)
     response = _page("login.html", session=session, agent=None, problem=None, login="")
-    access.signer.attach(response, session, request)
+    access.attach(response, session, request)
     return response
 
 
 @login_router.post("/login")
-async def login(request: Request, access: CurrentConsoleAccess) -> Response:
+async def login(request: Request, access: CurrentConsoleAccess, service: CurrentService) -> Response:
     fields = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
     session = access.signer.of(request)
     login_name = fields.get("login", "")[:100]
+    headers: dict[str, str] = {}
     if session is None or not session.csrf_matches(fields.get("csrf_token")):
         code, problem = status.HTTP_403_FORBIDDEN, "The login form has expired. Please try again."
         session = access.signer.new(None)
     else:
-        agent = await run_in_threadpool(access.agents.authenticate, login_name, fields.get("password", ""))
-        if agent is not None:
-            log.info("console_login", agent=agent.login)
-            response: Response = _redirect("/console")
-            access.signer.attach(response, access.signer.new(agent.login), request)  # a new CSRF token
-            return response
-        log.info("console_login_failed")
-        code, problem = status.HTTP_401_UNAUTHORIZED, "Wrong login or password."
+        address = request.client.host if request.client else ""
+        try:
+            agent = await access.log_in(service.db, login_name, fields.get("password", ""), address)
+        except Throttled as throttled:
+            log.info("console_login_throttled", retry_after=throttled.seconds)
+            code, headers = status.HTTP_429_TOO_MANY_REQUESTS, {"Retry-After": str(throttled.seconds)}
+            problem = f"Too many wrong passwords. Try again in {countdown_text(throttled.seconds)}."
+        except Busy:
+            code, headers = status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "1"}
+            problem = "Too many logins at once. Try again in a second."
+        else:
+            if agent is not None:
+                log.info("console_login", agent=agent.login)
+                response: Response = _redirect("/console")
+                access.attach(response, await access.begin(service.db, agent), request)  # a new CSRF token
+                return response
+            log.info("console_login_failed")
+            code, problem = status.HTTP_401_UNAUTHORIZED, "Wrong login or password."
     response = _page(
         "login.html", status_code=code, session=session, agent=None, problem=problem, login=login_name
     )
-    access.signer.attach(response, session, request)
+    response.headers.update(headers)
+    access.attach(response, session, request)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, access: CurrentConsoleAccess) -> Response:
-    posted = await _posted(request, access)
+async def logout(request: Request, access: CurrentConsoleAccess, service: CurrentService) -> Response:
+    posted = await _posted(request, access, service)
     if isinstance(posted, Response):
         return posted
+    await access.end(service.db, posted[0])
     response = _redirect("/console/login")
     access.signer.clear(response)
     return response
@@ -235,9 +248,10 @@ async def queue(
     access: CurrentConsoleAccess,
     rules: CurrentRules,
     db: ReadSession,
+    service: CurrentService,
     queue: str | None = None,
 ) -> Response:
-    signed_in = access.signed_in(request)
+    signed_in = await access.signed_in(request, service.db)
     if signed_in is None:
         return _redirect("/console/login")
     session, agent = signed_in
@@ -258,9 +272,9 @@ async def queue(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(
-    request: Request, case_id: str, access: CurrentConsoleAccess, db: ReadSession
+    request: Request, case_id: str, access: CurrentConsoleAccess, db: ReadSession, service: CurrentService
 ) -> Response:
-    signed_in = access.signed_in(request)
+    signed_in = await access.signed_in(request, service.db)
     if signed_in is None:
         return _redirect("/console/login")
     return await _case_page(db, *signed_in, case_id)

@@ -1,5 +1,6 @@
-"""Console sessions: a signed cookie (HMAC-SHA256 over the payload) holding the agent's login, a
-CSRF token and an expiry; nothing is stored on the server."""
+"""Console session cookies: signed (HMAC-SHA256 over the payload), holding the agent's login, a
+CSRF token, an expiry and, once an agent has logged in, the id of the session's row on the
+server (`feedback.console.access`), without which the cookie signs nobody in."""
 
 from __future__ import annotations
 
@@ -15,23 +16,23 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["COOKIE_NAME", "SESSION_SECONDS", "Session", "SessionSigner"]
+__all__ = ["COOKIE_NAME", "Session", "SessionSigner"]
 
 COOKIE_NAME = "wom_console"
 COOKIE_PATH = "/console"
-SESSION_SECONDS = 8 * 3600
-"""A working day; after that the agent logs in again."""
 ANONYMOUS_SECONDS = 3600
 """How long a login form's CSRF token stays valid."""
 
 
 @dataclass(frozen=True)
 class Session:
-    """Who is logged in (None: nobody yet, only a CSRF token for the login form) and until when."""
+    """Who is logged in (None: nobody yet, only a CSRF token for the login form), until when,
+    and the id of their session on the server (None for nobody)."""
 
     login: str | None
     csrf: str
     expires: int
+    sid: str | None = None
 
     def csrf_matches(self, given: str | None) -> bool:
         """Whether a form's token is this session's (constant-time)."""
@@ -56,17 +57,23 @@ class SessionSigner:
     def _signature(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
 
-    def new(self, login: str | None, *, now: float | None = None) -> Session:
-        """A fresh session with a new CSRF token: an agent's, or an anonymous one for the login form."""
-        lifetime = SESSION_SECONDS if login is not None else ANONYMOUS_SECONDS
+    def new(
+        self, login: str | None, *, seconds: float = ANONYMOUS_SECONDS, now: float | None = None
+    ) -> Session:
+        """A fresh session with a new CSRF token: an agent's, with a new session id, or an
+        anonymous one for the login form."""
         return Session(
-            login=login, csrf=secrets.token_urlsafe(32), expires=int(now or time.time()) + lifetime
+            login=login,
+            csrf=secrets.token_urlsafe(32),
+            expires=int((now or time.time()) + seconds),
+            sid=None if login is None else secrets.token_urlsafe(32),
         )
 
     def dumps(self, session: Session) -> str:
         """The cookie value: `payload.signature`, both base64url."""
         body = json.dumps(
-            {"l": session.login, "c": session.csrf, "e": session.expires}, separators=(",", ":")
+            {"l": session.login, "c": session.csrf, "e": session.expires, "s": session.sid},
+            separators=(",", ":"),
         )
         payload = _b64(body.encode())
         return f"{payload}.{self._signature(payload)}"
@@ -80,10 +87,12 @@ class SessionSigner:
             if not hmac.compare_digest(signature.encode("ascii"), self._signature(payload).encode("ascii")):
                 return None
             data = json.loads(_unb64(payload))
-            session = Session(login=data["l"], csrf=data["c"], expires=int(data["e"]))
-        except (UnicodeError, binascii.Error, ValueError, KeyError, TypeError):
+            session = Session(login=data["l"], csrf=data["c"], expires=int(data["e"]), sid=data.get("s"))
+        except (UnicodeError, binascii.Error, ValueError, KeyError, TypeError, AttributeError):
             return None
-        if not isinstance(session.login, str | None) or not isinstance(session.csrf, str):
+        if not isinstance(session.csrf, str) or not isinstance(session.login, str | None):
+            return None
+        if (session.login is None) != (session.sid is None) or not isinstance(session.sid, str | None):
             return None
         return session if session.expires > (now or time.time()) else None
 
@@ -91,8 +100,9 @@ class SessionSigner:
         """The valid session the request carries, if any."""
         return self.loads(request.cookies.get(COOKIE_NAME))
 
-    def attach(self, response: Response, session: Session, request: Request) -> None:
-        """Set the session cookie: HttpOnly, SameSite=Strict, limited to the console, Secure on HTTPS."""
+    def attach(self, response: Response, session: Session, *, secure: bool) -> None:
+        """Set the session cookie: HttpOnly, SameSite=Strict, limited to the console, `Secure`
+        as the caller says (always outside development)."""
         response.set_cookie(
             COOKIE_NAME,
             self.dumps(session),
@@ -100,7 +110,7 @@ class SessionSigner:
             path=COOKIE_PATH,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=secure,
         )
 
     @staticmethod
