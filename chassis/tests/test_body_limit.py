@@ -8,9 +8,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from httpx import ASGITransport, AsyncClient
-from wom_chassis import EventHandlers, ServiceSettings, UnitOfWork, create_service
+from wom_chassis import ServiceSettings, create_service
 from wom_chassis.body_limit import BodyLimit
-from wom_contracts import CustomerErasedV1
+from wom_testkit import idle_handlers
 
 LIMIT = 2_048
 
@@ -52,11 +52,7 @@ async def test_a_body_past_the_limit_is_a_413_and_the_route_never_runs() -> None
 
 
 async def test_every_service_app_has_the_limit(tmp_path: Path) -> None:
-    handlers: EventHandlers[None] = EventHandlers()
-
-    @handlers.on(CustomerErasedV1)
-    async def ignore(event: CustomerErasedV1, uow: UnitOfWork[None]) -> None:
-        return None
+    handlers = idle_handlers()
 
     settings = ServiceSettings(
         service_name="capped", wom_env="dev", http_max_body_bytes=LIMIT,

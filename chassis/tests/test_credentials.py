@@ -13,27 +13,16 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from wom_chassis import (
     CurrentCredential,
-    EventHandlers,
     ServiceSettings,
-    UnitOfWork,
     create_service,
     guarded_router,
 )
 from wom_chassis.auth import API_TOKEN_NAME, Credentials, token_digest
 from wom_chassis.settings import SecretsRefused, check_secrets
-from wom_contracts import CustomerErasedV1, Scope
+from wom_contracts import Scope
+from wom_testkit import idle_handlers
 
 DESK, DESK_NEXT, SHOP = (secrets.token_urlsafe(32) for _ in range(3))
-
-
-def _handlers() -> EventHandlers[None]:
-    handlers: EventHandlers[None] = EventHandlers()
-
-    @handlers.on(CustomerErasedV1)
-    async def ignore(event: CustomerErasedV1, uow: UnitOfWork[None]) -> None:
-        return None
-
-    return handlers
 
 
 def _tokens_file(tmp_path: Path, text: str) -> Path:
@@ -50,7 +39,7 @@ def _app(tmp_path: Path, **settings: object) -> FastAPI:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
     service = create_service(
         ServiceSettings(service_name="scoped", wom_env="dev", database_url=database_url, **settings),
-        _handlers(),
+        idle_handlers(),
         migrations=tmp_path,
     )
     reads, writes = guarded_router(Scope.CUSTOMERS_READ), guarded_router(Scope.REDEMPTIONS_WRITE)

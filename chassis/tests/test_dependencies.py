@@ -10,17 +10,15 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from wom_chassis import (
     CurrentService,
-    EventHandlers,
     ReadSession,
     Service,
     ServiceSettings,
-    UnitOfWork,
     create_service,
     guarded_router,
 )
 from wom_chassis.tables import OutboxRecord
-from wom_contracts import CustomerErasedV1, Scope
-from wom_testkit import in_memory_service
+from wom_contracts import Scope
+from wom_testkit import idle_handlers, in_memory_service
 
 router = guarded_router(Scope.CUSTOMERS_READ)
 
@@ -36,11 +34,7 @@ def _service(tmp_path: Path, name: str, token: str | None) -> Service:
         service_name=name, database_url=f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}",
         api_token=SecretStr(token) if token else None,
     )  # fmt: skip
-    handlers = EventHandlers()
-
-    @handlers.on(CustomerErasedV1)
-    async def ignore(event: CustomerErasedV1, uow: UnitOfWork) -> None:
-        return None
+    handlers = idle_handlers()
 
     service = create_service(settings, handlers, migrations=tmp_path)
     service.http.include_router(router)

@@ -9,22 +9,13 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import Field, SecretStr
-from wom_chassis import EventHandlers, ServiceSettings, UnitOfWork, create_service, guarded_router
+from wom_chassis import ServiceSettings, create_service, guarded_router
 from wom_chassis.settings import MIN_SECRET_BYTES, SecretsRefused, check_secrets, secret_problems
-from wom_contracts import CustomerErasedV1, Scope
+from wom_contracts import Scope
+from wom_testkit import idle_handlers
 
 DEV_KEY = "wom-dev-only-test-key"
 REAL = "r" * MIN_SECRET_BYTES
-
-
-def _handlers() -> EventHandlers[None]:
-    handlers: EventHandlers[None] = EventHandlers()
-
-    @handlers.on(CustomerErasedV1)
-    async def ignore(event: CustomerErasedV1, uow: UnitOfWork[None]) -> None:
-        return None
-
-    return handlers
 
 
 class _Keyed(ServiceSettings):
@@ -60,7 +51,7 @@ def test_an_empty_token_and_a_password_issued_elsewhere() -> None:
 def test_outside_dev_the_service_refuses_to_start(tmp_path: Path) -> None:
     settings = _Keyed(wom_env="prod", database_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
     with pytest.raises(SecretsRefused, match="no API credential: set API_TOKENS_FILE") as refused:
-        create_service(settings, _handlers(), migrations=tmp_path)
+        create_service(settings, idle_handlers(), migrations=tmp_path)
     assert "KEYED_SIGNING_SECRET is the shipped development value" in str(refused.value)
 
 
@@ -75,7 +66,7 @@ def test_wom_env_defaults_to_production(monkeypatch: pytest.MonkeyPatch) -> None
 
 def _guarded(token: str | None, tmp_path: Path) -> FastAPI:
     settings = _Keyed(wom_env="dev", api_token=token, database_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
-    service = create_service(settings, _handlers(), migrations=tmp_path)
+    service = create_service(settings, idle_handlers(), migrations=tmp_path)
     router = guarded_router(Scope.OPS_READ)
 
     @router.get("/private")

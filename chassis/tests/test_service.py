@@ -7,19 +7,15 @@ from pathlib import Path
 
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import update
-from wom_chassis import EventHandlers, ServiceSettings, UnitOfWork, create_service
+from wom_chassis import ServiceSettings, create_service
 from wom_chassis.outbox import add_to_outbox, outbox_row
 from wom_chassis.tables import OutboxRecord
 from wom_contracts import CustomerErasedV1
-from wom_testkit import in_memory_service
+from wom_testkit import idle_handlers, in_memory_service
 
 
 async def test_health_turns_unhealthy_when_the_outbox_is_stuck(tmp_path: Path) -> None:
-    handlers = EventHandlers()
-
-    @handlers.on(CustomerErasedV1)
-    async def ignore(event: CustomerErasedV1, uow: UnitOfWork) -> None:
-        return None
+    handlers = idle_handlers()
 
     settings = ServiceSettings(
         service_name="probe", database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",

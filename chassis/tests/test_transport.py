@@ -9,19 +9,15 @@ from typing import Any
 import pytest
 from fastapi import Request
 from httpx import ASGITransport, AsyncClient, Response
-from wom_chassis import EventHandlers, Service, ServiceSettings, UnitOfWork, create_service, public_router
-from wom_contracts import CustomerErasedV1
+from wom_chassis import Service, ServiceSettings, create_service, public_router
+from wom_testkit import idle_handlers
 
 SECRET = "s" * 40
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
 
 
 def _service(tmp_path: Path, **settings: Any) -> Service:
-    handlers: EventHandlers[None] = EventHandlers()
-
-    @handlers.on(CustomerErasedV1)
-    async def ignore(event: CustomerErasedV1, uow: UnitOfWork[None]) -> None:
-        return None
+    handlers = idle_handlers()
 
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"
     service_settings = ServiceSettings(

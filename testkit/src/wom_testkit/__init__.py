@@ -14,7 +14,14 @@ from wom_testkit.databases import (
 from wom_testkit.mail import MailInbox
 from wom_testkit.records import FakeRecord, record_of
 from wom_testkit.rules import rules_file
-from wom_testkit.services import BrokerRecords, dead_letters, emitted, in_memory_service, publish_event
+from wom_testkit.services import (
+    BrokerRecords,
+    dead_letters,
+    emitted,
+    idle_handlers,
+    in_memory_service,
+    publish_event,
+)
 from wom_testkit.serving import TIMEOUT_SCALE, bound, eventually, free_port, serving
 from wom_testkit.tracing import span_recorder
 
@@ -36,6 +43,7 @@ __all__ = [
     "eventually",
     "free_port",
     "fresh_database",
+    "idle_handlers",
     "in_memory_service",
     "publish_event",
     "record_of",

@@ -11,10 +11,12 @@ import httpx
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from prometheus_client import REGISTRY
 from sqlalchemy import select
+from wom_chassis.consumer import EventHandlers
 from wom_chassis.publishing import OutgoingRecord
 from wom_chassis.service import Service
 from wom_chassis.tables import OutboxRecord
-from wom_contracts import Event, decode, encode
+from wom_chassis.unit_of_work import UnitOfWork
+from wom_contracts import CustomerErasedV1, Event, decode, encode
 from wom_contracts.asyncapi import ASYNCAPI_DIR, render_document
 
 __all__ = [
@@ -92,3 +94,15 @@ async def asyncapi_served_and_committed(service: Service) -> tuple[str, str]:
     response.raise_for_status()
     committed = ASYNCAPI_DIR / f"{service.settings.service_name}.json"
     return render_document(response.json()), committed.read_text()
+
+
+def idle_handlers() -> EventHandlers[None]:
+    """Handlers of one event that do nothing: what a chassis test needs to build a service whose
+    consuming it does not look at."""
+    handlers: EventHandlers[None] = EventHandlers()
+
+    @handlers.on(CustomerErasedV1)
+    async def ignore(event: CustomerErasedV1, uow: UnitOfWork[None]) -> None:
+        return None
+
+    return handlers
