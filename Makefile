@@ -2,7 +2,7 @@
 # uv, or python3's module when pip put uv where PATH does not look (evaluated at each use).
 UV = $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 
-.PHONY: bootstrap install test lint format up demo publish-sample schemas bench chaos clean
+.PHONY: bootstrap install test lint audit format up demo publish-sample schemas bench chaos clean
 
 bootstrap:
 	scripts/bootstrap
@@ -15,7 +15,7 @@ install:
 
 # two workers (pytest-xdist): the tests that start processes on one, one at a time, the rest
 # shared (conftest.py); `uv run pytest` alone runs everything in one process
-test: bootstrap lint
+test: bootstrap lint audit
 	$(UV) run pytest -n 2 --dist loadgroup
 
 lint: install
@@ -23,6 +23,11 @@ lint: install
 	$(UV) run ruff format --check .
 	$(UV) run mypy contracts/src chassis/src testkit/src
 	$(UV) run mypy services/referrals/src services/rewards/src services/outreach/src services/feedback/src deploy/womctl/src
+
+# every pin of uv.lock against an OSV service (tests/audit): exit 1 on a vulnerability with a fixed
+# release; where no advisory service answers it says NOT AUDITED and fails only with WOM_AUDIT_REQUIRED=1
+audit: install
+	$(UV) run python -m tests.audit
 
 format: install
 	$(UV) run ruff check --fix .
