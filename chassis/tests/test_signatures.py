@@ -41,7 +41,8 @@ async def test_a_refusal_or_no_answer_fails_naming_the_host_only() -> None:
     async with client(httpx.Response(503, text="busy"), seen) as http:
         with pytest.raises(WebhookFailed) as refused:
             await post(http)
-    assert refused.value.status_code == 503 and "HTTP 503: busy" in str(refused.value)
+    assert refused.value.status_code == 503 and "HTTP 503" in str(refused.value)
+    assert "busy" not in str(refused.value)  # what a receiver answers may echo what it was sent
     async with client(httpx.ConnectError("refused"), seen) as http:
         with pytest.raises(WebhookFailed) as unreachable:
             await post(http)

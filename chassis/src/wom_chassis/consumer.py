@@ -20,6 +20,7 @@ from wom_chassis.columns import utcnow
 from wom_chassis.database import Database, serialise
 from wom_chassis.deadletters import DeadLetter, SourceRecord, dead_letter_record, replayed_for
 from wom_chassis.driver import claim_new
+from wom_chassis.errors import error_code
 from wom_chassis.logs import LogContext, batch_log_context, get_logger
 from wom_chassis.metrics import BATCH_SECONDS, DEAD_LETTERS, RETRIES, ConsumeMetrics
 from wom_chassis.publishing import RecordSender
@@ -169,7 +170,7 @@ class EventProcessor:
                 await self._retrying(self._apply, items, transient_only=True)
                 items = []
             except Exception as error:
-                log.warning("batch_failed_falling_back_to_records", error=repr(error))
+                log.warning("batch_failed_falling_back_to_records", error=error_code(error))
         for item in items:
             letter = await self._apply_one(item)
             if letter is not None:
@@ -184,7 +185,7 @@ class EventProcessor:
         except ContractError as error:
             return DeadLetter(record, error.reason, str(error))
         except Exception as error:  # whatever else a stranger's bytes provoke: park them too
-            return DeadLetter(record, "invalid_envelope", f"undecodable record: {error!r}")
+            return DeadLetter(record, "invalid_envelope", f"undecodable record: {error_code(error)}")
         if len(decoded.envelope.id) > MAX_EVENT_ID_LENGTH:
             return DeadLetter(record, "invalid_envelope", "ce_id is longer than 255 characters")
         if self.handlers.handler_for(decoded.envelope.type) is None:
@@ -207,14 +208,14 @@ class EventProcessor:
             except Exception as error:
                 if _is_transient(error) and not await self._database_reachable():
                     # An outage is not the record's fault: wait for the database, keep the record.
-                    log.error("database_unreachable_waiting", error=repr(error))
+                    log.error("database_unreachable_waiting", error=error_code(error))
                     await asyncio.sleep(self.retry_max)
                     continue
-                log.error("event_failed", event_id=item.decoded.envelope.id, error=repr(error))
+                log.error("event_failed", event_id=item.decoded.envelope.id, error=error_code(error))
                 return DeadLetter(
                     item.record,
                     "handler_failed",
-                    f"{type(error).__name__}: {error}",
+                    error_code(error),
                     attempts=self.max_attempts,
                 )
 
@@ -356,7 +357,7 @@ class EventProcessor:
                 await self.records.send_records(records)
                 break
             except Exception as error:
-                log.error("dead_letter_publish_failed", error=repr(error), retry_in=delay)
+                log.error("dead_letter_publish_failed", error=error_code(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
         for letter in letters:
@@ -394,4 +395,4 @@ async def commit_offsets(consumer: Any, records: Sequence[SourceRecord]) -> None
         await consumer.commit(offsets)
     except KafkaError as error:
         # A rebalance took the partition away; its new owner redelivers and the inbox dedupes.
-        log.warning("offset_commit_failed", error=repr(error))
+        log.warning("offset_commit_failed", error=error_code(error))

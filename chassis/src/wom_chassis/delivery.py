@@ -44,6 +44,7 @@ from sqlalchemy import select
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from wom_chassis.columns import utcnow
+from wom_chassis.errors import Reported, error_code
 from wom_chassis.logs import get_logger
 from wom_chassis.metrics import DELIVERIES
 from wom_chassis.tracing import TraceContext, continue_trace, current_trace_context
@@ -72,7 +73,7 @@ LEASE_MARGIN_SECONDS = 30.0
 Item = TypeVar("Item")
 
 
-class SendRefused(Exception):
+class SendRefused(Reported):
     """A send that can never succeed (a template that does not render, a target gone): the row is
     given up at once, whatever attempts are left."""
 
@@ -268,16 +269,18 @@ class DeliveryEngine(Generic[Item]):
                 async with asyncio.timeout(self.send_timeout_seconds):
                     detail = await self.outbound.send(leased)
             except SendRefused as refused:
-                failure = Outcome(leased, _error_text(refused.__cause__ or refused), True, refused, trace)
+                failure = Outcome(leased, error_code(refused), True, refused, trace)
             except Exception as error:  # whatever went wrong is this attempt's error, not the round's
-                failure = Outcome(leased, _error_text(error), detail=error, trace=trace)
+                failure = Outcome(leased, error_code(error), detail=error, trace=trace)
             else:
                 return Outcome(leased, detail=detail, trace=trace)
             if failure.refused or leased.last:
                 try:
                     await self.outbound.report(leased, failure)
                 except Exception as error:
-                    log.error("delivery_report_failed", delivery=self.name, id=leased.id, error=repr(error))
+                    log.error(
+                        "delivery_report_failed", delivery=self.name, id=leased.id, error=error_code(error)
+                    )
                     failure = replace(failure, reported=False)
             return failure
 
@@ -329,7 +332,3 @@ class DeliveryEngine(Generic[Item]):
         else:
             DELIVERIES.labels(service_name, self.name, "retried").inc()
             log.warning("delivery_retry_later", delivery=self.name, id=row.id, error=outcome.error)
-
-
-def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:4000]

@@ -34,6 +34,7 @@ from wom_chassis.auth import Credentials, install_challenges, public_router
 from wom_chassis.body_limit import BodyLimit
 from wom_chassis.consumer import EventHandlers, EventProcessor, commit_offsets
 from wom_chassis.database import Database
+from wom_chassis.errors import error_code
 from wom_chassis.lag import ConsumerLag
 from wom_chassis.logs import configure_logging, get_logger
 from wom_chassis.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
@@ -102,7 +103,7 @@ class Service:
         try:  # everything unsent goes out before the producer closes, a relay round at a time
             await self.relay.flush()
         except Exception as error:
-            log.warning("final_outbox_publish_failed", error=repr(error))
+            log.warning("final_outbox_publish_failed", error=error_code(error))
         await self.relay.producer.stop()
         await self.broker.stop()
         await self.db.dispose()
@@ -119,7 +120,7 @@ class Service:
         try:
             checks["broker"] = "ok" if await self.broker.ping(timeout=3) else "unreachable"
         except Exception as error:
-            checks["broker"] = f"error: {error!r}"
+            checks["broker"] = f"error: {error_code(error)}"
         try:
             async with self.db.session() as session:
                 age = await oldest_unsent_age(session)  # no count: probes come often
@@ -129,7 +130,7 @@ class Service:
             outbox_ok = age <= self.settings.outbox_max_age_seconds
             checks["outbox"] = "ok" if outbox_ok else "stuck"
         except Exception as error:
-            checks["database"] = f"error: {error!r}"
+            checks["database"] = f"error: {error_code(error)}"
         healthy = all(checks.get(name) == "ok" for name in ("broker", "database", "outbox"))
         return healthy, checks
 
@@ -341,7 +342,7 @@ def _http_app(service: Service) -> FastAPI:
         try:  # the backlog is read at scrape time: one indexed query every scrape interval
             await asyncio.wait_for(service.outbox_backlog(), timeout=5)
         except Exception as error:  # an unreachable database must not hide the other metrics
-            log.warning("outbox_backlog_unreadable", error=repr(error))
+            log.warning("outbox_backlog_unreadable", error=error_code(error))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(operations)

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from wom_chassis.errors import Reported, error_code
+
 __all__ = [
     "SIGNATURE_TOLERANCE_SECONDS",
     "WebhookFailed",
@@ -40,7 +42,7 @@ def signature_is_valid(
     return hmac.compare_digest(given, signature(secret, timestamp, body))
 
 
-class WebhookFailed(RuntimeError):
+class WebhookFailed(Reported, RuntimeError):
     """A signed webhook was not accepted: unreachable, timed out, or answered non-2xx
     (`status_code`, None when there was no answer). The message names the host only: a URL's
     path may hold a token."""
@@ -78,10 +80,8 @@ async def post_signed_webhook(
         async with asyncio.timeout(2 * timeout_seconds):
             response = await client.post(url, content=body, headers=headers, timeout=timeout_seconds)
     except (httpx.HTTPError, TimeoutError) as error:
-        raise WebhookFailed(f"webhook POST to {host} failed: {type(error).__name__}: {error}") from error
+        raise WebhookFailed(f"webhook POST to {host} failed: {error_code(error)}") from error
     if not response.is_success:
-        raise WebhookFailed(
-            f"webhook {host} answered HTTP {response.status_code}: {response.text[:300]}",
-            response.status_code,
-        )
+        # not the answer's text: a receiver may echo what it was sent
+        raise WebhookFailed(f"webhook {host} answered HTTP {response.status_code}", response.status_code)
     return response

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from wom_chassis import Service, UnitOfWork, UtcDateTime, get_logger, utcnow
 from wom_chassis.deadletters import DeadLetter
 from wom_chassis.delivery import Backoff, DeliveryEngine, Leased, Outcome
+from wom_chassis.errors import Reported
 from wom_chassis.mail import MailPool
 from wom_chassis.mime import Mail, MailComposer
 from wom_chassis.signatures import post_signed_webhook
@@ -181,7 +182,7 @@ class _DeliverySource:
     offset: int = -1
 
 
-class _NotSent(RuntimeError):
+class _NotSent(Reported, RuntimeError):
     """A delivery that could not be attempted (its queue or secret is gone from the setup)."""
 
 

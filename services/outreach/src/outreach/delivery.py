@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from jinja2 import TemplateError
 from sqlalchemy import Table, bindparam, update
 from wom_chassis import Service, UnitOfWork, get_logger
 from wom_chassis.delivery import Backoff, DeliveryEngine, Leased, Outcome, SendRefused
+from wom_chassis.errors import error_code
 from wom_chassis.mail import MailPool
 from wom_chassis.tracing import continue_trace
 from wom_contracts import MessageSentV1
@@ -84,7 +86,7 @@ class Delivery:
                 try:
                     tried = await self.deliver_due(service)
                 except Exception as error:
-                    log.error("delivery_loop_error", error=repr(error))
+                    log.error("delivery_loop_error", error=error_code(error))
                     tried = 0
                 if not tried:
                     await self.close()  # no connection is held open while nothing is due
@@ -115,7 +117,15 @@ class Delivery:
         try:
             rendered = self.templates.render(admitted.kind, admitted.locale, admitted.context)
         except Exception as error:  # a template bug must not block the queue, nor be retried
-            raise SendRefused(f"{type(error).__name__}: {error}") from error
+            # jinja's messages name the template's constructs and the types it met ("access to
+            # attribute '__class__' of 'str' object is unsafe"), never a value of the context: the
+            # template's author needs them; anything else is its code only
+            why = (
+                f"{type(error).__name__}: {error}"[:300]
+                if isinstance(error, TemplateError)
+                else error_code(error)
+            )
+            raise SendRefused(f"template {admitted.kind} did not render: {why}") from error
         outgoing = Outgoing(
             message_id=admitted.message_id,
             kind=admitted.kind,

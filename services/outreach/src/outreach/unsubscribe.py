@@ -17,6 +17,7 @@ from html import escape
 
 from fastapi.responses import HTMLResponse
 from wom_chassis import CurrentService, get_logger, public_router
+from wom_chassis.errors import error_code
 
 from outreach.dependencies import CurrentSettings, CurrentUnsubscribe
 from outreach.settings import OutreachSettings
@@ -193,7 +194,7 @@ async def unsubscribe(
         async with service.work() as uow:
             known = await on_unsubscribe(uow, customer_id)
     except Exception as error:  # the visitor gets a page, the operator the error
-        log.error("unsubscribe_failed", customer_id=customer_id, error=repr(error))
+        log.error("unsubscribe_failed", customer_id=customer_id, error=error_code(error))
         return _page(_TRY_AGAIN, 503)
     log.info("unsubscribed", customer_id=customer_id, known_contact=known)
     return _page(_DONE, 200)

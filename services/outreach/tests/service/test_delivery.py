@@ -106,7 +106,7 @@ async def test_a_hanging_or_dropping_connection_fails_its_own_mail_only(
             assert await round_ == 12
             assert time.monotonic() - started < SMTP_TIMEOUT + 5, "the hanging mail gave up in time"
             now = await thank_yous(service)
-            assert now["slow"][:2] == ("queued", 1) and "Timed out" in str(now["slow"][2])
+            assert now["slow"][:2] == ("queued", 1) and "Timeout" in str(now["slow"][2])
             assert now["drop"][:2] == ("queued", 1) and "SMTP" in str(now["drop"][2])
             assert await emitted(service, MessageFailedV1) == []
 
@@ -209,3 +209,36 @@ async def test_the_consume_path_goes_on_while_a_big_queue_is_mailed(make_outreac
         f"a delivery transaction held the writer lock {longest_delivery:.3f} s, more than twice a "
         f"consume batch of 100 events ({longest_batch:.3f} s)"
     )
+
+
+class RefusingInbox(MailInbox):
+    """Refuses every recipient the way a real relay does: quoting the address back."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
+
+
+async def test_a_refused_recipient_is_recorded_as_codes_without_the_address(
+    make_outreach: OutreachFactory, capfd: Any
+) -> None:
+    """The relay's reply names the address; the message rows, outreach.message.failed.v1 and the
+    logs keep its codes only (an erasure deletes the contact, not what was copied elsewhere)."""
+    refused = "SMTPRecipientRefused: smtp 550 5.1.1 (permanent)"
+    with RefusingInbox() as inbox:
+        async with make_outreach(smtp_port=inbox.port) as service:
+            await consume(service, [registered("gone"), granted("gone", reward_id="r-gone")])
+            delivery = delivery_of(service)
+            capfd.readouterr()
+            for _ in range(8):  # a message a customer a round, each given up after its second attempt
+                await delivery.deliver_due(service)
+                async with service.db.transaction() as session:
+                    await session.execute(update(Message).values(next_attempt_at=utcnow()))
+            await delivery.close()
+            async with service.db.session() as session:
+                rows = (await session.execute(select(Message.status, Message.last_error))).all()
+            failed = await emitted(service, MessageFailedV1)
+    assert rows and set(rows) == {("failed", refused)}
+    assert len(failed) == len(rows) and {event.error for event in failed} == {refused}
+    logged = capfd.readouterr()
+    assert "smtp 550 5.1.1" in logged.err  # the failures were logged, by their codes
+    assert "gone@example.com" not in logged.out + logged.err
