@@ -9,9 +9,12 @@ from decimal import Decimal
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import event, select, update
+from sqlalchemy import String, event, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from wom_chassis.columns import UtcDateTime
 from wom_chassis.database import Database
 from wom_chassis.outbox import add_to_outbox, oldest_unsent_age, outbox_row
+from wom_chassis.privacy import remember_erased
 from wom_chassis.publishing import KeyPartitioner
 from wom_chassis.relay import OutboxRelay
 from wom_chassis.tables import OutboxRecord
@@ -22,6 +25,17 @@ from .conftest import FakeProducer
 
 WHEN = datetime(2026, 11, 1, 12, tzinfo=UTC)
 TOPIC = OrderCompletedV1.event_type
+
+
+class Registers(DeclarativeBase):
+    pass
+
+
+class Erased(Registers):
+    __tablename__ = "erased_customers"
+
+    customer_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 def order(n: int, customers: int = 2) -> OrderCompletedV1:
@@ -139,6 +153,27 @@ async def test_committed_rows_go_out_from_memory_a_batch_per_partition_marked_in
     assert await unsent(db) == 0
     relay._forget()  # the table agrees: nothing is published twice
     assert await relay.publish_next() == 0 and len(producer.records) == 40
+
+
+async def test_rows_about_a_customer_erased_before_they_went_out_are_published_then_forgotten(
+    db: Database,
+) -> None:
+    """The erasure's transaction deletes what was published about the customer; what still waits
+    (the same batch's events, a broker down) goes out, as ever, and is then deleted, not kept for
+    the retention period."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Registers.metadata.create_all)
+    producer = FakeProducer()
+    relay = relay_of(db, producer)
+    assert await relay.publish_next() == 0
+    await commit(db, relay, [order(0), order(1)])  # c-0's and c-1's, waiting to go out
+    async with db.transaction() as session:
+        await remember_erased(session, Erased, "c-0")
+    assert await relay.publish_next() == 2
+    assert [record.key for record in producer.records] == [b"c-0", b"c-1"]  # nothing was held back
+    async with db.session() as session:
+        kept = (await session.scalars(select(OutboxRecord.key))).all()
+    assert kept == [b"c-1"]  # c-1's row stays for the retention period, c-0's is gone
 
 
 async def test_a_full_batch_waits_a_round_and_its_partition_keeps_its_order(db: Database) -> None:

@@ -49,8 +49,7 @@ from wom_chassis import Service
 from wom_chassis.auth import PUBLIC, SESSION, token_digest
 from wom_contracts import CustomerRegisteredV1, Money, OrderCompletedV1, ResponseSubmittedV1, Scope
 from wom_testkit import in_memory_service, publish_event
-
-from tests.security.scan import reflected, table_rows
+from wom_testkit.scan import reflected, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_ROUTES = ROOT / "deploy" / "public-routes.yaml"

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from wom_chassis.database import Database, scrub_after_commit
-
-from tests.security.scan import database_files, file_occurrences
+from wom_testkit.scan import database_files, file_occurrences
 
 EMAIL = "erik.erased@example.com"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import LargeBinary, bindparam, delete, func, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wom_chassis.columns import utcnow
@@ -38,15 +39,25 @@ async def erased_among(session: AsyncSession, register: Any, customer_ids: Seque
     return {hashes[value] for (value,) in rows}
 
 
+def _mentions(session: AsyncSession, customer_id: str) -> Any:
+    """An outbox row whose event names the customer under another key (a referral keyed by the
+    friend names the advocate): its value holds the id as a JSON string."""
+    needle = bindparam("mentioned", json.dumps(customer_id, ensure_ascii=False).encode(), LargeBinary)
+    if session.get_bind().dialect.name == "postgresql":
+        return text("position(:mentioned in outbox.value) > 0").bindparams(needle)
+    return func.instr(OutboxRecord.value, needle) > 0
+
+
 async def remember_erased(session: AsyncSession, register: Any, customer_id: str) -> None:
     """Put the customer's hash in the `register` table (once), drop the copies of events about
-    them that were already published (the outbox keeps sent rows for a while), and have the
-    database files scrubbed of what the transaction deletes once it commits."""
+    them that were already published (the outbox keeps sent rows for a while), have those still
+    to be published dropped once they are (the relay), and have the database files scrubbed of
+    what the transaction deletes once it commits."""
     scrub_after_commit(session)
+    about_them = or_(OutboxRecord.key == customer_id.encode(), _mentions(session, customer_id))
+    await session.execute(delete(OutboxRecord).where(about_them, OutboxRecord.sent_at.is_not(None)))
     await session.execute(
-        delete(OutboxRecord).where(
-            OutboxRecord.key == customer_id.encode(), OutboxRecord.sent_at.is_not(None)
-        )
+        update(OutboxRecord).where(about_them, OutboxRecord.sent_at.is_(None)).values(forget_when_sent=True)
     )
     await upsert(
         session,

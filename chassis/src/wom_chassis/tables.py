@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import JSON, Index, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import JSON, Boolean, Index, Integer, LargeBinary, MetaData, String, Table, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from wom_chassis.columns import UtcDateTime
@@ -38,7 +38,15 @@ class OutboxRecord(ChassisBase):
 
     __tablename__ = "outbox"
     __table__: ClassVar[Table]
-    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_unsent", "sent_at", "id"),
+        Index(
+            "ix_outbox_forget",
+            "id",
+            sqlite_where=text("forget_when_sent IS NOT NULL"),
+            postgresql_where=text("forget_when_sent IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -53,3 +61,6 @@ class OutboxRecord(ChassisBase):
     # record as a child of it, so the trace runs on from the inbound event
     traceparent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     tracestate: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    # true for a row about a customer erased before it was published: the relay deletes it once
+    # it is (NULL for every other row: the insert names no value)
+    forget_when_sent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)

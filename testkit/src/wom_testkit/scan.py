@@ -54,17 +54,23 @@ def _as_text(value: Any) -> str | bytes:
     return json.dumps(value, ensure_ascii=False, default=str)  # JSON columns come back parsed
 
 
-def row_occurrences(rows: Rows, needles: list[str]) -> list[str]:
-    """Where any of `needles` occurs in `rows`, as `table: row …` lines (every column, any type)."""
+def row_occurrences(rows: Rows, needles: list[str], *, ignore_case: bool = False) -> list[str]:
+    """Where any of `needles` occurs in `rows`, as `table: row …` lines (every column, any type;
+    `ignore_case`: a name in capitals, as in a referral code, is found too)."""
+
+    def fold(value: Any) -> Any:
+        return value.lower() if ignore_case else value
+
+    wanted = [fold(n) for n in needles]
     found = []
     for table, found_rows in rows.items():
         for row in found_rows:
             for value in row:
-                text = _as_text(value)
+                text = fold(_as_text(value))
                 if isinstance(text, bytes):
-                    hits = [n for n in needles if n.encode() in text]
+                    hits = [n for n in wanted if n.encode() in text]
                 else:
-                    hits = [n for n in needles if n in text]
+                    hits = [n for n in wanted if n in text]
                 if hits:
                     found.append(f"{table}: {hits} in {row!r:.300}")
     return found

@@ -25,7 +25,6 @@ from wom_chassis.api_errors import ApiError, error_responses
 from wom_chassis.paging import Page, paging
 from wom_contracts import Scope
 
-from referrals.attribution import record_click
 from referrals.decisions import ReviewConflict, decide_review
 from referrals.dependencies import CurrentProgramme
 from referrals.domain.codes import normalise_code
@@ -33,6 +32,7 @@ from referrals.domain.sharing import message_for, share_link, share_links, with_
 from referrals.models import Referral
 from referrals.programme import Programme
 from referrals.queries import customer_code, referral_by_id, referrals_of_customer, review_page
+from referrals.share_links import visit
 
 __all__ = ["customers_router", "decisions_router", "reviews_router", "share_link_router"]
 
@@ -131,21 +131,41 @@ def _view(referral: Referral) -> ReferralView:
 
 
 share_link_router = public_router()
-"""The public share link: record the click, send the visitor to the storefront."""
+"""The public share link: count the visit, send the visitor to the storefront."""
 
 
-@share_link_router.get("/r/{code}", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
+@share_link_router.get(
+    "/r/{code}",
+    status_code=status.HTTP_302_FOUND,
+    response_class=RedirectResponse,
+    responses=error_responses(429, s429="rate_limited: too many visits from this address this minute"),
+)
 async def follow_share_link(
     code: str, request: Request, service: CurrentService, programme: CurrentProgramme, via: str | None = None
 ) -> RedirectResponse:
+    """A known code and an unknown one are answered alike: a 302 to the storefront with the code."""
     settings = programme.settings
     wanted = normalise_code(code)[:64]
-    visitor = f"{request.client.host if request.client else ''}|{request.headers.get('user-agent', '')}"
     async with service.work() as uow:
-        advocate_id = await record_click(uow, wanted, channel=via, visitor=visitor, programme=programme)
-    if advocate_id is None:
+        visited = await visit(
+            uow,
+            wanted,
+            channel=via,
+            address=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""),
+            programme=programme,
+            per_minute=settings.referrals_share_link_visits_per_minute,
+        )
+    if visited.retry_after is not None:
+        log.info("share_link_rate_limited", retry_after=visited.retry_after)
+        raise ApiError(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many share-link visits from this address: retry in {visited.retry_after} s",
+            "rate_limited",
+            headers={"Retry-After": str(visited.retry_after)},
+        )
+    if visited.advocate_id is None:
         log.info("share_link_with_unknown_code", code=wanted)
-        return RedirectResponse(settings.referrals_storefront_url, status.HTTP_302_FOUND)
     target = with_query(
         settings.referrals_storefront_url, **{settings.referrals_storefront_code_param: wanted}
     )

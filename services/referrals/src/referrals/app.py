@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from wom_chassis import Service, create_service, get_logger, provide, service_cli
+from wom_chassis.jobs import every
 
 from referrals import analytics_api, api
 from referrals.handlers import build_handlers
 from referrals.programme import Programme
 from referrals.rules import load_rules
 from referrals.settings import ReferralsSettings
+from referrals.share_links import forget_stale_visitors
 
 __all__ = ["MIGRATIONS", "create_app", "main"]
 
@@ -22,7 +24,8 @@ def create_app(settings: ReferralsSettings | None = None) -> Service:
     """Build one referrals service from its settings (read from the environment by default)."""
     settings = settings or ReferralsSettings()
     programme = Programme.of(load_rules(settings.referrals_rules_file), settings)
-    service = create_service(settings, build_handlers(programme), migrations=MIGRATIONS)
+    sweep = every(60, forget_stale_visitors, name="share-link-visitors")
+    service = create_service(settings, build_handlers(programme), migrations=MIGRATIONS, background=[sweep])
     provide(service.http, programme=programme)
     service.http.include_router(api.share_link_router)
     for router in (api.customers_router, api.reviews_router, api.decisions_router):

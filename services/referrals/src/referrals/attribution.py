@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
-from wom_chassis import UnitOfWork, new_id, utcnow
+from wom_chassis import UnitOfWork, new_id
 from wom_contracts import CodeIssuedV1, ReferralAttributedV1
 
 from referrals.batch_view import BatchView
 from referrals.decisions import reject, settle
-from referrals.domain.sharing import CHANNELS, share_link
-from referrals.models import Click, ReferralCode
+from referrals.domain.sharing import share_link
+from referrals.models import ReferralCode
 from referrals.programme import Programme
 from referrals.view_rows import ReferralRow
 
-__all__ = ["attribute", "attribute_parked", "issue_code", "record_click"]
+__all__ = ["attribute", "attribute_parked", "issue_code"]
 
 
 async def issue_code(
@@ -111,24 +110,3 @@ async def attribute_parked(uow: UnitOfWork[BatchView], code: str, programme: Pro
         )
         if referral is not None and referral.status == "attributed":
             await settle(uow, referral, programme)
-
-
-async def record_click(
-    uow: UnitOfWork[None], code: str, *, channel: str | None, visitor: str, programme: Programme
-) -> str | None:
-    """A visit of `code`'s share link: recorded with its channel (when one of `CHANNELS`) and a
-    keyed hash of the visitor; the advocate who owns the code, or None (and nothing recorded)
-    for an unknown code."""
-    advocate_id = await uow.session.scalar(select(ReferralCode.customer_id).where(ReferralCode.code == code))
-    if advocate_id is not None:
-        uow.session.add(
-            Click(
-                id=new_id(),
-                code=code,
-                advocate_id=advocate_id,
-                channel=channel if channel in CHANNELS else None,
-                visitor_hash=programme.hashed(visitor),
-                clicked_at=utcnow(),
-            )
-        )
-    return advocate_id

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String
+from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis import ExactDecimal, UtcDateTime
 
@@ -19,6 +19,8 @@ __all__ = [
     "Referral",
     "ReferralCode",
     "Refund",
+    "ShareLinkVisitor",
+    "UnknownCodeVisits",
 ]
 
 
@@ -56,13 +58,15 @@ class ReferralCode(Base):
 
 
 class Click(Base):
-    """One visit of a share link: the code, the channel it was shared on, and the visitor only as
-    a keyed hash of IP address and user agent."""
+    """A visit of a share link, one per code, visitor and hour (`counted_hour`, the hour of the
+    first): the code, the channel it was shared on, and the visitor only as a keyed hash of IP
+    address and user agent."""
 
     __tablename__ = "clicks"
     __table_args__ = (
         Index("ix_clicks_advocate", "advocate_id"),
         Index("ix_clicks_clicked_at", "clicked_at"),
+        UniqueConstraint("code", "visitor_hash", "counted_hour", name="uq_clicks_once_an_hour"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -71,6 +75,29 @@ class Click(Base):
     channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
     visitor_hash: Mapped[str] = mapped_column(String(64))
     clicked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    counted_hour: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ShareLinkVisitor(Base):
+    """The share-link visits from one client address in its current minute (the rate limit),
+    the address only as a keyed hash; a row a minute old is stale and is deleted by the sweep."""
+
+    __tablename__ = "share_link_visitors"
+    __table_args__ = (Index("ix_share_link_visitors_window", "window_start"),)
+
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    visits: Mapped[int] = mapped_column(Integer)
+
+
+class UnknownCodeVisits(Base):
+    """Visits of share links whose code nobody holds, per hour: the operator's view of guessing,
+    written in the one statement a known code's click takes, so both answers cost the same."""
+
+    __tablename__ = "unknown_code_visits"
+
+    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer)
 
 
 class Order(Base):

@@ -35,6 +35,9 @@ class ReferralsSettings(ServiceSettings):
         description="where a share link sends the visitor (the code is added as a query parameter)",
     )
     referrals_storefront_code_param: str = Field(default="ref", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    referrals_share_link_visits_per_minute: int = Field(
+        default=30, ge=1, description="share-link visits one client address may make a minute; then 429"
+    )
     referrals_hash_secret: SecretStr = Field(
         default=SecretStr(DEV_HASH_SECRET),
         description="key of the hashes of emails, IPs, devices and codes; set a long random secret",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from wom_chassis import new_id
 from wom_chassis.privacy import remember_erased
@@ -43,6 +43,13 @@ async def forget_customer(session: AsyncSession, customer_id: str) -> str:
     )
     await session.execute(
         update(Referral).where(Referral.friend_id == customer_id).values(friend_id=pseudonym)
+    )
+    # the once-key of a birthday gift names its customer (one gift a year): it takes the pseudonym
+    named = f"birthday:{customer_id}:"
+    await session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.customer_id == pseudonym, LedgerEntry.once_key.startswith(named, autoescape=True))
+        .values(once_key=f"birthday:{pseudonym}:" + func.substr(LedgerEntry.once_key, len(named) + 1))
     )
     for forgotten in (Customer, Order, Refund):
         await session.execute(delete(forgotten).where(forgotten.customer_id == customer_id))

@@ -6,13 +6,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from httpx import ASGITransport, AsyncClient
+from rewards.jobs import birthday_gifts
 from rewards.models import Coupon, Customer, LedgerEntry, Order, Referral
 from rewards.rules import load_rules
 from rewards.tiering import order_counts, trailing_revenues, trailing_standing
-from sqlalchemy import func, select
-from wom_chassis import Service
-from wom_contracts import CustomerErasedV1, CustomerRegisteredV1, RewardRevokedV1
+from sqlalchemy import func, select, update
+from wom_chassis import Service, utcnow
+from wom_chassis.tables import OutboxRecord
+from wom_contracts import KEY_CLIENT, CustomerErasedV1, CustomerRegisteredV1, RewardRevokedV1
 from wom_testkit import dead_letters, emitted, publish_event
+from wom_testkit.scan import row_occurrences, table_rows
 
 from ..conftest import AUTH
 from ..support import LONG_AGO, NOW, entries, order, qualified, refund, reversed_
@@ -106,3 +109,38 @@ async def test_an_order_under_a_pseudonym_counts_nowhere(rewards: Service) -> No
     async with AsyncClient(transport=ASGITransport(app=rewards.http), base_url="http://r") as client:
         tier = (await client.get("/customers/ben/tier", headers=AUTH)).json()
     assert (tier["rank"], tier["ranked_customers"]) == (1, 1)
+
+
+async def test_no_column_of_any_table_keeps_the_erased_id_email_or_birthday(rewards: Service) -> None:
+    """Every row of every table, found by reflection (outbox and inbox too), after a key client's
+    birthday gift, her orders, a referral and a redemption: her id, address and birthday are in
+    none of them. The birthday gift's once-key named her id until the erasure rewrote it."""
+    today = utcnow()
+    born = date(1971, today.month, today.day) if (today.month, today.day) != (2, 29) else date(1972, 2, 29)
+    customer, email = "anna-3f9c2e", "anna.3f9c2e@example.com"
+    await publish_event(
+        rewards.broker,
+        CustomerRegisteredV1(
+            customer_id=customer, email=email, birthday=born, timezone="UTC", registered_at=LONG_AGO
+        ),
+    )
+    await publish_event(rewards.broker, order("o-1", "100.00", customer=customer, when=NOW))
+    await publish_event(rewards.broker, qualified(advocate=customer, friend="ben"))
+    async with rewards.db.transaction() as session:
+        kept = await session.get(Customer, customer)
+        assert kept is not None
+        kept.tier = KEY_CLIENT
+    assert await birthday_gifts(rewards, rules=load_rules(rewards.settings.rewards_rules_file)) == 1  # type: ignore[attr-defined]
+    needles = [customer, email, born.isoformat()]
+    assert row_occurrences(await table_rows(rewards.db.engine), needles)  # the scan sees her before
+    async with rewards.db.transaction() as session:  # published, as the relay has within moments
+        await session.execute(update(OutboxRecord).values(sent_at=utcnow()))
+
+    await publish_event(rewards.broker, CustomerErasedV1(customer_id=customer, requested_at=NOW))
+
+    left = row_occurrences(await table_rows(rewards.db.engine), needles)
+    assert left == [], "\n".join(left)
+    async with rewards.db.session() as session:
+        gift = await session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "birthday"))
+    assert gift is not None and gift.once_key == f"birthday:{gift.customer_id}:{today.year}"
+    assert gift.customer_id.startswith("#erased-")
