@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import String, event, select, update
+from sqlalchemy import String, event, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wom_chassis.columns import UtcDateTime
 from wom_chassis.database import Database
 from wom_chassis.outbox import add_to_outbox, oldest_unsent_age, outbox_row
 from wom_chassis.privacy import remember_erased
 from wom_chassis.publishing import KeyPartitioner
-from wom_chassis.relay import OutboxRelay
+from wom_chassis.relay import _TO_FORGET, OutboxRelay
 from wom_chassis.tables import OutboxRecord
 from wom_chassis.unit_of_work import unit_of_work
 from wom_contracts import Money, OrderCompletedV1
@@ -64,10 +66,16 @@ async def commit(db: Database, relay: OutboxRelay, events: list[OrderCompletedV1
 
 
 def statements(db: Database, verb: str) -> list[str]:
+    """The statements on the outbox that start with `verb`, from now on; the look for rows of
+    erased customers (on the partial index, after every round) aside."""
     seen: list[str] = []
 
     def before(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith(verb) and "outbox" in statement:
+        if (
+            statement.lstrip().upper().startswith(verb)
+            and "outbox" in statement
+            and "forget_when_sent" not in statement
+        ):
             seen.append(statement)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", before)
@@ -174,6 +182,24 @@ async def test_rows_about_a_customer_erased_before_they_went_out_are_published_t
     async with db.session() as session:
         kept = (await session.scalars(select(OutboxRecord.key))).all()
     assert kept == [b"c-1"]  # c-1's row stays for the retention period, c-0's is gone
+
+
+async def test_looking_for_rows_to_forget_reads_the_partial_index_not_every_sent_row(
+    tmp_path: Path,
+) -> None:
+    """The relay looks after every round: asked in one WHERE, SQLite's planner walked the whole of
+    ix_outbox_unsent's sent rows (5.9 ms at 20,000 rows, a third of the relay's time per row)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}", [])
+    await db.migrate()
+    await write(db, [order(n) for n in range(50)])
+    async with db.transaction() as session:
+        await session.execute(update(OutboxRecord).values(sent_at=WHEN))
+        await session.execute(text("ANALYZE"))  # statistics make the planner prefer the big index
+    statement = str(_TO_FORGET.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    async with db.session() as session:
+        plan = " ".join(row[-1] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {statement}")))
+    await db.dispose()
+    assert plan == "SCAN outbox USING INDEX ix_outbox_forget", plan
 
 
 async def test_a_full_batch_waits_a_round_and_its_partition_keeps_its_order(db: Database) -> None:

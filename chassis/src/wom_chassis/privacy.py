@@ -55,10 +55,12 @@ async def remember_erased(session: AsyncSession, register: Any, customer_id: str
     what the transaction deletes once it commits."""
     scrub_after_commit(session)
     about_them = or_(OutboxRecord.key == customer_id.encode(), _mentions(session, customer_id))
-    await session.execute(delete(OutboxRecord).where(about_them, OutboxRecord.sent_at.is_not(None)))
+    # marked first, then the sent ones deleted: a row the relay marks sent between the two
+    # statements (PostgreSQL, read committed) is deleted by the second rather than missed by both
     await session.execute(
         update(OutboxRecord).where(about_them, OutboxRecord.sent_at.is_(None)).values(forget_when_sent=True)
     )
+    await session.execute(delete(OutboxRecord).where(about_them, OutboxRecord.sent_at.is_not(None)))
     await upsert(
         session,
         register,
