@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from wom_chassis.deadletters import REPLAY_FOR_HEADER
 from wom_chassis.metrics import EVENTS_CONSUMED
 from wom_chassis.tables import InboxRecord, OutboxRecord
 from wom_contracts import Money, OrderCompletedV1
+from wom_contracts.commerce import MAX_ORDER_ITEMS
 from wom_testkit import FakeRecord, record_of
 
 WHEN = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -181,6 +183,35 @@ async def test_batch_and_per_record_modes_give_the_same_results(tmp_path, sink) 
         results.append((await emitted_orders(db), await count(db, InboxRecord.event_id)))
         await db.dispose()
     assert results[0] == results[1]
+
+
+def _oversize(n: int, field: str, value: object) -> FakeRecord:
+    """An order whose data has one field past its bound, as a publisher could send it."""
+    record = record_of(order(n), offset=n)
+    data = json.loads(record.value)
+    data[field] = value
+    record.value = json.dumps(data).encode()
+    return record
+
+
+@pytest.mark.parametrize("mode", ["batch", "record"])
+async def test_oversize_records_are_dead_lettered_whole_and_the_partition_moves_on(db, sink, mode) -> None:
+    """Past the bounds the contracts declare: the list of lines, an id, a code, a free text."""
+    line = {"sku": "MUG-1", "name": "Mug", "quantity": 1, "unit_price": {"amount": "1.00", "currency": "EUR"}}
+    oversize = [
+        _oversize(1, "items", [line] * (MAX_ORDER_ITEMS + 1)),
+        _oversize(2, "order_id", "o" * 65),
+        _oversize(3, "referral_code", "R" * 100_000),
+        _oversize(4, "channel", "w" * 65),
+    ]
+    records = [record_of(order(0), offset=0), *oversize, record_of(order(5), offset=5)]
+    await processor(db, sink, Echo(), mode).process(records)
+    assert await emitted_orders(db) == ["o-0", "o-5"]
+    assert [letter.value for letter in sink.records] == [record.value for record in oversize]
+    assert {sink.headers(i)["dlq.reason"] for i in range(len(oversize))} == {"invalid_event"}
+    named = [sink.headers(i)["dlq.error"] for i in range(len(oversize))]
+    for field, error in zip(["items", "order_id", "referral_code", "channel"], named, strict=True):
+        assert field in error and len(error) < 2_000, error  # the field, not the value, is named
 
 
 async def test_null_header_values_are_dead_lettered_not_fatal(db, sink) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, IPvAnyAddress, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from wom_contracts.base import Event
-from wom_contracts.types import Id, Locale, Money, Timezone, UtcDatetime
+from wom_contracts.types import Id, IpAddress, Locale, Money, ReferralCode, Timezone, UtcDatetime
 
 __all__ = [
     "CustomerErasedV1",
@@ -23,7 +23,8 @@ MAX_ORDER_ITEMS = 1_000
 cannot hold a consumer's loop for long (1,000 lines validate in a few milliseconds)."""
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Email = Annotated[EmailStr, Field(max_length=254)]
+"""An address as RFC 5321 bounds it (the validator refuses longer ones; the schema says so)."""
 
 
 class CustomerRegisteredV1(Event):
@@ -31,16 +32,16 @@ class CustomerRegisteredV1(Event):
 
     event_type = "commerce.customer.registered.v1"
 
-    email: EmailStr
+    email: Email
     first_name: Name | None = None
     last_name: Name | None = None
     locale: Locale = "en"
     timezone: Timezone | None = None
     birthday: date | None = None
     registered_at: UtcDatetime
-    referral_code: Code | None = None
+    referral_code: ReferralCode | None = None
     marketing_consent: bool = False
-    ip_address: IPvAnyAddress | None = None
+    ip_address: IpAddress | None = None
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
 
 
@@ -64,7 +65,7 @@ class OrderCompletedV1(Event):
     total: Money
     items: list[OrderItem] | None = Field(default=None, max_length=MAX_ORDER_ITEMS)
     completed_at: UtcDatetime
-    referral_code: Code | None = None
+    referral_code: ReferralCode | None = None
     payment_fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     channel: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 

@@ -20,7 +20,7 @@ __all__ = [
 
 SurveyKind = Literal["nps", "csat", "review"]
 Priority = Literal["P1", "P2", "P3"]
-Queue = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+Queue = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "review": (1, 5)}
 
 

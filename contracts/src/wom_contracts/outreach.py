@@ -11,7 +11,7 @@ from wom_contracts.types import Id, Locale, ReasonCode, UtcDatetime
 
 __all__ = ["MessageFailedV1", "MessageSentV1", "MessageSuppressedV1"]
 
-Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Kind = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Channel = Literal["email", "webhook"]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 

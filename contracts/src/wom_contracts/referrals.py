@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, StringConstraints
+from pydantic import AnyHttpUrl, Field, StringConstraints, UrlConstraints
 
 from wom_contracts.base import Event
-from wom_contracts.types import Id, Money, ReasonCode, UtcDatetime
+from wom_contracts.types import Id, Money, ReasonCode, ReferralCode, UtcDatetime
 
 __all__ = [
     "CodeIssuedV1",
@@ -17,7 +17,6 @@ __all__ = [
     "ReferralReversedV1",
 ]
 
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Reviewer = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 """Who decided a referral in review (an operator's name or login); absent for automatic decisions."""
 
@@ -27,8 +26,8 @@ class CodeIssuedV1(Event):
 
     event_type = "referrals.code.issued.v1"
 
-    code: Code
-    share_url: AnyHttpUrl
+    code: ReferralCode
+    share_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2083)]
     occurred_at: UtcDatetime
 
 
@@ -39,7 +38,7 @@ class ReferralAttributedV1(Event):
 
     referral_id: Id
     advocate_customer_id: Id
-    code: Code
+    code: ReferralCode
     source: Literal["registration", "checkout"]
     occurred_at: UtcDatetime
 

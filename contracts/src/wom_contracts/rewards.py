@@ -65,7 +65,7 @@ KEY_CLIENT: KnownTier = "key_client"
 queues (feedback), welcomed with the key-client offer (outreach)."""
 TIER_ORDER: tuple[KnownTier, ...] = (MEMBER, REPEAT_BUYER, KEY_CLIENT)
 """Lowest first."""
-Tier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Tier = Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 def is_upgrade(previous: str | None, tier: str) -> bool:

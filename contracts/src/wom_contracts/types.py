@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyAddress,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
@@ -22,21 +23,49 @@ from pydantic import (
 __all__ = [
     "TIMEZONES",
     "Id",
+    "IpAddress",
     "Locale",
     "Money",
     "ReasonCode",
+    "ReferralCode",
     "Timezone",
     "UtcDatetime",
 ]
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+# Every string of the contracts declares its maximum length, also where a pattern already bounds
+# it: a JSON Schema reader (a publisher's validator, a form, a column) sees the bound without
+# reading the pattern, and pydantic-core refuses an oversize value before it runs the pattern.
+
+Id = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 """An opaque id: 1–64 of A-Z a-z 0-9 _ . : -"""
 
-ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ReasonCode = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A stable snake_case reason code that support teams and customers can be shown."""
+
+ReferralCode = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+"""A referral code as customers type and share it."""
 
 Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 """A BCP 47 language tag such as `en`, `ro-MD` or `sv-SE`."""
+
+
+MAX_IP_ADDRESS = 64
+"""The longest IP address in text: 45 characters for IPv6 with an IPv4 tail, the rest for a
+zone id (`fe80::1%eth0`), which the address parser otherwise takes at any length."""
+
+
+def _short_address(value: object) -> object:
+    if isinstance(value, str) and len(value) > MAX_IP_ADDRESS:
+        raise ValueError(f"an IP address has at most {MAX_IP_ADDRESS} characters")
+    return value
+
+
+IpAddress = Annotated[
+    IPvAnyAddress,
+    BeforeValidator(_short_address),
+    WithJsonSchema({"type": "string", "format": "ipvanyaddress", "maxLength": MAX_IP_ADDRESS}),
+]
+"""An IPv4 or IPv6 address."""
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -90,8 +119,11 @@ class Money(BaseModel):
             {
                 "type": "string",
                 "pattern": AMOUNT_PATTERN,
+                "maxLength": 19,
                 "description": "a non-negative decimal, at most 4 decimal places",
             }
         ),
     ]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(description="ISO 4217 code")
+    currency: Annotated[str, StringConstraints(max_length=3, pattern=r"^[A-Z]{3}$")] = Field(
+        description="ISO 4217 code"
+    )
