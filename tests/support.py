@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from wom_testkit import bound, empty_database_url, sibling_database_url
+from wom_testkit.records import source_of
 
 HEALTHY_TIMEOUT = float(os.environ.get("WOM_TEST_HEALTHY_TIMEOUT") or bound(120))
 """How long a started service may take to answer /health (`WOM_TEST_HEALTHY_TIMEOUT`, else 120 s
@@ -104,11 +105,12 @@ def forked_children(pid: int) -> list[int]:
 
 
 def cloudevent_headers(event_type: str, subject: str, event_id: str | None = None) -> list[tuple[str, bytes]]:
-    """CloudEvents binary-mode headers written by hand, as a non-wom publisher would."""
+    """CloudEvents binary-mode headers written by hand, as a non-wom publisher would (with the
+    source of the wom service whose event it stands in for, which consumers require)."""
     return [
         ("ce_specversion", b"1.0"),
         ("ce_id", (event_id or uuid.uuid4().hex).encode()),
-        ("ce_source", b"https://shop.example.com/orders"),
+        ("ce_source", source_of(event_type, upstream="https://shop.example.com/orders").encode()),
         ("ce_type", event_type.encode()),
         ("ce_time", datetime.now(UTC).isoformat().encode()),
         ("ce_subject", subject.encode()),

@@ -13,8 +13,9 @@ from wom_chassis import Database, EventHandlers, EventProcessor, UnitOfWork
 from wom_chassis.deadletters import REPLAY_FOR_HEADER
 from wom_chassis.metrics import EVENTS_CONSUMED
 from wom_chassis.tables import InboxRecord, OutboxRecord
-from wom_contracts import Money, OrderCompletedV1
+from wom_contracts import Money, OrderCompletedV1, ReferralQualifiedV1
 from wom_contracts.commerce import MAX_ORDER_ITEMS
+from wom_contracts.samples import sample
 from wom_testkit import FakeRecord, record_of
 
 WHEN = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -212,6 +213,52 @@ async def test_oversize_records_are_dead_lettered_whole_and_the_partition_moves_
     named = [sink.headers(i)["dlq.error"] for i in range(len(oversize))]
     for field, error in zip(["items", "order_id", "referral_code", "channel"], named, strict=True):
         assert field in error and len(error) < 2_000, error  # the field, not the value, is named
+
+
+def _from(source: str, record: FakeRecord) -> FakeRecord:
+    record.headers = [(k, source.encode() if k == "ce_source" else v) for k, v in record.headers]
+    return record
+
+
+@pytest.mark.parametrize("mode", ["batch", "record"])
+async def test_an_event_from_a_producer_the_topic_does_not_have_is_dead_lettered(db, sink, mode) -> None:
+    """Upstream events from the named upstream publishers only; a wom service's events from that
+    service only: a stranger who can write to the broker can neither grant points nor erase."""
+    handlers = EventHandlers()
+    echo = Echo()
+    handlers.on(OrderCompletedV1)(echo)
+    qualified: list[str] = []
+
+    @handlers.on(ReferralQualifiedV1)
+    async def on_qualified(event: ReferralQualifiedV1, uow: UnitOfWork) -> None:
+        qualified.append(event.referral_id)
+
+    proc = EventProcessor(
+        db=db, records=sink, handlers=handlers, service="test", source="wom/test",
+        dead_letter_topic="test.dlq", mode=mode, upstream_sources=frozenset({"shop/checkout"}),
+    )  # fmt: skip
+    referral = sample("referrals.referral.qualified.v1")
+    records = [
+        _from("shop/checkout", record_of(order(1), offset=0)),
+        _from("intruder", record_of(order(2), offset=1)),
+        _from("wom/referrals", record_of(referral, offset=2)),
+        _from("wom/rewards", record_of(referral, event_id="evt-forged", offset=3)),  # not its owner
+        _from("shop/checkout", record_of(referral, event_id="evt-upstream", offset=4)),
+    ]
+    await proc.process(records)
+    assert await emitted_orders(db) == ["o-1"] and qualified == [referral.referral_id]
+    assert [letter.value for letter in sink.records] == [records[n].value for n in (1, 3, 4)]
+    assert {sink.headers(i)["dlq.reason"] for i in range(3)} == {"unexpected_source"}
+    assert sink.headers(0)["dlq.error"] == (
+        "commerce.order.completed.v1 is published by shop/checkout, not this ce_source"
+    )
+    assert "intruder" not in sink.headers(0)["dlq.error"]
+
+
+async def test_without_named_upstream_publishers_only_wom_events_are_checked(db, sink) -> None:
+    """WOM_ENV=dev without UPSTREAM_SOURCES: the shop's events from anyone, wom's still from wom."""
+    await processor(db, sink, Echo()).process([_from("anyone", record_of(order(1)))])
+    assert await emitted_orders(db) == ["o-1"] and sink.records == []
 
 
 async def test_null_header_values_are_dead_lettered_not_fatal(db, sink) -> None:

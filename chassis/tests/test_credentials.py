@@ -104,6 +104,7 @@ async def test_the_single_api_token_holds_every_scope_unless_narrowed(tmp_path: 
 def test_api_tokens_are_read_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
     entries = [{"name": "survey-tool", "sha256": token_digest(DESK), "scopes": ["intake:write"]}]
     monkeypatch.setenv("API_TOKENS", json.dumps(entries))
+    monkeypatch.setenv("UPSTREAM_SOURCES", '["shop/checkout"]')
     settings = ServiceSettings(service_name="scoped", wom_env="prod")
     credential = Credentials.of(settings).identify(DESK)
     assert credential is not None and credential.name == "survey-tool"

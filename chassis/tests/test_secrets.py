@@ -25,8 +25,24 @@ class _Keyed(ServiceSettings):
 
 
 def test_real_secrets_raise_no_problem() -> None:
-    settings = _Keyed(wom_env="prod", api_token=REAL, keyed_signing_secret=REAL)
+    settings = _Keyed(wom_env="prod", api_token=REAL, keyed_signing_secret=REAL, upstream_sources=["shop"])
     assert secret_problems(settings) == [] and check_secrets(settings) == []
+
+
+def test_upstream_publishers_are_named_or_any_is_said_outside_dev() -> None:
+    """Whose commerce events to take is a deployment's decision: unset, the service refuses."""
+    unnamed = _Keyed(wom_env="prod", api_token=REAL, keyed_signing_secret=REAL)
+    with pytest.raises(SecretsRefused, match="UPSTREAM_SOURCES is unset"):
+        check_secrets(unnamed)
+    anyone = _Keyed(wom_env="prod", api_token=REAL, keyed_signing_secret=REAL, upstream_sources=["*"])
+    assert check_secrets(anyone) == [] and anyone.upstream_producers is None
+    named = _Keyed(
+        wom_env="prod", api_token=REAL, keyed_signing_secret=REAL, upstream_sources=["shop", "crm"]
+    )
+    assert named.upstream_producers == frozenset({"shop", "crm"})
+    with pytest.raises(ValueError, match="upstream_sources"):
+        _Keyed(upstream_sources=[])  # an empty list would take no one's events: said, not run
+    assert any("UPSTREAM_SOURCES" in problem for problem in check_secrets(_Keyed(wom_env="dev")))
 
 
 def test_every_problem_is_named_by_its_variable() -> None:

@@ -21,7 +21,7 @@ def _service(tmp_path: Path, **settings: Any) -> Service:
 
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"
     service_settings = ServiceSettings(
-        service_name="edge", api_token=SECRET, database_url=database_url, **settings
+        service_name="edge", api_token=SECRET, database_url=database_url, upstream_sources=["*"], **settings
     )
     service = create_service(service_settings, handlers, migrations=tmp_path)
     seen = public_router()

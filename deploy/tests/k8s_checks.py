@@ -31,7 +31,7 @@ SERVICES = {
     "outreach": "OutreachSettings",
     "feedback": "FeedbackSettings",
 }
-KINDS = {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "ScaledObject"}
+KINDS = {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "ScaledObject", "NetworkPolicy"}
 # what overlays/prod/kustomization.yaml says: KEDA bounds per service, and the dev replicas
 PROD_MIN_REPLICAS, PROD_MAX_REPLICAS = 3, 12
 DEV_REPLICAS = 1

@@ -101,7 +101,11 @@ def required_variables(text: str) -> set[str]:
 
 def fake_environment() -> dict[str, str]:
     """A value for every required variable (and none for those with defaults)."""
-    return {name: f"test-{name.lower()}" for name in required_variables(COMPOSE_FILE.read_text())}
+    shaped = {"WOM_UPSTREAM_SOURCES": '["test-shop"]'}  # a JSON list, as the operator writes it
+    return {
+        name: shaped.get(name, f"test-{name.lower()}")
+        for name in required_variables(COMPOSE_FILE.read_text())
+    }
 
 
 def environment_of(service: Mapping[str, Any]) -> dict[str, Any]:

@@ -221,3 +221,45 @@ def test_the_checks_find_what_is_wrong(prod: list[Doc]) -> None:
     main["readinesProbe"] = {"httpGet": {"path": "/health", "port": "http"}}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[0], strict=True)
+
+
+def _selects(policy: Doc, labels: dict[str, str]) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(key) == value for key, value in wanted.items())
+
+
+def _ports(rules: list[Doc]) -> set[str]:
+    return {
+        f"{port['port']}/{port.get('protocol', 'TCP')}" for rule in rules for port in rule.get("ports", [])
+    }
+
+
+PLATFORM_EGRESS = {"53/UDP", "53/TCP", "9092/TCP", "9093/TCP", "5432/TCP"}
+SENDERS_EGRESS = {"25/TCP", "465/TCP", "587/TCP", "443/TCP", "1025/TCP"}  # mail and webhooks
+
+
+def test_each_service_reaches_only_the_broker_its_database_and_its_mail_or_webhooks(overlay: str) -> None:
+    docs = render(overlay)
+    policies = list(of_kind(docs, "NetworkPolicy").values())
+    for name, deployment in of_kind(docs, "Deployment").items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        mine = [policy for policy in policies if _selects(policy, labels)]
+        # selected both ways: what no policy allows is refused
+        assert any({"Ingress", "Egress"} <= set(p["spec"]["policyTypes"]) for p in mine), name
+        ingress = [rule for p in mine for rule in p["spec"].get("ingress", [])]
+        egress = [rule for p in mine for rule in p["spec"].get("egress", [])]
+        assert _ports(ingress) == {"8000/TCP"} and all(rule.get("ports") for rule in ingress), name
+        assert all(rule.get("ports") for rule in egress), f"{name}: an egress rule open on every port"
+        expected = PLATFORM_EGRESS | (SENDERS_EGRESS if name in {"outreach", "feedback"} else set())
+        assert _ports(egress) == expected, name
+    platform = of_kind(docs, "NetworkPolicy")["wom-platform"]["spec"]["egress"]
+    peers = {port: rule["to"] for rule in platform for port in _ports([rule])}
+    if overlay == "prod":  # the broker and the database in their own namespaces
+        assert peers["9092/TCP"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
+        ]
+        assert peers["5432/TCP"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "postgres"}}}
+        ]
+    else:
+        assert peers["9092/TCP"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}]

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
-from wom_contracts import EVENT_TYPES, ContractError, DecodedEvent, Event, decode
+from wom_contracts import EVENT_TYPES, ContractError, DecodedEvent, Event, decode, producers_of
 
 from wom_chassis.columns import utcnow
 from wom_chassis.database import Database, serialise
@@ -134,6 +134,7 @@ class EventProcessor:
         retry_initial: float = 0.2,
         retry_max: float = 5.0,
         on_committed: Callable[[list[dict[str, Any]]], None] | None = None,
+        upstream_sources: frozenset[str] | None = None,
     ) -> None:
         self.db = db
         self.records = records
@@ -146,6 +147,8 @@ class EventProcessor:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.on_committed = on_committed
+        self.upstream_sources = upstream_sources
+        self._producers: dict[str, frozenset[str] | None] = {}  # event type -> its sources (None: any)
         self._metrics = ConsumeMetrics(service)
         self._batch_seconds = BATCH_SECONDS.labels(service)
 
@@ -194,6 +197,17 @@ class EventProcessor:
                 "unknown_event_type",
                 f"{self.service} does not consume {decoded.envelope.type!r} "
                 f"(received on topic {record.topic!r})",
+            )
+        event_type = decoded.envelope.type
+        if event_type not in self._producers:
+            self._producers[event_type] = producers_of(event_type, self.upstream_sources)
+        producers = self._producers[event_type]
+        if producers is not None and decoded.envelope.source not in producers:
+            # anyone who can write to the topic is not its producer: the broker's ACLs say who
+            # may write, this says whose events these are (the value is a stranger's: not quoted)
+            allowed = ", ".join(sorted(producers)) or "no upstream publisher named (UPSTREAM_SOURCES)"
+            return DeadLetter(
+                record, "unexpected_source", f"{event_type} is published by {allowed}, not this ce_source"
             )
         return _Item(record, decoded)
 

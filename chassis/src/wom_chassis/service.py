@@ -196,6 +196,7 @@ def create_service(
         retry_initial=settings.retry_initial_seconds,
         retry_max=settings.retry_max_seconds,
         on_committed=relay.hand_over,
+        upstream_sources=settings.upstream_producers,
     )
     broker.include_router(_consumer_router(settings, handlers, processor))
     service = Service(settings, db, broker, processor, relay, background=background, credentials=credentials)

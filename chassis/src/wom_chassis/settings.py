@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from wom_contracts import EVERY_SCOPE, Scope
+from wom_contracts import EVERY_SCOPE, Scope, service_source
 
 __all__ = [
     "MIN_SECRET_BYTES",
@@ -107,6 +107,11 @@ def check_secrets(settings: ServiceSettings) -> list[str]:
     problems = secret_problems(settings)
     if settings.api_token is None and not settings.api_tokens and settings.api_tokens_file is None:
         problems.append("no API credential: set API_TOKENS_FILE (or API_TOKENS, or API_TOKEN)")
+    if settings.upstream_sources is None:
+        problems.append(
+            "UPSTREAM_SOURCES is unset: name the ce_source of each system that publishes commerce "
+            'events and survey answers (a JSON list), or ["*"] to take any'
+        )
     if problems and settings.wom_env != "dev":
         raise SecretsRefused(problems)
     return problems
@@ -194,6 +199,14 @@ class ServiceSettings(BaseSettings):
         ge=0,
         description="Strict-Transport-Security on every answer outside WOM_ENV=dev (0: none)",
     )
+    upstream_sources: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="the CloudEvents `source` of each upstream publisher (a JSON list): a commerce "
+        "event or survey answer from any other is dead-lettered (unexpected_source), as is a wom "
+        'event whose source is not its service\'s; `["*"]` takes upstream events from anyone; '
+        "unset, the service refuses to start outside WOM_ENV=dev",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     relay_every_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=500, ge=1, description="rows the relay publishes per round")
@@ -238,6 +251,13 @@ class ServiceSettings(BaseSettings):
         return self
 
     @property
+    def upstream_producers(self) -> frozenset[str] | None:
+        """The upstream publishers whose events are taken; None: anyone's."""
+        if self.upstream_sources is None or "*" in self.upstream_sources:
+            return None
+        return frozenset(self.upstream_sources)
+
+    @property
     def dead_letter_topic(self) -> str:
         """The topic where this service parks records it cannot process."""
         return f"{self.service_name}.dlq"
@@ -245,7 +265,7 @@ class ServiceSettings(BaseSettings):
     @property
     def event_source(self) -> str:
         """The CloudEvents `source` of events this service emits."""
-        return f"wom/{self.service_name}"
+        return service_source(self.service_name)
 
     def kafka_client_options(self) -> dict[str, Any]:
         """Connection options for plain aiokafka clients (operator tools), SASL/TLS included."""

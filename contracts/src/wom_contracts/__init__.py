@@ -37,10 +37,14 @@ from wom_contracts.referrals import (
 )
 from wom_contracts.registry import (
     EVENT_TYPES,
+    SERVICES,
+    UPSTREAM_TYPES,
     ContractError,
     UnknownEventType,
     all_topics,
     model_for,
+    producers_of,
+    service_source,
     topic_for,
 )
 from wom_contracts.rewards import (
@@ -90,7 +94,9 @@ __all__ = [
     "REFERRAL_KINDS",
     "REPEAT_BUYER",
     "REWARD_KINDS",
+    "SERVICES",
     "TIER_ORDER",
+    "UPSTREAM_TYPES",
     "Balance",
     "CaseBreachedV1",
     "CaseOpenedV1",
@@ -138,5 +144,7 @@ __all__ = [
     "format_time",
     "is_upgrade",
     "model_for",
+    "producers_of",
+    "service_source",
     "topic_for",
 ]

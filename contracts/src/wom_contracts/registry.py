@@ -34,7 +34,18 @@ from wom_contracts.rewards import (
     TierChangedV1,
 )
 
-__all__ = ["EVENT_TYPES", "ContractError", "UnknownEventType", "all_topics", "model_for", "topic_for"]
+__all__ = [
+    "EVENT_TYPES",
+    "SERVICES",
+    "UPSTREAM_TYPES",
+    "ContractError",
+    "UnknownEventType",
+    "all_topics",
+    "model_for",
+    "producers_of",
+    "service_source",
+    "topic_for",
+]
 
 _MODELS: list[type[Event]] = [
     CustomerRegisteredV1, OrderCompletedV1, OrderRefundedV1, CustomerErasedV1,
@@ -48,6 +59,38 @@ _MODELS: list[type[Event]] = [
 ]  # fmt: skip
 
 EVENT_TYPES: dict[str, type[Event]] = {model.event_type: model for model in _MODELS}
+
+SERVICES = ("referrals", "rewards", "outreach", "feedback")
+"""wom's services; each publishes the event types named after it, `<service>.…`."""
+
+UPSTREAM_TYPES: frozenset[str] = frozenset(
+    model.event_type
+    for model in (
+        CustomerRegisteredV1,
+        OrderCompletedV1,
+        OrderRefundedV1,
+        CustomerErasedV1,
+        ResponseSubmittedV1,
+    )
+)
+"""The event types upstream systems publish: the shop's, and survey tools' answers (which the
+feedback service's intake publishes too)."""
+
+
+def service_source(service: str) -> str:
+    """The CloudEvents `source` of the events a wom service publishes."""
+    return f"wom/{service}"
+
+
+def producers_of(event_type: str, upstream: frozenset[str] | None) -> frozenset[str] | None:
+    """The `ce_source` values a record of `event_type` may carry: its service's for a wom event,
+    `upstream` (the deployment's upstream publishers) for an upstream one; None: any (upstream
+    publishers not named, development only)."""
+    owner = event_type.split(".", 1)[0]
+    own = frozenset({service_source(owner)}) if owner in SERVICES else frozenset()
+    if event_type in UPSTREAM_TYPES:
+        return None if upstream is None else own | upstream
+    return own
 
 
 class ContractError(Exception):

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wom_contracts import Event, encode
+from wom_contracts import SERVICES, UPSTREAM_TYPES, Event, encode, service_source
 
-__all__ = ["FakeRecord", "record_of"]
+__all__ = ["FakeRecord", "record_of", "source_of"]
+
+
+def source_of(event: Event | type[Event] | str, upstream: str = "tests") -> str:
+    """The `ce_source` a record of `event` (or of an event type) carries in a deployment: its wom
+    service's for a wom event (consumers refuse any other), `upstream` for an upstream one."""
+    event_type = event if isinstance(event, str) else event.event_type
+    owner = event_type.split(".", 1)[0]
+    return service_source(owner) if owner in SERVICES and event_type not in UPSTREAM_TYPES else upstream
 
 
 @dataclass
@@ -25,7 +33,7 @@ def record_of(
     event: Event, *, offset: int = 0, event_id: str | None = None, structured: bool = False
 ) -> FakeRecord:
     """The record an upstream publisher would produce for `event`."""
-    encoded = encode(event, source="tests", event_id=event_id, structured=structured)
+    encoded = encode(event, source=source_of(event), event_id=event_id, structured=structured)
     return FakeRecord(
         topic=encoded.topic,
         value=encoded.value,

@@ -19,6 +19,8 @@ from wom_chassis.unit_of_work import UnitOfWork
 from wom_contracts import CustomerErasedV1, Event, decode, encode
 from wom_contracts.asyncapi import ASYNCAPI_DIR, render_document
 
+from wom_testkit.records import source_of
+
 __all__ = [
     "BrokerRecords",
     "asyncapi_served_and_committed",
@@ -41,7 +43,7 @@ async def publish_event(
 ) -> str:
     """Publish `event` as an upstream system would (CloudEvents binary mode), with `headers` added
     (a `traceparent`, say); return its id."""
-    record = encode(event, source="tests", event_id=event_id, structured=structured)
+    record = encode(event, source=source_of(event), event_id=event_id, structured=structured)
     headers = {**{name: value.decode() for name, value in record.headers}, **(headers or {})}
     await broker.publish(record.value, topic=record.topic, key=record.key, headers=headers)
     return headers["ce_id"]
