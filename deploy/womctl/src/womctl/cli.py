@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -27,7 +28,7 @@ from wom_chassis import ServiceSettings
 from wom_chassis.settings import SecretsRefused
 from wom_contracts import EVERY_SCOPE, Scope
 
-from womctl import asyncapi, contracts, deadletters, migrations, samples, tokens
+from womctl import asyncapi, contracts, deadletters, migrations, principals, samples, tokens
 from womctl.broker import EmbeddedBroker
 from womctl.cluster import DEFAULT_TIMEOUT, ClusterUnreachable
 from womctl.demo import run_demo
@@ -46,6 +47,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 topics_app = typer.Typer(help="Bring the cluster to deploy/topics.yaml (`womctl topics` alone: apply).")
 dlq = typer.Typer(no_args_is_help=True, help="List, show and replay a service's dead letters.")
 contracts_app = typer.Typer(no_args_is_help=True, help="The event contracts.")
+kafka_app = typer.Typer(no_args_is_help=True, help="Kafka principals and their ACLs.")
 token_app = typer.Typer(no_args_is_help=True, help="API credentials: a token per client, named and scoped.")
 dev = typer.Typer(
     no_args_is_help=True,
@@ -55,6 +57,7 @@ dev = typer.Typer(
 app.add_typer(topics_app, name="topics", rich_help_panel=OPERATIONS)
 app.add_typer(dlq, name="dlq", rich_help_panel=OPERATIONS)
 app.add_typer(contracts_app, name="contracts", rich_help_panel=OPERATIONS)
+app.add_typer(kafka_app, name="kafka", rich_help_panel=OPERATIONS)
 app.add_typer(token_app, name="token", rich_help_panel=OPERATIONS)
 app.add_typer(dev, name="dev", rich_help_panel=DEVELOPMENT)
 console = Console()
@@ -383,6 +386,55 @@ def contracts_asyncapi(
         raise _fail(str(error)) from None
     for path in paths:
         typer.echo(path)
+
+
+class PrincipalsOutput(StrEnum):
+    table = "table"
+    strimzi = "strimzi"
+    acls = "acls"
+
+
+@kafka_app.command("principals")
+def kafka_principals(
+    output: Annotated[
+        PrincipalsOutput,
+        typer.Option(help="table; strimzi: KafkaUser objects; acls: kafka-acls.sh commands"),
+    ] = PrincipalsOutput.table,
+    write: Annotated[
+        bool,
+        typer.Option(help="rewrite the committed file: deploy/k8s/kafka/users.yaml or deploy/kafka/acls.sh"),
+    ] = False,
+    cluster: Annotated[str, typer.Option(help="strimzi: the Kafka cluster (strimzi.io/cluster)")] = "kafka",
+    bootstrap: Annotated[str | None, typer.Option(help="acls: the brokers, an admin's listener")] = None,
+    command_config: Annotated[
+        Path | None, typer.Option(help="acls: the admin's client properties (SASL, TLS)")
+    ] = None,
+) -> None:
+    """The Kafka principals of a deployment and what each may do: one per service (its own topics,
+    its dead-letter topic, the topics it consumes in its group), upstream systems, womctl."""
+    people = principals.principals()
+    if output is PrincipalsOutput.table:
+        table = Table("principal", "on", "name", "operations", title="Kafka principals")
+        for person in people:
+            for grant in person.grants:
+                shown = grant.name + ("*" if grant.pattern == "prefix" else "")
+                table.add_row(person.name, grant.resource, shown, ", ".join(grant.operations))
+        console.print(table)
+        return
+    if output is PrincipalsOutput.strimzi:
+        path, text = principals.USERS_FILE, principals.render_users(people, cluster)
+    elif write:  # the compose broker's, asked on its loopback listener
+        path, text = principals.ACLS_FILE, principals.render_acls(people)
+    elif bootstrap is None:
+        raise typer.BadParameter("--bootstrap is required with --output acls (or --write)")
+    else:
+        config = None if command_config is None else str(command_config)
+        path, text = None, "".join(f"{line}\n" for line in principals.acl_commands(people, bootstrap, config))
+    if write and path is not None:
+        path.write_text(text)
+        typer.echo(path)
+    else:
+        typer.echo(text, nl=False)
 
 
 @app.command(rich_help_panel=OPERATIONS)
