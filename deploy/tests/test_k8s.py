@@ -10,6 +10,7 @@ accept, and autoscaling on the consumer group and topics each service really con
 from __future__ import annotations
 
 import copy
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -268,3 +269,22 @@ def test_each_service_reaches_only_the_broker_its_database_and_its_mail_or_webho
         ]
     else:
         assert peers["9092/TCP"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}]
+
+
+def test_behind_the_ingress_only_its_proxies_are_believed() -> None:
+    """Prod trusts X-Forwarded-For from the pod network, so only the ingress controller's pods
+    (and Prometheus) may reach the services' port: nobody else can claim a visitor's address."""
+    docs = render("prod")
+    platform = next(data for name, data in config_maps(docs).items() if name.startswith("wom-platform"))
+    trusted = [ipaddress.ip_network(part) for part in platform["FORWARDED_ALLOW_IPS"].split(",")]
+    assert trusted and all(network.prefixlen >= 8 for network in trusted)
+    (http,) = of_kind(docs, "NetworkPolicy")["wom-platform"]["spec"]["ingress"]
+    namespaces = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in http["from"]
+    }
+    assert namespaces == {"ingress-nginx", "monitoring"} and all(
+        set(peer) == {"namespaceSelector"} for peer in http["from"]
+    )
+    assert "FORWARDED_ALLOW_IPS" not in next(
+        data for name, data in config_maps(render("dev")).items() if name.startswith("wom-platform")
+    )  # dev: the default, 127.0.0.1
