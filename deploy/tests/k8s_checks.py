@@ -207,7 +207,7 @@ def secret_problems(deployment: Doc, maps: dict[str, dict[str, str]], settings: 
         for field, info in settings.model_fields.items()
         if SecretStr in (info.annotation, *get_args(info.annotation))
     }
-    must_exist = {f.upper() for f, info in secret_fields.items() if info.default is not None} | {"API_TOKEN"}
+    must_exist = {f.upper() for f, info in secret_fields.items() if info.default is not None}
     for container in containers(deployment):
         where = f"{name}/{container['name']}"
         for source in container.get("envFrom", []):
@@ -240,6 +240,31 @@ def secret_problems(deployment: Doc, maps: dict[str, dict[str, str]], settings: 
     for env_name in sorted(must_exist):
         if env_name not in main_secrets or main_secrets[env_name].get("optional"):
             problems.append(f"{name}: {env_name} is not taken from a required Secret")
+    return problems
+
+
+def credential_problems(deployment: Doc, maps: dict[str, dict[str, str]]) -> list[str]:
+    """The API's credentials are the tokens file of the Secret wom-api-tokens (a name and scopes
+    per client), mounted where API_TOKENS_FILE says; no one token that does everything."""
+    name, main = deployment["metadata"]["name"], main_container(deployment)
+    env = environment(main, maps)
+    problems = [
+        f"{name}: {key} is set (one token for every client)"
+        for key in ("API_TOKEN", "API_TOKENS")
+        if key in env
+    ]
+    path = Path(env.get("API_TOKENS_FILE", "/nowhere/tokens.toml"))
+    mount = next((m for m in main.get("volumeMounts", []) if m["mountPath"] == str(path.parent)), None)
+    volumes = deployment["spec"]["template"]["spec"].get("volumes", [])
+    secret = next((v for v in volumes if mount and v["name"] == mount["name"]), {}).get("secret", {})
+    if (
+        secret.get("secretName") != "wom-api-tokens"
+        or secret.get("optional")
+        or {"key": "tokens.toml", "path": path.name} not in secret.get("items", [])
+    ):
+        problems.append(
+            f"{name}: API_TOKENS_FILE {path} is not tokens.toml of the required Secret wom-api-tokens"
+        )
     return problems
 
 

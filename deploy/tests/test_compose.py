@@ -47,8 +47,8 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 }
 # What production needs although the class has a default for it: the defaults are for `make up`
 # on one machine (SQLite, the embedded broker on 127.0.0.1, no token, ports 8001–8004).
-ALWAYS = {"database_url", "kafka_bootstrap_servers", "kafka_enable_idempotence", "api_token", "http_host",
-          "http_port"}  # fmt: skip
+ALWAYS = {"database_url", "kafka_bootstrap_servers", "kafka_enable_idempotence", "api_tokens_file",
+          "http_host", "http_port"}  # fmt: skip
 MAIL = {"smtp_host", "smtp_port", "mail_from"}
 ALSO = {"referrals": {"referrals_storefront_url"}, "feedback": {"feedback_agents_file"}}
 REQUIRED = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*):\?[^}]+\}")
@@ -275,7 +275,7 @@ def test_the_compose_environment_makes_valid_production_settings(
     assert settings.kafka_enable_idempotence is True
     assert settings.http_host == "0.0.0.0"
     assert settings.database_url.startswith("postgresql+asyncpg://")
-    assert settings.api_token is not None
+    assert settings.api_tokens_file is not None and settings.api_token is None  # a credential per client
     for field, info in cls.model_fields.items():
         value = getattr(settings, field)
         if isinstance(info.default, SecretStr):

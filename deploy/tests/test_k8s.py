@@ -28,6 +28,7 @@ from .k8s_checks import (
     config_maps,
     consumed,
     containers,
+    credential_problems,
     deployment_problems,
     environment,
     main_container,
@@ -93,6 +94,7 @@ def test_secrets_are_only_referenced(overlay: str) -> None:
     maps = config_maps(docs)
     for name, deployment in of_kind(docs, "Deployment").items():
         no_problems(secret_problems(deployment, maps, settings_class(name)))
+        no_problems(credential_problems(deployment, maps))
     # the console's agents (password hashes) are a file from a Secret, where FEEDBACK_AGENTS_FILE says
     feedback = of_kind(docs, "Deployment")["feedback"]
     path = Path(environment(main_container(feedback), maps)["FEEDBACK_AGENTS_FILE"])
@@ -119,7 +121,9 @@ def test_services_accept_their_settings(overlay: str, monkeypatch: pytest.Monkey
         assert settings.database_url.startswith("postgresql+asyncpg://"), name
         assert settings.kafka_enable_idempotence is (overlay == "prod"), name
         assert settings.consumer_group == consumed(name)[0], name
-        assert settings.api_token is not None, name
+        assert (
+            settings.api_tokens_file == Path("/etc/wom/tokens/tokens.toml") and settings.api_token is None
+        ), name
         if overlay == "prod":
             public = [v for k, v in env.items() if k.endswith(("_PUBLIC_URL", "_STOREFRONT_URL"))]
             assert all(url.startswith("https://") for url in public), (name, public)
@@ -195,11 +199,14 @@ def test_the_checks_find_what_is_wrong(prod: list[Doc]) -> None:
     del main["resources"]["limits"]["memory"]
     main["env"] = [e for e in main["env"] if e["name"] != "API_TOKEN"]
     main["env"].append({"name": "API_TOKEN", "value": "in-git"})
+    tokens = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "api-tokens")
+    tokens["secret"]["optional"] = True
     main["env"].append({"name": "SHOP_URL", "value": "https://$(SHOP_USER):hunter2@shop.example.com"})
     problems = "\n".join(
         deployment_problems(deployment, maps)
         + secret_problems(deployment, maps, settings_class("rewards"))
         + reference_problems(deployment, maps)
+        + credential_problems(deployment, maps)
     )
     for expected in (
         "readinessProbe is not GET /health",
@@ -207,7 +214,8 @@ def test_the_checks_find_what_is_wrong(prod: list[Doc]) -> None:
         "root file system is writable",
         "no memory request and limit",
         "API_TOKEN has a literal value",
-        "API_TOKEN is not taken from a required Secret",
+        "rewards: API_TOKEN is set (one token for every client)",
+        "API_TOKENS_FILE /etc/wom/tokens/tokens.toml is not tokens.toml of the required Secret",
         "SHOP_URL carries a password",
         "uses $(SHOP_USER) before it is defined",
     ):
