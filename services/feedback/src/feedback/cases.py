@@ -228,9 +228,25 @@ async def mark_breaches(uow: UnitOfWork[None], rules: Rules, now: datetime | Non
                 occurred_at=now,
             )
         )
-        schedule_escalation(uow, case, "breached", now, rules)
         log.warning("case_breached", case_id=case.case_id, priority=case.priority, queue=case.queue)
+        _escalate(uow, case, rules)
+        schedule_escalation(uow, case, "breached", now, rules)  # to the team that has it now
     return list(due)
+
+
+def _escalate(uow: UnitOfWork[None], case: Case, rules: Rules) -> None:
+    """A breached case of a queue with `escalate_to` moves there, open for that team to claim
+    (the agent who held it is in the history)."""
+    queue = rules.queue(case.queue)
+    if queue is None or queue.escalate_to is None:
+        return
+    detail: dict[str, Any] = {"from": case.queue, "to": queue.escalate_to, "reason": "breached"}
+    if case.status == "claimed":
+        detail["released_from"] = case.claimed_by
+        case.status, case.claimed_by, case.claimed_at = "open", None, None
+    case.queue = queue.escalate_to
+    _history(uow, case.case_id, "reassigned", **detail)
+    log.info("case_reassigned", case_id=case.case_id, queue=case.queue, reason="breached")
 
 
 def compensation_of(case: Case) -> Money | None:
@@ -248,6 +264,6 @@ def raise_for_key_client(uow: UnitOfWork[View], case: OpenCase, rules: Rules) ->
     case.key_client = True
     if priority < case.priority:
         case.priority = priority
-        case.sla_due_at = min(case.sla_due_at, sla_deadline(case.opened_at, priority, rules.sla_hours))
+        case.sla_due_at = min(case.sla_due_at, sla_deadline(case.opened_at, priority, case.queue, rules))
         _history(uow, case.case_id, "priority_raised", priority=priority, reason="key_client")
     _write_case(uow, case)

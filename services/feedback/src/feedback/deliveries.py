@@ -231,7 +231,7 @@ class _Escalations:
         return None
 
     def _secret(self, queue_name: str) -> str:
-        queue = next((q for q in self.rules.queues if q.name == queue_name), None)
+        queue = self.rules.queue(queue_name)
         if queue is None or queue.webhook is None:
             raise _NotSent(f"queue {queue_name} has no webhook in the rules any more")
         secret = os.environ.get(queue.webhook.secret_env)

@@ -54,7 +54,7 @@ def schedule_escalation(
 ) -> None:
     """Queue the deliveries that tell the case's queue what happened at `occurred_at` (in this
     transaction, at the unit of work's next flush)."""
-    queue = next((q for q in rules.queues if q.name == case.queue), None)
+    queue = rules.queue(case.queue)
     if queue is None:  # the rules changed since the case was triaged
         log.warning("escalation_queue_unknown", case_id=case.case_id, queue=case.queue)
         return

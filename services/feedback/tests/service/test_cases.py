@@ -3,6 +3,7 @@ promoters, tiers, breaches with a controllable clock, claim and resolve."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -209,3 +210,67 @@ async def test_sla_hours_are_configurable(make_feedback: FeedbackFactory) -> Non
         await publish_event(service.broker, answer("r-1", score=6))
         [case] = await cases(service)
         assert case.sla_due_at - case.opened_at == timedelta(minutes=30)
+
+
+OFFICE_RULES = {
+    "calendars": {
+        "office": {
+            "time_zone": "Europe/Chisinau",
+            "hours": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+            "holidays": ["2026-12-25"],
+        }
+    },
+    "queues": [
+        {
+            "name": "key-clients",
+            "when": {"key_client": True},
+            "calendar": "office",
+            "escalate_to": "supervisors",
+        },
+        {"name": "supervisors", "when": {"priorities": ["P1"], "kinds": ["review"]}},
+        {"name": "support", "calendar": "office"},
+    ],
+}
+
+
+async def test_a_queue_s_sla_counts_its_working_hours_and_a_breach_moves_the_case_on(
+    make_feedback: FeedbackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    friday = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)  # 17:00 in Chisinau
+    # the time units of work are done at (the module: wom_chassis.unit_of_work is also a function)
+    monkeypatch.setattr(sys.modules["wom_chassis.unit_of_work"], "utcnow", lambda: friday)
+    async with make_feedback(OFFICE_RULES) as feedback:
+        await publish_event(feedback.broker, tier("vip", "key_client"))
+        await publish_event(feedback.broker, answer("r-1", customer="vip", score=6))
+        await publish_event(feedback.broker, answer("r-2", customer="ana", score=6))
+        vip, ana = sorted(await cases(feedback), key=lambda case: case.customer_id, reverse=True)
+        # P1's 4 hours: 1 on Friday, 3 on Monday, to 12:00 local (10:00 UTC); P3's 72: 1 on
+        # Friday, then 9 a working day, to Wednesday the 16th at 17:00 local (wall clock: Monday)
+        assert (vip.queue, vip.opened_at, vip.sla_due_at) == (
+            "key-clients",
+            friday,
+            datetime(2026, 12, 7, 10, tzinfo=UTC),
+        )
+        assert (ana.queue, ana.sla_due_at) == ("support", datetime(2026, 12, 16, 15, tzinfo=UTC))
+        async with feedback.work() as uow:
+            await claim(uow, vip.case_id, "olga")
+        rules = load_rules(feedback.settings.feedback_rules_file)
+        async with feedback.work() as uow:
+            assert await mark_breaches(uow, rules, now=datetime(2026, 12, 7, 9, 59, tzinfo=UTC)) == []
+        async with feedback.work() as uow:
+            [breached] = await mark_breaches(uow, rules, now=datetime(2026, 12, 7, 10, 1, tzinfo=UTC))
+        assert (breached.queue, breached.status, breached.claimed_by) == ("supervisors", "open", None)
+        [event] = await emitted(feedback, CaseBreachedV1)
+        assert (event.case_id, event.queue) == (vip.case_id, "key-clients")  # where it breached
+        async with feedback.db.session() as session:
+            lines = select(CaseEvent).where(CaseEvent.case_id == vip.case_id).order_by(CaseEvent.id)
+            history = (await session.scalars(lines)).all()
+        assert [line.kind for line in history][-2:] == ["breached", "reassigned"]
+        assert history[-1].detail == {
+            "from": "key-clients",
+            "to": "supervisors",
+            "reason": "breached",
+            "released_from": "olga",
+        }
+        async with feedback.work() as uow:  # breached once: not moved on again
+            assert await mark_breaches(uow, rules, now=datetime(2026, 12, 8, 10, tzinfo=UTC)) == []

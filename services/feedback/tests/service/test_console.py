@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,12 +18,12 @@ from feedback.console.forms import read_resolve_form
 from feedback.console.routes import countdown_text
 from feedback.console.sessions import Session, SessionSigner
 from feedback.models import Case
-from feedback.rules import load_rules
+from feedback.rules import DEFAULT_RULES_FILE, load_rules
 from feedback.settings import FeedbackSettings
 from httpx import ASGITransport, AsyncClient
 from wom_chassis import RulesError, Service, utcnow
 from wom_contracts import CaseResolvedV1, Money
-from wom_testkit import database_backends, emitted, empty_database_url, in_memory_service
+from wom_testkit import database_backends, emitted, empty_database_url, in_memory_service, rules_file
 
 from ..conftest import seed_case
 
@@ -411,6 +411,51 @@ async def test_compensation_errors_are_shown_on_the_page_and_nothing_happens(fee
     assert 'id="currency-error">“ZZZ” is not an ISO 4217 currency code' in answers[1].text
     assert (await case_row(feedback, case_id)).status == "open"
     assert await emitted(feedback, CaseResolvedV1) == []
+
+
+async def test_the_countdown_counts_the_queue_s_working_hours_and_stands_still_at_the_weekend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    office = {
+        "time_zone": "Europe/Chisinau",
+        "hours": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+    }
+    changes = {"calendars": {"office": office}, "queues": [{"name": "support", "calendar": "office"}]}
+    settings = FeedbackSettings(
+        database_url=await empty_database_url("sqlite", tmp_path),
+        api_token="t",
+        feedback_agents_file=write_agents(tmp_path / "agents.yaml"),
+        feedback_session_secret="test-secret",
+        feedback_rules_file=rules_file(tmp_path, DEFAULT_RULES_FILE, changes),
+    )
+    monday_11 = datetime(2026, 12, 7, 9, tzinfo=UTC)  # 11:00 in Chisinau
+    async with in_memory_service(create_app(settings)) as feedback:
+        case_id = await seed_case(
+            feedback,
+            "c-1",
+            rules=load_rules(settings.feedback_rules_file),
+            sla_due_at=monday_11,
+            priority="P2",
+            queue="support",
+        )
+        async with client(feedback) as http:
+            await log_in(http)
+            pages = {}
+            for name, now in (
+                ("saturday", datetime(2026, 12, 5, 10, tzinfo=UTC)),
+                ("monday", monday_11 - timedelta(hours=1)),
+            ):
+                monkeypatch.setattr("feedback.console.routes.utcnow", lambda now=now: now)
+                pages[name] = (
+                    (await http.get("/console")).text,
+                    (await http.get(f"/console/cases/{case_id}")).text,
+                )
+    for text in pages["saturday"]:  # two hours of Monday morning left, on hold until then
+        assert re.search(
+            r'data-remaining="7200" data-paused>2h 00m 00s</span> <small class="paused">', text
+        ), text
+    for text in pages["monday"]:
+        assert 'data-remaining="3600">1h 00m 00s</span>' in text and "data-paused>" not in text
 
 
 def test_countdowns_read_as_days_hours_minutes_seconds() -> None:

@@ -77,7 +77,7 @@ def test_priority_rules() -> None:
 
 
 def test_sla_per_priority_and_queue_by_rules() -> None:
-    assert [sla_deadline(T0, p, RULES.sla_hours) - T0 for p in ("P1", "P2", "P3")] == [
+    assert [sla_deadline(T0, p, "support", RULES) - T0 for p in ("P1", "P2", "P3")] == [
         timedelta(hours=4),
         timedelta(hours=24),
         timedelta(hours=72),

@@ -33,7 +33,9 @@ from feedback.console.forms import CURRENCIES, RESOLUTION_CODES, ResolveForm, re
 from feedback.console.sessions import Session
 from feedback.console.throttle import Busy, Throttled
 from feedback.dependencies import CurrentConsoleAccess, CurrentRules
+from feedback.models import Case
 from feedback.queries import case_queue, case_record, open_cases
+from feedback.rules import Rules
 
 __all__ = ["QUEUE_LIMIT", "countdown_text", "login_router", "router", "security_headers"]
 
@@ -65,8 +67,11 @@ def security_headers(nonce: str) -> dict[str, str]:
     }
 
 
-def _remaining(due: datetime, now: datetime) -> int:
-    return int((due - now).total_seconds())
+def _countdown(rules: Rules, case: Case, now: datetime) -> tuple[int, bool]:
+    """Seconds of the queue's working time to the deadline (negative: overdue), and whether the
+    clock runs now (outside working hours it stands still)."""
+    clock = rules.clock(case.queue)
+    return int(clock.between(now, case.sla_due_at).total_seconds()), clock.working(now)
 
 
 def countdown_text(seconds: int) -> str:
@@ -143,6 +148,7 @@ def _not_found(session: Session, agent: Agent) -> HTMLResponse:
 
 async def _case_page(
     db: AsyncSession,
+    rules: Rules,
     session: Session,
     agent: Agent,
     case_id: str,
@@ -163,7 +169,7 @@ async def _case_page(
         answers=record.answers,
         history=record.history,
         current_tier=record.current_tier,
-        remaining=_remaining(record.case.sla_due_at, utcnow()),
+        clock=_countdown(rules, record.case, utcnow()),
         form=form or ResolveForm(),
         problem=problem,
         resolutions=RESOLUTION_CODES,
@@ -262,7 +268,7 @@ async def queue(
         "queue.html",
         session=session,
         agent=agent,
-        rows=[(case, _remaining(case.sla_due_at, now)) for case in cases],
+        rows=[(case, _countdown(rules, case, now)) for case in cases],
         queues=visible,
         queue=queue or "",
         now=now,
@@ -272,17 +278,22 @@ async def queue(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(
-    request: Request, case_id: str, access: CurrentConsoleAccess, db: ReadSession, service: CurrentService
+    request: Request,
+    case_id: str,
+    access: CurrentConsoleAccess,
+    db: ReadSession,
+    service: CurrentService,
+    rules: CurrentRules,
 ) -> Response:
     signed_in = await access.signed_in(request, service.db)
     if signed_in is None:
         return _redirect("/console/login")
-    return await _case_page(db, *signed_in, case_id)
+    return await _case_page(db, rules, *signed_in, case_id)
 
 
 @router.post("/cases/{case_id}/claim")
 async def claim_case(
-    request: Request, case_id: str, access: CurrentConsoleAccess, service: CurrentService
+    request: Request, case_id: str, access: CurrentConsoleAccess, service: CurrentService, rules: CurrentRules
 ) -> Response:
     posted = await _posted_on_case(request, access, service, case_id)
     if isinstance(posted, Response):
@@ -294,14 +305,20 @@ async def claim_case(
     except CaseConflict as conflict:
         async with service.db.session() as db:
             return await _case_page(
-                db, session, agent, case_id, problem=str(conflict), status_code=status.HTTP_409_CONFLICT
+                db,
+                rules,
+                session,
+                agent,
+                case_id,
+                problem=str(conflict),
+                status_code=status.HTTP_409_CONFLICT,
             )
     return _redirect(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/resolve")
 async def resolve_case(
-    request: Request, case_id: str, access: CurrentConsoleAccess, service: CurrentService
+    request: Request, case_id: str, access: CurrentConsoleAccess, service: CurrentService, rules: CurrentRules
 ) -> Response:
     posted = await _posted_on_case(request, access, service, case_id)
     if isinstance(posted, Response):
@@ -311,7 +328,13 @@ async def resolve_case(
     if form.errors:
         async with service.db.session() as db:
             return await _case_page(
-                db, session, agent, case_id, form=form, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+                db,
+                rules,
+                session,
+                agent,
+                case_id,
+                form=form,
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             )
     try:
         async with service.work() as uow:
@@ -327,6 +350,7 @@ async def resolve_case(
         async with service.db.session() as db:
             return await _case_page(
                 db,
+                rules,
                 session,
                 agent,
                 case_id,

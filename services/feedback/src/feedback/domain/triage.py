@@ -34,9 +34,9 @@ def priority_for(
     return rules.default
 
 
-def sla_deadline(opened_at: datetime, priority: str, sla_hours: dict[str, float]) -> datetime:
-    """When the case must be resolved by."""
-    return opened_at + timedelta(hours=sla_hours[priority])
+def sla_deadline(opened_at: datetime, priority: str, queue: str, rules: Rules) -> datetime:
+    """When the case must be resolved by: `sla_hours[priority]` of the queue's working time."""
+    return rules.clock(queue).add(opened_at, timedelta(hours=rules.sla_hours[priority]))
 
 
 def queue_for(
@@ -62,11 +62,12 @@ def triage(
 ) -> Triage:
     """Priority, deadline and queue of a negative answer."""
     priority = priority_for(kind, score, signals, key_client, rules.priority)
+    queue = queue_for(rules.queues, key_client=key_client, priority=priority, signals=signals, kind=kind)
     return Triage(
         priority=priority,
         opened_at=opened_at,
-        sla_due_at=sla_deadline(opened_at, priority, rules.sla_hours),
-        queue=queue_for(rules.queues, key_client=key_client, priority=priority, signals=signals, kind=kind),
+        sla_due_at=sla_deadline(opened_at, priority, queue, rules),
+        queue=queue,
         key_client=key_client,
         signals=tuple(signals),
     )
