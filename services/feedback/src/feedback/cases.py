@@ -142,22 +142,27 @@ def open_case(
     return case
 
 
-async def _case_for(uow: UnitOfWork[None], case_id: str, agent: str) -> Case | None:
+async def _case_for(uow: UnitOfWork[None], case_id: str, agent: str, take_over: bool) -> Case | None:
     """The case, locked, for the agent to work; None when there is no such case, a conflict when
-    it is resolved or another agent's."""
+    it is resolved, or another agent's and the agent may not take it over (a supervisor may: the
+    claim becomes theirs, and the history says whose it was)."""
     case = await uow.session.get(Case, case_id, with_for_update=True)
     if case is None:
         return None
     if case.status == "resolved":
         raise CaseConflict(f"case {case_id} is already resolved")
     if case.status == "claimed" and case.claimed_by != agent:
-        raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
+        if not take_over:
+            raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
+        _history(uow, case_id, "taken_over", actor=agent, from_agent=case.claimed_by)
+        case.claimed_by, case.claimed_at = agent, uow.now
     return case
 
 
-async def claim(uow: UnitOfWork[None], case_id: str, agent: str) -> Case | None:
-    """An agent takes the case; None when there is no such case."""
-    case = await _case_for(uow, case_id, agent)
+async def claim(uow: UnitOfWork[None], case_id: str, agent: str, *, take_over: bool = False) -> Case | None:
+    """An agent takes the case (a supervisor, with `take_over`, also from another agent); None
+    when there is no such case."""
+    case = await _case_for(uow, case_id, agent, take_over)
     if case is not None and case.status == "open":
         case.status, case.claimed_by, case.claimed_at = "claimed", agent, uow.now
         _history(uow, case_id, "claimed", actor=agent)
@@ -172,10 +177,11 @@ async def resolve(
     resolution: str,
     note: str | None,
     compensation: Money | None,
+    take_over: bool = False,
 ) -> Case | None:
     """Resolve the case with a resolution code, a note and an optional compensation (which
     rewards grants as store credit); None when there is no such case."""
-    case = await _case_for(uow, case_id, agent)
+    case = await _case_for(uow, case_id, agent, take_over)
     if case is None:
         return None
     now = uow.now

@@ -17,22 +17,24 @@ from feedback.console.agents import Agents, hash_password, load_agents, main, ve
 from feedback.console.forms import read_resolve_form
 from feedback.console.routes import countdown_text
 from feedback.console.sessions import Session, SessionSigner
-from feedback.models import Case
+from feedback.models import Case, CaseEvent
 from feedback.rules import DEFAULT_RULES_FILE, load_rules
 from feedback.settings import FeedbackSettings
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import select
 from wom_chassis import RulesError, Service, utcnow
 from wom_contracts import CaseResolvedV1, Money
 from wom_testkit import database_backends, emitted, empty_database_url, in_memory_service, rules_file
 
 from ..conftest import seed_case
 
-AGENTS = {"ana": "ana-password", "carl": "carl-password", "ben": "ben-password"}
+AGENTS = {"ana": "ana-password", "carl": "carl-password", "ben": "ben-password", "sam": "sam-password"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def write_agents(path: Path) -> Path:
-    """Three agents (cheap hashes, tests only): ana and carl see every queue, ben only `delivery`."""
+    """Four agents (cheap hashes, tests only): ana and carl see every queue, ben only `delivery`;
+    carl compensates up to 20.00 EUR alone; sam is a supervisor."""
     lines = []
     for login, password in AGENTS.items():
         lines += [
@@ -42,6 +44,10 @@ def write_agents(path: Path) -> Path:
         ]
         if login == "ben":
             lines.append("  queues: [delivery]")
+        if login == "carl":
+            lines.append('  compensation_limit: {EUR: "20.00"}')
+        if login == "sam":
+            lines.append("  role: supervisor")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -411,6 +417,90 @@ async def test_compensation_errors_are_shown_on_the_page_and_nothing_happens(fee
     assert 'id="currency-error">“ZZZ” is not an ISO 4217 currency code' in answers[1].text
     assert (await case_row(feedback, case_id)).status == "open"
     assert await emitted(feedback, CaseResolvedV1) == []
+
+
+async def test_a_supervisor_works_every_queue_and_takes_over_a_claimed_case(feedback: Service) -> None:
+    support = await open_case(feedback, "c-support", queue="support")
+    delivery = await open_case(feedback, "c-delivery", queue="delivery")
+    url = f"/console/cases/{support}"
+    async with client(feedback) as ana, client(feedback) as sam, client(feedback) as ben:
+        await log_in(ana)
+        await ana.post(f"{url}/claim", data={"csrf_token": await csrf_of(ana, url)})
+        await log_in(sam, "sam")
+        queue = await sam.get("/console")
+        page = await sam.get(url)
+        taken = await sam.post(f"{url}/claim", data={"csrf_token": await csrf_of(sam, url)})
+        await log_in(ben)  # an agent: no take-over button, and the server refuses it
+        ben_url = f"/console/cases/{delivery}"
+        await sam.post(f"{ben_url}/claim", data={"csrf_token": await csrf_of(sam, ben_url)})
+        ben_page = await ben.get(ben_url)
+        refused = await ben.post(f"{ben_url}/claim", data={"csrf_token": await csrf_of(ben, ben_url)})
+    assert set(re.findall(r'data-case-id="([^"]+)"', queue.text)) == {support, delivery}  # every queue
+    assert "Sam (sam, supervisor)" in queue.text
+    assert 'id="take-over"' in page.text and "ana works on this case" in page.text
+    assert taken.status_code == 303 and (await case_row(feedback, support)).claimed_by == "sam"
+    async with feedback.db.session() as session:
+        lines = (await session.scalars(select(CaseEvent).where(CaseEvent.case_id == support))).all()
+    assert [(line.kind, line.actor, line.detail) for line in lines if line.kind == "taken_over"] == [
+        ("taken_over", "sam", {"from_agent": "ana"})
+    ]
+    assert 'id="take-over"' not in ben_page.text
+    assert refused.status_code == 409 and (await case_row(feedback, delivery)).claimed_by == "sam"
+
+
+async def test_compensation_above_an_agent_s_limit_is_refused_and_a_supervisor_grants_it(
+    feedback: Service,
+) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    form = {"resolution": "refunded", "note": "sorry", "currency": "EUR"}
+    async with client(feedback) as carl, client(feedback) as sam:
+        await log_in(carl, "carl")
+        page = await carl.get(url)
+        above = await carl.post(
+            f"{url}/resolve", data={**form, "amount": "20.01", "csrf_token": await csrf_of(carl, url)}
+        )
+        other = await carl.post(
+            f"{url}/resolve",
+            data={**form, "amount": "1", "currency": "USD", "csrf_token": await csrf_of(carl, url)},
+        )
+        await log_in(sam, "sam")
+        granted = await sam.post(
+            f"{url}/resolve", data={**form, "amount": "40", "csrf_token": await csrf_of(sam, url)}
+        )
+    assert 'id="limit">Your limit for one case: €20.00; above it a supervisor resolves the case.' in page.text
+    assert above.status_code == 422
+    assert (
+        'id="amount-error">Above your limit of 20.00 EUR for one case: a supervisor resolves it.'
+        in above.text
+    )
+    assert other.status_code == 422 and "Above your limit of 0.00 USD" in other.text  # no limit in USD: none
+    assert granted.status_code == 303
+    [event] = await emitted(feedback, CaseResolvedV1)
+    assert (event.resolved_by, event.compensation) == ("sam", Money(amount=Decimal("40.00"), currency="EUR"))
+
+
+def test_roles_and_limits_of_the_agents_file(tmp_path: Path) -> None:
+    agents = load_agents(write_agents(tmp_path / "agents.yaml"))
+    carl, sam, ana = agents.get("carl"), agents.get("sam"), agents.get("ana")
+    assert carl is not None and sam is not None and ana is not None
+    assert (carl.role, sam.role, sam.supervisor, carl.supervisor) == ("agent", "supervisor", True, False)
+    assert carl.may_compensate(Money(amount=Decimal("20.00"), currency="EUR"))
+    assert not carl.may_compensate(Money(amount=Decimal("20.01"), currency="EUR"))
+    assert sam.may_compensate(Money(amount=Decimal("999999"), currency="EUR")) and ana.may_compensate(
+        Money(amount=Decimal("999999"), currency="EUR")
+    )
+    path = tmp_path / "bad.yaml"
+    hashed = hash_password("x", n=2**10)
+    for extra, message in (
+        ("  role: supervisor\n  queues: [support]", "a supervisor works every queue"),
+        ("  role: boss", "role"),
+        ('  compensation_limit: {EUR: "-1"}', "compensation_limit"),
+        ('  compensation_limit: {euro: "5"}', "compensation_limit"),
+    ):
+        path.write_text(f'- login: x\n  name: X\n  password_hash: "{hashed}"\n{extra}\n', encoding="utf-8")
+        with pytest.raises(RulesError, match=message):
+            load_agents(path)
 
 
 async def test_the_countdown_counts_the_queue_s_working_hours_and_stands_still_at_the_weekend(

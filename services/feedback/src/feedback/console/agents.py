@@ -1,6 +1,9 @@
 """Console agents from the YAML file named by `FEEDBACK_AGENTS_FILE`, with scrypt password hashes.
 
-The file is a list of `{login, name, password_hash, queues?}`. Make a hash with
+The file is a list of `{login, name, password_hash, role?, queues?, compensation_limit?}`. An
+`agent` (the default) works the queues listed (none listed: every queue) and compensates up to
+its `compensation_limit` per currency (none: without a limit); a `supervisor` works every queue,
+takes over a case another agent claimed, and has no limit. Make a hash with
 `python -m feedback.console.agents hash` (reads the password from stdin, prints the hash)."""
 
 from __future__ import annotations
@@ -13,13 +16,26 @@ import hmac
 import secrets
 import sys
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from types import MappingProxyType
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, RootModel, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from wom_chassis import load_rules_file
+from wom_contracts import Money
 
-__all__ = ["Agent", "Agents", "hash_password", "load_agents", "main", "verify_password"]
+__all__ = ["Agent", "Agents", "Role", "hash_password", "load_agents", "main", "verify_password"]
+
+Role = Literal["agent", "supervisor"]
 
 # scrypt's cost: 2**14 × 8 × 128 bytes = 16 MiB and ~50 ms per check, OWASP's minimum for scrypt
 _N, _R, _P = 2**14, 8, 1
@@ -29,6 +45,7 @@ _SALT_BYTES, _KEY_BYTES = 16, 32
 
 Login = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 QueueName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 def _b64(raw: bytes) -> str:
@@ -75,13 +92,25 @@ class _AgentEntry(BaseModel):
     login: Login
     name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
     password_hash: str
+    role: Role = "agent"
     queues: list[QueueName] | None = None
+    compensation_limit: (
+        dict[Currency, Annotated[Decimal, Field(ge=0, max_digits=11, decimal_places=2)]] | None
+    ) = None
 
     @field_validator("password_hash")
     @classmethod
     def _well_formed(cls, value: str) -> str:
         _parsed(value)
         return value
+
+    @model_validator(mode="after")
+    def _supervisors_work_everything(self) -> _AgentEntry:
+        if self.role == "supervisor" and (self.queues is not None or self.compensation_limit is not None):
+            raise ValueError(
+                f"{self.login}: a supervisor works every queue without a limit (no queues, no limit)"
+            )
+        return self
 
 
 class _AgentsFile(RootModel[list[_AgentEntry]]):
@@ -95,16 +124,35 @@ class _AgentsFile(RootModel[list[_AgentEntry]]):
 
 @dataclass(frozen=True)
 class Agent:
-    """A support agent who may log in to the console; `queues` None means every queue."""
+    """A support agent who may log in to the console; `queues` None means every queue, a
+    `compensation_limit` None no limit (per currency otherwise: a currency not listed, none)."""
 
     login: str
     name: str
     password_hash: str = field(repr=False)
     queues: frozenset[str] | None = None
+    role: Role = "agent"
+    compensation_limit: MappingProxyType[str, Decimal] | None = None
+
+    @property
+    def supervisor(self) -> bool:
+        return self.role == "supervisor"
 
     def may_work(self, queue: str) -> bool:
         """Whether the agent may see and work cases of `queue`."""
-        return self.queues is None or queue in self.queues
+        return self.supervisor or self.queues is None or queue in self.queues
+
+    def may_compensate(self, compensation: Money) -> bool:
+        """Whether the agent may grant `compensation` alone (beyond it, a supervisor does)."""
+        if self.supervisor or self.compensation_limit is None:
+            return True
+        return compensation.amount <= self.compensation_limit.get(compensation.currency, Decimal(0))
+
+    def limit_text(self, currency: str) -> str | None:
+        """The agent's limit in `currency` as the page says it, None without one."""
+        if self.supervisor or self.compensation_limit is None:
+            return None
+        return f"{self.compensation_limit.get(currency, Decimal(0)):.2f} {currency}"
 
 
 # Checked when the login does not exist, so an unknown login costs the same time as a wrong password.
@@ -144,6 +192,10 @@ def load_agents(path: Path | None) -> Agents:
                 name=entry.name,
                 password_hash=entry.password_hash,
                 queues=None if entry.queues is None else frozenset(entry.queues),
+                role=entry.role,
+                compensation_limit=None
+                if entry.compensation_limit is None
+                else MappingProxyType(dict(entry.compensation_limit)),
             )
             for entry in entries
         ]

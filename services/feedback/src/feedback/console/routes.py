@@ -301,7 +301,7 @@ async def claim_case(
     session, agent, _fields = posted
     try:
         async with service.work() as uow:
-            await claim(uow, case_id, agent.login)
+            await claim(uow, case_id, agent.login, take_over=agent.supervisor)
     except CaseConflict as conflict:
         async with service.db.session() as db:
             return await _case_page(
@@ -325,6 +325,10 @@ async def resolve_case(
         return posted
     session, agent, fields = posted
     form = read_resolve_form(fields)
+    if form.compensation is not None and not agent.may_compensate(form.compensation):
+        limit = agent.limit_text(form.compensation.currency)
+        form.errors["amount"] = f"Above your limit of {limit} for one case: a supervisor resolves it."
+        form.compensation = None
     if form.errors:
         async with service.db.session() as db:
             return await _case_page(
@@ -345,6 +349,7 @@ async def resolve_case(
                 resolution=form.resolution,
                 note=form.note or None,
                 compensation=form.compensation,
+                take_over=agent.supervisor,
             )
     except CaseConflict as conflict:
         async with service.db.session() as db:
