@@ -79,6 +79,8 @@ PAGES = [
     Page("feedback", "/console/login", shows="form #login"),
     Page("feedback", "/console", shows="tr[data-case-id]", console_login=True),
     Page("feedback", "/console/cases/{case_id}", shows=".answer", console_login=True),
+    Page("feedback", "/console/customers", shows="form input#q", console_login=True),
+    Page("feedback", "/console/customers/{customer_id}", shows="#timeline tr.line", console_login=True),
     # Swagger UI drew the operations of the service's /openapi.json
     *(Page(service, "/docs", shows=".opblock-summary-path") for service in SERVICES),
 ]
@@ -122,7 +124,11 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
         async with services["feedback"].db.session() as session:
             case_id = await session.scalar(select(Case.case_id).where(Case.customer_id == CUSTOMER))
         assert case_id is not None, "the detractor's answer opened no case"
-        values = {"token": unsubscribe_token(SECRET_KEY, CUSTOMER), "case_id": case_id}
+        values = {
+            "token": unsubscribe_token(SECRET_KEY, CUSTOMER),
+            "case_id": case_id,
+            "customer_id": CUSTOMER,
+        }
         yield Platform(services, urls, values)
 
 

@@ -78,7 +78,9 @@ async def load_batch_view(session: AsyncSession, events: Sequence[Event]) -> Bat
     if not events:
         return view
     customers = list({event.customer_id for event in events})
-    hashes = {customer_hash(customer_id): customer_id for customer_id in customers}
+    # the other customer of a referral too: an erased advocate or friend is not named in a timeline
+    others = {getattr(event, "advocate_customer_id", None) for event in events} - {None, *customers}
+    hashes = {customer_hash(customer_id): customer_id for customer_id in [*customers, *others] if customer_id}
     response_ids = [event.response_id for event in events if isinstance(event, ResponseSubmittedV1)]
     for (found,) in await select_where_in(
         session, ErasedCustomer, ("customer_hash",), "customer_hash", hashes

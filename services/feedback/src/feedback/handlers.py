@@ -8,6 +8,7 @@ from wom_chassis import EventHandlers, UnitOfWork, get_logger
 from wom_contracts import (
     KEY_CLIENT,
     CustomerErasedV1,
+    Event,
     PromoterIdentifiedV1,
     ResponseSubmittedV1,
     TierChangedV1,
@@ -23,9 +24,10 @@ from feedback.domain.classification import (
     signal_patterns,
     signals_in,
 )
+from feedback.domain.timeline import TIMELINE_EVENTS, lines_of
 from feedback.domain.triage import triage
 from feedback.erasure import forget_customer
-from feedback.models import CustomerTier, Response
+from feedback.models import CustomerTier, Response, TimelineEntry
 from feedback.rules import Rules
 
 __all__ = [
@@ -150,6 +152,7 @@ async def on_tier_changed(event: TierChangedV1, uow: UnitOfWork[BatchView], *, r
     view = uow.view
     if event.customer_id in view.erased:
         return
+    record_timeline(uow, event)
     known = view.tiers.get(event.customer_id)
     if known is not None and known.changed_at > event.occurred_at:
         log.info("older_tier_change_ignored")
@@ -163,6 +166,29 @@ async def on_tier_changed(event: TierChangedV1, uow: UnitOfWork[BatchView], *, r
     case = view.open_cases.get(event.customer_id)
     if event.tier == KEY_CLIENT and case is not None:
         raise_for_key_client(uow, case, rules)
+
+
+def record_timeline(uow: UnitOfWork[BatchView], event: Event) -> None:
+    """The event's lines in the timelines of the customers it concerns; none for an erased
+    customer, and an erased other party of a referral is not named."""
+    erased = uow.view.erased
+    for line in lines_of(event):
+        if line.customer_id in erased:
+            continue
+        uow.insert(
+            TimelineEntry.__table__,
+            id=uow.ids.next(),
+            customer_id=line.customer_id,
+            other_customer_id=None if line.other_customer_id in erased else line.other_customer_id,
+            at=line.at,
+            kind=line.kind,
+            detail=line.detail,
+        )
+
+
+async def on_timeline_event(event: Event, uow: UnitOfWork[BatchView]) -> None:
+    """Another service's event that support reads on the customer's page."""
+    record_timeline(uow, event)
 
 
 async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork[BatchView]) -> None:
@@ -184,4 +210,7 @@ def build_handlers(rules: Rules, lexicon: Lexicon) -> EventHandlers[BatchView]:
     )
     handlers.on(TierChangedV1)(partial(on_tier_changed, rules=rules))
     handlers.on(CustomerErasedV1, reads_database=True)(on_customer_erased)
+    for model in TIMELINE_EVENTS:
+        if model is not TierChangedV1:  # its handler above writes its line
+            handlers.on(model)(on_timeline_event)
     return handlers

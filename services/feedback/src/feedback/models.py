@@ -19,6 +19,7 @@ __all__ = [
     "ErasedCustomer",
     "LoginThrottle",
     "Response",
+    "TimelineEntry",
 ]
 
 
@@ -110,6 +111,24 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class TimelineEntry(Base):
+    """A line of a customer's timeline, from another service's event (feedback.domain.timeline):
+    `other_customer_id` is the other customer of a referral (the friend in the advocate's line)."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (
+        Index("ix_timeline_customer", "customer_id", "at"),
+        Index("ix_timeline_other", "other_customer_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    other_customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ErasedCustomer(Base):

@@ -34,7 +34,7 @@ from feedback.console.sessions import Session
 from feedback.console.throttle import Busy, Throttled
 from feedback.dependencies import CurrentConsoleAccess, CurrentRules
 from feedback.models import Case
-from feedback.queries import case_queue, case_record, open_cases
+from feedback.queries import case_queue, case_record, customer_queues, customer_record, open_cases
 from feedback.rules import Rules
 
 __all__ = ["QUEUE_LIMIT", "countdown_text", "login_router", "router", "security_headers"]
@@ -364,3 +364,61 @@ async def resolve_case(
                 status_code=status.HTTP_409_CONFLICT,
             )
     return _redirect(f"/console/cases/{case_id}")
+
+
+TIMELINE_LIMIT = 200
+"""The most lines a customer page shows, newest first."""
+
+
+async def _may_read_customer(db: AsyncSession, agent: Agent, customer_id: str) -> bool:
+    """A supervisor, or an agent of every queue, reads any customer; an agent of some queues the
+    customers who have a case in one of them."""
+    if agent.supervisor or agent.queues is None:
+        return True
+    return bool(await customer_queues(db, customer_id) & agent.queues)
+
+
+@router.get("/customers", response_class=HTMLResponse)
+async def customer_search(
+    request: Request, access: CurrentConsoleAccess, db: ReadSession, service: CurrentService, q: str = ""
+) -> Response:
+    """Find a customer by id: their page, or the search form saying nobody was found."""
+    signed_in = await access.signed_in(request, service.db)
+    if signed_in is None:
+        return _redirect("/console/login")
+    session, agent = signed_in
+    wanted = q.strip()
+    readable = wanted and _ID.match(wanted) and await _may_read_customer(db, agent, wanted)
+    if readable and await customer_record(db, wanted, 1) is not None:
+        return _redirect(f"/console/customers/{wanted}")
+    return _page(
+        "customer_search.html",
+        status_code=status.HTTP_404_NOT_FOUND if wanted else status.HTTP_200_OK,
+        session=session,
+        agent=agent,
+        q=wanted,
+    )
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+async def customer_page(
+    request: Request, customer_id: str, access: CurrentConsoleAccess, db: ReadSession, service: CurrentService
+) -> Response:
+    """One customer on one page: orders, refunds, points, referrals, tier, messages, answers and
+    cases, newest first."""
+    signed_in = await access.signed_in(request, service.db)
+    if signed_in is None:
+        return _redirect("/console/login")
+    session, agent = signed_in
+    allowed = _ID.match(customer_id) and await _may_read_customer(db, agent, customer_id)
+    record = await customer_record(db, customer_id, TIMELINE_LIMIT) if allowed else None
+    if record is None:
+        return _page(
+            "message.html",
+            status_code=status.HTTP_404_NOT_FOUND,
+            session=session,
+            agent=agent,
+            title="No such customer",
+            message="There is no such customer, or none with a case in your queues.",
+        )
+    return _page("customer.html", session=session, agent=agent, record=record)
