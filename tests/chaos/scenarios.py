@@ -34,6 +34,7 @@ ENV = {
     "REFERRALS_HASH_SECRET": HASH_KEY,
     "OUTREACH_UNSUBSCRIBE_SECRET": "chaos-secret",
     "FEEDBACK_SESSION_SECRET": "chaos-secret",
+    "FEEDBACK_SEARCH_SECRET": "chaos-secret",
 }
 
 

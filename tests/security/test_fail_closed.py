@@ -17,6 +17,7 @@ OWN_SECRETS = {
     "outreach": ["OUTREACH_UNSUBSCRIBE_SECRET is the shipped development value"],
     "feedback": [
         "FEEDBACK_SESSION_SECRET is the shipped development value",
+        "FEEDBACK_SEARCH_SECRET is the shipped development value",
         "FEEDBACK_INTAKE_SECRET is 5 bytes",
     ],
 }

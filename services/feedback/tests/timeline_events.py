@@ -1,5 +1,5 @@
 """One event of each kind a customer's timeline shows, about the customer `ana` (and her friend
-`bo` for referrals), at distinct times an hour apart from AT, newest last."""
+`bo` for referrals), at distinct times an hour apart from an hour before AT, newest last."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from decimal import Decimal
 from wom_contracts import (
     Balance,
     CodeIssuedV1,
+    CustomerRegisteredV1,
     Event,
     MessageFailedV1,
     MessageSentV1,
@@ -44,6 +45,17 @@ def timeline_events() -> list[Event]:
     message = {"customer_id": "ana", "kind": "order_thanks", "channel": "email", "cause_event_id": "e-1"}
     referral = {"customer_id": "bo", "referral_id": "ref-1", "advocate_customer_id": "ana"}
     return [
+        CustomerRegisteredV1(
+            customer_id="ana",
+            email="Ana.Pop@Example.com",
+            first_name="Ana",
+            registered_at=hour(-1),
+            locale="ro-MD",
+            marketing_consent=True,
+            referral_code="BO-X7Q2",
+            ip_address="203.0.113.9",
+            device_id="dev-1",
+        ),
         OrderCompletedV1(
             customer_id="ana",
             order_id="o-1",

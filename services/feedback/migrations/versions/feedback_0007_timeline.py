@@ -1,4 +1,4 @@
-"""feedback: the customers' timelines, from the other services' events
+"""feedback: the customers' timelines, from the other services' events, and their email hashes
 
 Revision ID: feedback_0007
 Revises: feedback_0006
@@ -29,7 +29,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_timeline_customer", "timeline_entries", ["customer_id", "at"])
     op.create_index("ix_timeline_other", "timeline_entries", ["other_customer_id"])
+    op.create_table(
+        "customer_emails",
+        sa.Column("customer_id", sa.String(64), primary_key=True),
+        sa.Column("email_hash", sa.String(64), nullable=False),
+    )
+    op.create_index("ix_customer_emails_hash", "customer_emails", ["email_hash"])
 
 
 def downgrade() -> None:
+    op.drop_table("customer_emails")
     op.drop_table("timeline_entries")

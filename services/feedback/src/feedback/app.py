@@ -10,6 +10,7 @@ from wom_chassis import Service, create_service, every, get_logger, provide, ser
 from feedback import analytics_api, deliveries_api, intake
 from feedback.console import routes as console
 from feedback.console.access import ConsoleAccess
+from feedback.customers import EmailHasher
 from feedback.deliveries import deliver_due
 from feedback.domain.classification import load_lexicon
 from feedback.handlers import build_handlers
@@ -36,8 +37,16 @@ def create_app(settings: FeedbackSettings | None = None) -> Service:
             name="escalations",
         ),
     ]
-    service = create_service(settings, build_handlers(rules, lexicon), migrations=MIGRATIONS, background=jobs)
-    provide(service.http, settings=settings, rules=rules, console_access=ConsoleAccess.of(settings))
+    email_hash = EmailHasher(settings.feedback_search_secret.get_secret_value())
+    handlers = build_handlers(rules, lexicon, email_hash)
+    service = create_service(settings, handlers, migrations=MIGRATIONS, background=jobs)
+    provide(
+        service.http,
+        settings=settings,
+        rules=rules,
+        console_access=ConsoleAccess.of(settings),
+        email_hash=email_hash,
+    )
     service.http.include_router(intake.router)
     service.http.include_router(deliveries_api.router)
     service.http.include_router(analytics_api.router)

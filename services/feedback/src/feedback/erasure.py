@@ -10,7 +10,7 @@ from wom_chassis import utcnow
 from wom_chassis.privacy import remember_erased
 
 from feedback.deliveries import Delivery
-from feedback.models import Case, CustomerTier, ErasedCustomer, Response, TimelineEntry
+from feedback.models import Case, CustomerEmail, CustomerTier, ErasedCustomer, Response, TimelineEntry
 
 __all__ = ["forget_customer"]
 
@@ -40,6 +40,7 @@ async def forget_customer(session: AsyncSession, customer_id: str) -> None:
     await session.execute(delete(CustomerTier).where(CustomerTier.customer_id == customer_id))
     # their timeline, and their name in the timelines of those they referred or were referred by
     await session.execute(delete(TimelineEntry).where(TimelineEntry.customer_id == customer_id))
+    await session.execute(delete(CustomerEmail).where(CustomerEmail.customer_id == customer_id))
     await session.execute(
         update(TimelineEntry)
         .where(TimelineEntry.other_customer_id == customer_id)

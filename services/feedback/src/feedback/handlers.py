@@ -8,6 +8,7 @@ from wom_chassis import EventHandlers, UnitOfWork, get_logger
 from wom_contracts import (
     KEY_CLIENT,
     CustomerErasedV1,
+    CustomerRegisteredV1,
     Event,
     PromoterIdentifiedV1,
     ResponseSubmittedV1,
@@ -16,6 +17,7 @@ from wom_contracts import (
 
 from feedback.batch_view import BatchView, KnownTier, load_batch_view
 from feedback.cases import join_case, open_case, raise_for_key_client
+from feedback.customers import EmailHasher
 from feedback.domain.classification import (
     Lexicon,
     SignalPatterns,
@@ -27,7 +29,7 @@ from feedback.domain.classification import (
 from feedback.domain.timeline import TIMELINE_EVENTS, lines_of
 from feedback.domain.triage import triage
 from feedback.erasure import forget_customer
-from feedback.models import CustomerTier, Response, TimelineEntry
+from feedback.models import CustomerEmail, CustomerTier, Response, TimelineEntry
 from feedback.rules import Rules
 
 __all__ = [
@@ -191,6 +193,20 @@ async def on_timeline_event(event: Event, uow: UnitOfWork[BatchView]) -> None:
     record_timeline(uow, event)
 
 
+async def on_customer_registered(
+    event: CustomerRegisteredV1, uow: UnitOfWork[BatchView], *, email_hash: EmailHasher
+) -> None:
+    """A sign-up: its line in the timeline, and the hash of the address the console finds them by."""
+    if event.customer_id in uow.view.erased:
+        return
+    record_timeline(uow, event)
+    uow.upsert(
+        CustomerEmail,
+        {"customer_id": event.customer_id, "email_hash": email_hash(str(event.email))},
+        key=("customer_id",),
+    )
+
+
 async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork[BatchView]) -> None:
     """Forget the customer: comments and ids gone, scores and cases kept for the counts. It
     updates their rows wherever they are (registered `reads_database`: what the batch buffered
@@ -201,7 +217,7 @@ async def on_customer_erased(event: CustomerErasedV1, uow: UnitOfWork[BatchView]
     log.info("customer_erased")
 
 
-def build_handlers(rules: Rules, lexicon: Lexicon) -> EventHandlers[BatchView]:
+def build_handlers(rules: Rules, lexicon: Lexicon, email_hash: EmailHasher) -> EventHandlers[BatchView]:
     """The feedback handlers, bound to their rules, sharing one view per batch."""
     handlers: EventHandlers[BatchView] = EventHandlers(load_view=load_batch_view)
     handlers.on(ResponseSubmittedV1)(
@@ -210,7 +226,8 @@ def build_handlers(rules: Rules, lexicon: Lexicon) -> EventHandlers[BatchView]:
     )
     handlers.on(TierChangedV1)(partial(on_tier_changed, rules=rules))
     handlers.on(CustomerErasedV1, reads_database=True)(on_customer_erased)
+    handlers.on(CustomerRegisteredV1)(partial(on_customer_registered, email_hash=email_hash))
     for model in TIMELINE_EVENTS:
-        if model is not TierChangedV1:  # its handler above writes its line
+        if model not in {TierChangedV1, CustomerRegisteredV1}:  # their handlers above write their lines
             handlers.on(model)(on_timeline_event)
     return handlers

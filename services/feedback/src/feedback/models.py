@@ -15,6 +15,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "ConsoleSession",
+    "CustomerEmail",
     "CustomerTier",
     "ErasedCustomer",
     "LoginThrottle",
@@ -111,6 +112,17 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class CustomerEmail(Base):
+    """How the console finds a customer by email: an HMAC of the address (FEEDBACK_SEARCH_SECRET),
+    never the address."""
+
+    __tablename__ = "customer_emails"
+    __table_args__ = (Index("ix_customer_emails_hash", "email_hash"),)
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
 
 
 class TimelineEntry(Base):

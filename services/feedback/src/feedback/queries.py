@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback.models import Case, CaseEvent, CustomerTier, Response, TimelineEntry
+from feedback.models import Case, CaseEvent, CustomerEmail, CustomerTier, Response, TimelineEntry
 
 __all__ = [
     "CaseRecord",
@@ -19,6 +19,7 @@ __all__ = [
     "TimelineLine",
     "case_queue",
     "case_record",
+    "customer_by_email",
     "customer_queues",
     "customer_record",
     "open_cases",
@@ -92,6 +93,13 @@ class CustomerRecord:
     tier: str | None
     lines: Sequence[TimelineLine]
     more: bool
+
+
+async def customer_by_email(session: AsyncSession, email_hash: str) -> str | None:
+    """The customer who signed up with the address of `email_hash`, if any."""
+    return await session.scalar(
+        select(CustomerEmail.customer_id).where(CustomerEmail.email_hash == email_hash)
+    )
 
 
 async def customer_queues(session: AsyncSession, customer_id: str) -> set[str]:

@@ -11,9 +11,10 @@ from wom_chassis.settings import batch_size_field
 
 from feedback.rules import DEFAULT_RULES_FILE
 
-__all__ = ["DEV_SESSION_SECRET", "FeedbackSettings"]
+__all__ = ["DEV_SEARCH_SECRET", "DEV_SESSION_SECRET", "FeedbackSettings"]
 
 DEV_SESSION_SECRET = "wom-dev-only-console-key"
+DEV_SEARCH_SECRET = "wom-dev-only-customer-search-key"
 
 
 class FeedbackSettings(ServiceSettings, MailSettings):
@@ -32,6 +33,10 @@ class FeedbackSettings(ServiceSettings, MailSettings):
     )
     feedback_session_secret: SecretStr = Field(
         default=SecretStr(DEV_SESSION_SECRET), description="signs console sessions and CSRF tokens"
+    )
+    feedback_search_secret: SecretStr = Field(
+        default=SecretStr(DEV_SEARCH_SECRET),
+        description="keys the hashes of customers' email addresses the console's search finds them by",
     )
     feedback_console_session_hours: float = Field(
         default=8.0, gt=0, le=24, description="a console session ends this long after the login"

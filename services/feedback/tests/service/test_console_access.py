@@ -231,6 +231,7 @@ async def test_outside_dev_the_cookie_is_secure_and_answers_carry_hsts(
             wom_env="prod",
             api_token=LONG,
             feedback_session_secret=LONG,
+            feedback_search_secret=LONG,
             feedback_intake_secret=LONG,
             upstream_sources=["surveys"],
         ) as service,

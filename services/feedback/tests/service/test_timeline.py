@@ -3,15 +3,16 @@ events, both sides of a referral, the page's merge with answers and cases, and e
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from feedback.models import TimelineEntry
+from feedback.models import CustomerEmail, TimelineEntry
 from feedback.queries import customer_record
 from sqlalchemy import select
 from wom_chassis import Service
 from wom_contracts import CustomerErasedV1
-from wom_testkit import publish_event
+from wom_testkit import publish_event, record_of
 from wom_testkit.scan import row_occurrences, table_rows
 
 from ..conftest import FeedbackFactory
@@ -32,7 +33,7 @@ async def test_every_event_kind_lands_in_the_timelines_it_concerns(feedback: Ser
     rows = await entries(feedback)
     ana = [row for row in rows if row.customer_id == "ana"]
     bo = [row for row in rows if row.customer_id == "bo"]
-    assert [row.at for row in ana] == [hour(n) for n in range(17)] and len(bo) == 4
+    assert [row.at for row in ana] == [hour(n) for n in range(-1, 17)] and len(bo) == 4
     assert [(row.kind, row.other_customer_id, row.detail["role"]) for row in bo][:2] == [
         ("referral_attributed", "ana", "friend"),
         ("referral_qualified", "ana", "friend"),
@@ -79,6 +80,8 @@ async def test_the_customer_page_shows_the_timeline_newest_first(
             await log_in(http)
             page = await http.get("/console/customers/ana")
             found = await http.get("/console/customers", params={"q": " ana "})
+            by_email = await http.get("/console/customers", params={"q": "ana.pop@EXAMPLE.com"})
+            other_email = await http.get("/console/customers", params={"q": "bo@example.com"})
             missing = await http.get("/console/customers", params={"q": "nobody"})
             case_page = await http.get(re.findall(r'href="(/console/cases/[^"]+)"', page.text)[0])
         async with client(feedback) as http:
@@ -92,7 +95,7 @@ async def test_the_customer_page_shows_the_timeline_newest_first(
         "message_suppressed", "message_failed", "points_expiring", "reward_redeemed", "reward_withheld",
         "referral_rejected", "referral_reversed", "reward_revoked", "order_refunded", "reward_released",
         "referral_qualified", "referral_attributed", "referral_code_issued", "tier_changed", "message_sent",
-        "reward_granted", "order_completed",
+        "reward_granted", "order_completed", "registered",
     ]  # fmt: skip
     text = re.sub(r"\s+", " ", page.text)
     assert "o-1 · €42.50 · 1 item · web" in text
@@ -106,6 +109,40 @@ async def test_the_customer_page_shows_the_timeline_newest_first(
     )
     assert "SECRET-COUPON" not in page.text
     assert found.status_code == 303 and found.headers["location"] == "/console/customers/ana"
+    assert by_email.status_code == 303 and by_email.headers["location"] == "/console/customers/ana"
+    assert other_email.status_code == 404
     assert missing.status_code == 404 and "No customer “nobody” is known" in missing.text
     assert 'href="/console/customers/ana"' in case_page.text  # every case links to its customer
     assert foreign.status_code == 404 and foreign_search.status_code == 404
+
+
+async def test_one_batch_of_timeline_events_ends_as_one_event_at_a_time(
+    make_feedback: FeedbackFactory,
+) -> None:
+    """Every kind and an erasure of the friend in the middle (her lines gone, her name in ana's
+    before and after it too): the same lines and email hashes either way."""
+    events = timeline_events()
+    events.insert(8, CustomerErasedV1(customer_id="bo", requested_at=hour(7)))
+    ends = []
+    for size in (1, len(events)):
+        async with make_feedback() as service:
+            records = [record_of(event, offset=n) for n, event in enumerate(events)]
+            for start in range(0, len(records), size):
+                await service.processor.process(records[start : start + size])
+            async with service.db.session() as session:
+                emails = sorted(
+                    (await session.execute(select(CustomerEmail.customer_id, CustomerEmail.email_hash))).all()
+                )
+            lines = sorted(
+                (r.customer_id, r.other_customer_id, r.at, r.kind, json.dumps(r.detail))
+                for r in await entries(service)
+            )
+            ends.append((lines, emails))
+    one_at_a_time, batch = ends
+    assert batch == one_at_a_time
+    lines, emails = batch
+    assert {line[0] for line in lines} == {"ana"} and len(emails) == 1
+    referrals = [
+        line for line in lines if line[3].startswith("referral_") and line[3] != "referral_code_issued"
+    ]
+    assert len(referrals) == 4 and {line[1] for line in referrals} == {None}  # the friend is named nowhere

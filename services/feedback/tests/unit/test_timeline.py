@@ -17,12 +17,13 @@ def test_every_event_the_timeline_shows_makes_its_lines() -> None:
     lines = [line for event in events for line in lines_of(event)]
     ana = [(line.kind, line.at) for line in lines if line.customer_id == "ana"]
     assert [kind for kind, _ in ana] == [
+        "registered",
         "order_completed", "reward_granted", "message_sent", "tier_changed", "referral_code_issued",
         "referral_attributed", "referral_qualified", "reward_released", "order_refunded", "reward_revoked",
         "referral_reversed", "referral_rejected", "reward_withheld", "reward_redeemed", "points_expiring",
         "message_failed", "message_suppressed",
     ]  # fmt: skip
-    assert [at for _, at in ana] == [hour(n) for n in range(17)]
+    assert [at for _, at in ana] == [hour(n) for n in range(-1, 17)]
     bo = [line for line in lines if line.customer_id == "bo"]
     assert [line.kind for line in bo] == [
         "referral_attributed", "referral_qualified", "referral_reversed", "referral_rejected"
@@ -31,6 +32,7 @@ def test_every_event_the_timeline_shows_makes_its_lines() -> None:
     for line in lines:
         text = json.dumps(line.detail)  # what is stored is plain JSON
         assert "SECRET-COUPON" not in text and "share.example.com" not in text and "@" not in text
+        assert "Ana" not in text and "203.0.113.9" not in text and "dev-1" not in text
         assert ("ana" in text, "bo" in text) == (False, False), line  # the other party is a column
 
 
@@ -55,6 +57,11 @@ def test_each_line_keeps_the_facts_support_answers_with() -> None:
     assert by_kind["ana", "message_suppressed"]["reason"] == "no_consent"
     assert by_kind["ana", "reward_redeemed"]["balance"] == {"available": 120, "pending": 40}
     assert by_kind["ana", "tier_changed"] == {"previous_tier": "member", "tier": "key_client"}
+    assert by_kind["ana", "registered"] == {
+        "locale": "ro-MD",
+        "marketing_consent": True,
+        "referral_code": "BO-X7Q2",
+    }
 
 
 def test_events_the_timeline_does_not_show_make_no_lines() -> None:

@@ -32,9 +32,16 @@ from feedback.console.agents import Agent
 from feedback.console.forms import CURRENCIES, RESOLUTION_CODES, ResolveForm, read_resolve_form
 from feedback.console.sessions import Session
 from feedback.console.throttle import Busy, Throttled
-from feedback.dependencies import CurrentConsoleAccess, CurrentRules
+from feedback.dependencies import CurrentConsoleAccess, CurrentEmailHash, CurrentRules
 from feedback.models import Case
-from feedback.queries import case_queue, case_record, customer_queues, customer_record, open_cases
+from feedback.queries import (
+    case_queue,
+    case_record,
+    customer_by_email,
+    customer_queues,
+    customer_record,
+    open_cases,
+)
 from feedback.rules import Rules
 
 __all__ = ["QUEUE_LIMIT", "countdown_text", "login_router", "router", "security_headers"]
@@ -380,17 +387,26 @@ async def _may_read_customer(db: AsyncSession, agent: Agent, customer_id: str) -
 
 @router.get("/customers", response_class=HTMLResponse)
 async def customer_search(
-    request: Request, access: CurrentConsoleAccess, db: ReadSession, service: CurrentService, q: str = ""
+    request: Request,
+    access: CurrentConsoleAccess,
+    db: ReadSession,
+    service: CurrentService,
+    email_hash: CurrentEmailHash,
+    q: str = "",
 ) -> Response:
-    """Find a customer by id: their page, or the search form saying nobody was found."""
+    """Find a customer by id or email: their page, or the search form saying nobody was found."""
     signed_in = await access.signed_in(request, service.db)
     if signed_in is None:
         return _redirect("/console/login")
     session, agent = signed_in
-    wanted = q.strip()
-    readable = wanted and _ID.match(wanted) and await _may_read_customer(db, agent, wanted)
-    if readable and await customer_record(db, wanted, 1) is not None:
-        return _redirect(f"/console/customers/{wanted}")
+    wanted = q.strip()[:254]
+    if "@" in wanted:
+        found = await customer_by_email(db, email_hash(wanted))
+    else:
+        found = wanted if _ID.match(wanted) else None
+    readable = found is not None and await _may_read_customer(db, agent, found)
+    if readable and found is not None and await customer_record(db, found, 1) is not None:
+        return _redirect(f"/console/customers/{found}")
     return _page(
         "customer_search.html",
         status_code=status.HTTP_404_NOT_FOUND if wanted else status.HTTP_200_OK,

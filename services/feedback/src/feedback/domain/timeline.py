@@ -1,6 +1,6 @@
 """The customer's timeline as support sees it, from the events the other services publish.
 
-Each event becomes a line in the timeline of each customer it concerns: an order, a refund, a
+Each event becomes a line in the timeline of each customer it concerns: a sign-up, an order, a refund, a
 reward granted, held, released, clawed back, withheld or redeemed, a tier change, a referral made
 (the advocate's) or received (the friend's) with its state and reason, a message sent, failed or
 suppressed. A line keeps the facts an agent answers with (amounts, reason codes, states, who
@@ -18,6 +18,7 @@ from typing import Any
 from wom_contracts import (
     Balance,
     CodeIssuedV1,
+    CustomerRegisteredV1,
     Event,
     MessageFailedV1,
     MessageSentV1,
@@ -41,6 +42,7 @@ from wom_contracts import (
 __all__ = ["TIMELINE_EVENTS", "Line", "lines_of"]
 
 TIMELINE_EVENTS: tuple[type[Event], ...] = (
+    CustomerRegisteredV1,
     OrderCompletedV1,
     OrderRefundedV1,
     RewardGrantedV1,
@@ -115,6 +117,13 @@ def _referral(
 def lines_of(event: Event) -> list[Line]:
     """The timeline lines an event makes; none for an event the timeline does not show."""
     match event:
+        case CustomerRegisteredV1():  # not the address, name, birthday, IP or device
+            detail = _given(
+                locale=event.locale,
+                marketing_consent=event.marketing_consent,
+                referral_code=event.referral_code,
+            )
+            return [Line(event.customer_id, event.registered_at, "registered", detail)]
         case OrderCompletedV1():
             detail = _given(
                 order_id=event.order_id,
