@@ -20,7 +20,7 @@ from feedback.models import Case
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, new_id, utcnow
-from wom_contracts import CaseResolvedV1, Money, ResponseSubmittedV1
+from wom_contracts import CaseResolvedV1, CustomerRegisteredV1, Money, OrderCompletedV1, ResponseSubmittedV1
 from wom_testkit import (
     CHROMIUM,
     chromium_page,
@@ -121,3 +121,40 @@ async def test_an_agent_claims_and_resolves_a_case_with_compensation_in_chromium
     assert event.case_id == case_id and event.resolved_by == "demo"
     assert event.compensation == Money(amount=Decimal("15.00"), currency="EUR")
     assert event.note == "Refunded the vase; sorry."
+
+
+async def test_an_agent_finds_a_customer_by_email_and_reads_their_timeline_in_chromium(
+    console: tuple[Service, str],
+) -> None:
+    service, base = console
+    registered = CustomerRegisteredV1(
+        customer_id="cust-77", email="Mira@example.com", registered_at=utcnow(), locale="sv-SE"
+    )
+    order = OrderCompletedV1(
+        customer_id="cust-77", order_id="o-77", total=Money(amount=Decimal("19.90"), currency="EUR"),
+        completed_at=utcnow(),
+    )  # fmt: skip
+    for event in (registered, order):
+        await publish_event(service.broker, event)
+    case_id = await detractor_answers(service, "cust-77", "Still waiting for my points.")
+    problems: list[str] = []
+    async with chromium_page() as page:
+        page.on("console", lambda message: problems.extend([message.text] * (message.type == "error")))
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        await page.goto(f"{base}/console/login")
+        await page.fill("#login", "demo")
+        await page.fill("#password", "demo")
+        await page.click("button[type=submit]:has-text('Log in')")
+        await page.wait_for_url(f"{base}/console")
+
+        await page.fill("#find-customer", "mira@EXAMPLE.com")
+        await page.press("#find-customer", "Enter")
+        await page.wait_for_url(f"{base}/console/customers/cust-77")
+        kinds = await page.locator("#timeline tr.line").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+        assert kinds[-2:] == ["order_completed", "registered"] and set(kinds[:2]) == {"answer", "case_opened"}
+        assert "o-77 · €19.90" in await page.locator("tr[data-kind=order_completed]").inner_text()
+        await page.click(f"tr[data-kind=case_opened] a[href='/console/cases/{case_id}']")
+        await page.wait_for_url(f"{base}/console/cases/{case_id}")
+        await page.click("#customer")  # and back from the case to its customer
+        await page.wait_for_url(f"{base}/console/customers/cust-77")
+    assert problems == []
