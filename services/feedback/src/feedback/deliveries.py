@@ -25,7 +25,7 @@ from wom_chassis.delivery import Backoff, DeliveryEngine, Leased, Outcome
 from wom_chassis.errors import Reported
 from wom_chassis.mail import MailPool
 from wom_chassis.mime import Mail, MailComposer
-from wom_chassis.signatures import post_signed_webhook
+from wom_chassis.signatures import post_signed_webhook, webhook_client
 
 from feedback.models import Base
 from feedback.rules import EscalationRules, Rules
@@ -297,7 +297,7 @@ async def deliver_due(
     escalation = rules.escalation
     taken = 0
     async with (
-        httpx.AsyncClient(timeout=escalation.timeout_seconds) as client,
+        webhook_client(escalation.timeout_seconds) as client,
         MailPool(settings) as pool,
     ):
         engine: DeliveryEngine[_Claimed] = DeliveryEngine(

@@ -12,11 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
 from wom_chassis import get_logger
 from wom_chassis.mail import MailPool
 from wom_chassis.mime import Mail
-from wom_chassis.signatures import WebhookFailed, post_signed_webhook
+from wom_chassis.signatures import WebhookFailed, post_signed_webhook, webhook_client
 
 from outreach.kinds import MessageClass
 from outreach.settings import OutreachSettings
@@ -148,7 +147,7 @@ class WebhookChannel:
         if secret is None or not secret.get_secret_value():
             raise ChannelError("OUTREACH_WEBHOOK_SECRET is not set: webhook messages must be signed")
         try:
-            async with httpx.AsyncClient() as client:
+            async with webhook_client(self.timeout_seconds) as client:
                 await post_signed_webhook(
                     client,
                     url,
