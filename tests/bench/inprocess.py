@@ -3,6 +3,7 @@
     uv run python -m tests.bench.inprocess referrals                 # CPU µs per event
     uv run python -m tests.bench.inprocess referrals --sql           # ... and each statement
     uv run python -m tests.bench.inprocess outreach --profile out.prof --events 3000
+    uv run python -m tests.bench.inprocess feedback --input feedback-timeline  # its timeline events
 
 The service is built as deployed (`create_app`, settings from the environment) on a new SQLite
 file; its own `EventProcessor` takes the bench's inputs (`tests/bench/inputs.py`) in batches of
@@ -26,10 +27,12 @@ from typing import Any
 from sqlalchemy import event
 from wom_testkit import FakeRecord
 
-from tests.bench.inputs import SERVICE_INPUTS
+from tests.bench.inputs import INPUTS, SERVICE_INPUTS
 
 
-async def measure(service: str, events: int, batch: int, *, sql: bool, profile: Path | None) -> None:
+async def measure(
+    service: str, events: int, batch: int, *, sql: bool, profile: Path | None, inputs: str | None = None
+) -> None:
     os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / f'{service}.db'}"
     os.environ.setdefault("LOG_LEVEL", "ERROR")
     os.environ.setdefault("WOM_ENV", "dev")
@@ -53,7 +56,7 @@ async def measure(service: str, events: int, batch: int, *, sql: bool, profile: 
 
     records = [
         FakeRecord(topic=r.topic, value=r.value, headers=list(r.headers), key=r.key, offset=n)
-        for n, r in enumerate(SERVICE_INPUTS[service]("inproc", events))
+        for n, r in enumerate(INPUTS[inputs or service]("inproc", events))
     ]
     await processor.process(records[:batch])
     statements.clear()
@@ -80,12 +83,15 @@ async def measure(service: str, events: int, batch: int, *, sql: bool, profile: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("service", choices=sorted(SERVICE_INPUTS))
+    parser.add_argument("--input", choices=sorted(INPUTS), help="the records to take (the service's own)")
     parser.add_argument("--events", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--sql", action="store_true", help="count and time every statement")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured batches here")
     args = parser.parse_args()
-    asyncio.run(measure(args.service, args.events, args.batch, sql=args.sql, profile=args.profile))
+    asyncio.run(
+        measure(args.service, args.events, args.batch, sql=args.sql, profile=args.profile, inputs=args.input)
+    )
 
 
 if __name__ == "__main__":

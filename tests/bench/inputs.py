@@ -10,16 +10,24 @@ from decimal import Decimal
 from referrals.domain.codes import code_candidates, name_prefix
 from referrals.settings import DEV_HASH_SECRET
 from wom_contracts import (
+    SERVICES,
     Balance,
+    CodeIssuedV1,
     CustomerRegisteredV1,
+    Event,
+    MessageSentV1,
     Money,
     OrderCompletedV1,
+    ReferralAttributedV1,
     ResponseSubmittedV1,
     RewardGrantedV1,
+    TierChangedV1,
+    encode,
+    service_source,
 )
-from womctl.storefront import RawRecord, Storefront, to_record
+from womctl.storefront import SOURCE, RawRecord, Storefront, to_record
 
-__all__ = ["SERVICE_INPUTS", "mixed_traffic"]
+__all__ = ["INPUTS", "SERVICE_INPUTS", "mixed_traffic"]
 
 CUSTOMERS_PER_STOREFRONT = 2_000  # the storefront's steps cost O(customers): shard the traffic
 NAMES = ("Anna", "Erik", "Maja", "Lars", "Elsa", "Johan", "Ingrid", "Oskar")
@@ -126,12 +134,89 @@ def feedback_inputs(run: str, count: int) -> list[RawRecord]:
     ]
 
 
+def _timeline_event(run: str, n: int, customer: str, at: datetime) -> Event:
+    """The `n`th of the other services' events in the mix feedback's timeline sees in the loop."""
+    balance = Balance(points_available=n % 500, points_pending=25)
+    match n % 8:
+        case 0:
+            return _registration(run, customer, n)
+        case 1:
+            return _order(run, n, customer)
+        case 2 | 3:
+            return RewardGrantedV1(
+                customer_id=customer,
+                reward_id=f"{run}-rw{n}",
+                kind="earn",
+                points=25,
+                balance=balance,
+                occurred_at=at,
+                status="pending",
+                reason="purchase",
+                source_event_id=f"{run}-e{n}",
+                order_id=f"{run}-o{n - 1}",
+            )
+        case 4 | 5:
+            return MessageSentV1(
+                customer_id=customer,
+                message_id=f"{run}-m{n}",
+                kind="order_thanks",
+                channel="email",
+                cause_event_id=f"{run}-e{n}",
+                occurred_at=at,
+                locale="en",
+                template="order_thanks",
+            )
+        case 6:
+            return CodeIssuedV1(
+                customer_id=customer,
+                code=f"C{n}",
+                share_url=f"https://share.example.com/r/C{n}",
+                occurred_at=at,
+            )
+    if n % 16 == 7:
+        return TierChangedV1(
+            customer_id=customer,
+            previous_tier="member",
+            tier="key_client",
+            trailing_revenue=Money(amount=Decimal("420.00"), currency="EUR"),
+            occurred_at=at,
+        )
+    return ReferralAttributedV1(
+        customer_id=customer,
+        referral_id=f"{run}-ref{n}",
+        advocate_customer_id=f"{run}-c{n // 8 - 1}",
+        code=f"C{n - 9}",
+        source="registration",
+        occurred_at=at,
+    )
+
+
+def feedback_timeline_inputs(run: str, count: int) -> list[RawRecord]:
+    """What feedback consumes in the whole loop besides survey answers (six in seven of its events
+    there): the other services' events its customer timelines show, eight per customer."""
+    at = datetime.now(UTC)
+    records = []
+    for n in range(count):
+        event = _timeline_event(run, n, f"{run}-c{n // 8}", at)
+        owner = event.event_type.split(".", 1)[0]  # a wom service's event carries its source
+        source = service_source(owner) if owner in SERVICES else SOURCE
+        record = encode(event, source=source)
+        records.append(RawRecord(record.topic, record.key, record.value, list(record.headers)))
+    return records
+
+
 SERVICE_INPUTS: dict[str, Callable[[str, int], list[RawRecord]]] = {
     "referrals": referrals_inputs,
     "rewards": rewards_inputs,
     "outreach": outreach_inputs,
     "feedback": feedback_inputs,
 }
+
+INPUTS: dict[str, Callable[[str, int], list[RawRecord]]] = {
+    **SERVICE_INPUTS,
+    "feedback-timeline": feedback_timeline_inputs,
+}
+"""Every input by name: each service's, and feedback's timeline events (`inprocess --input`)."""
 
 
 def mixed_traffic(run: str, count: int, *, seed: int = 7) -> list[RawRecord]:

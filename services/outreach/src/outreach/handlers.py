@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import Update, delete, update
 from wom_chassis import EventHandlers, UnitOfWork, get_logger, utcnow
 from wom_chassis.l10n import money_value
 from wom_chassis.privacy import remember_erased
@@ -40,7 +40,7 @@ from outreach.models import Contact, ErasedCustomer, Message
 from outreach.rules import Rules
 from outreach.settings import OutreachSettings
 
-__all__ = ["Loop", "build_handlers", "money_data"]
+__all__ = ["Loop", "build_handlers", "money_data", "release_waiting"]
 
 log = get_logger(__name__)
 REWARD_MESSAGES = {EARN: "purchase_thank_you", REFERRAL_ADVOCATE: "referral_success",
@@ -51,6 +51,16 @@ def money_data(money: Money | None) -> dict[str, str] | None:
     """An amount as a message keeps it, worded in the customer's locale when rendered
     (`{{ credit|money }}`: "15,00 €", "€15.00", "¥1,500")."""
     return None if money is None else money_value(money.amount, money.currency)
+
+
+def release_waiting(customer_id: str) -> Update:
+    """The customer's messages that waited for their contact, queued (on the customer's index:
+    `status = 'waiting'` alone matches every waiting message of every customer)."""
+    return (
+        update(Message)
+        .where(Message.customer_id == customer_id, Message.status == "waiting")
+        .values(status="queued")
+    )
 
 
 class Loop:
@@ -117,11 +127,7 @@ class Loop:
         self._save(uow, contact)
         if had_row:
             await uow.flush()  # messages this batch queued for the customer wait in the table too
-            await uow.session.execute(
-                update(Message)
-                .where(Message.customer_id == event.customer_id, Message.status == "waiting")
-                .values(status="queued")
-            )
+            await uow.session.execute(release_waiting(event.customer_id))
         due = event.registered_at + timedelta(minutes=self.rules.welcome_delay_minutes)
         self.queue(uow, event.customer_id, "welcome", {}, due_at=due, cause=f"welcome:{event.customer_id}")
 

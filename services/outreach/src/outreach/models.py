@@ -62,7 +62,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("kind", "cause_event_id", "channel", name="uq_message_once_per_cause"),
         Index("ix_messages_due", "status", "next_attempt_at"),
-        Index("ix_messages_customer", "customer_id"),
+        Index("ix_messages_customer", "customer_id", "status"),  # a sign-up releases its waiting ones
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
