@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import email.policy
+import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -73,10 +74,11 @@ class MailComposer:
         *,
         headers: Sequence[tuple[str, str]] = (),
         idstring: str | None = None,
+        message_id: str | None = None,
     ) -> Mail:
         """The mail to the one address `to`: its subject, `text`, and `html` as the alternative
         when given. `headers` follow the standard ones as given (printable ASCII on one line, else
-        ValueError); `idstring` goes into the Message-ID."""
+        ValueError); `idstring` goes into a new Message-ID, or `message_id` is it (`thread_id`)."""
         if not _ADDRESS.fullmatch(to):
             raise ValueError(f"not one plain address: {to!r}")
         head = [
@@ -89,7 +91,7 @@ class MailComposer:
             self._date_now(),
             CRLF,
             b"Message-ID: ",
-            make_msgid(idstring=idstring, domain=self._domain).encode(),
+            (message_id or make_msgid(idstring=idstring, domain=self._domain)).encode(),
             CRLF,
         ]
         head += [_verbatim(name, value) for name, value in headers]
@@ -108,6 +110,14 @@ class MailComposer:
                 CRLF + b"--" + _BOUNDARY + b"--" + CRLF,
             ]
         return Mail(self.sender, (to,), b"".join(head + body), smtputf8=self._smtputf8 or not to.isascii())
+
+    def thread_id(self, key: str) -> str:
+        """The Message-ID that starts the thread of `key` (a case, say), the same every time:
+        the first mail of the thread carries it, the later ones name it in `In-Reply-To` and
+        `References`, so that mail clients show them as one conversation. `key` is hashed: any
+        string makes a valid id, and the id does not spell it out."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return f"<thread.{digest}@{self._domain}>"
 
     def _date_now(self) -> bytes:
         second = int(time.time())

@@ -23,6 +23,7 @@ from wom_contracts.commerce import (
 from wom_contracts.feedback import (
     CaseBreachedV1,
     CaseOpenedV1,
+    CaseRepliedV1,
     CaseResolvedV1,
     PromoterIdentifiedV1,
     ResponseSubmittedV1,
@@ -100,6 +101,7 @@ __all__ = [
     "Balance",
     "CaseBreachedV1",
     "CaseOpenedV1",
+    "CaseRepliedV1",
     "CaseResolvedV1",
     "CodeIssuedV1",
     "ContractError",

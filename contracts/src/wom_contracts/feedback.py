@@ -100,6 +100,22 @@ class CaseResolvedV1(Event):
     occurred_at: UtcDatetime
 
 
+class CaseRepliedV1(Event):
+    """An agent wrote to the customer about their case: outreach sends it as a transactional
+    mail in the case's thread, signed with the agent's name. `reply_id` is the reply's own: the
+    same reply published twice is one mail."""
+
+    event_type = "feedback.case.replied.v1"
+
+    case_id: Id
+    reply_id: Id
+    message: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    """the agent's words, as written (plain text, in the customer's language)"""
+    agent_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    """the display name the mail is signed with (not the login)"""
+    occurred_at: UtcDatetime
+
+
 class CaseBreachedV1(Event):
     """A case passed its SLA deadline unresolved and was escalated."""
 

@@ -12,6 +12,7 @@ from wom_contracts.commerce import (
 from wom_contracts.feedback import (
     CaseBreachedV1,
     CaseOpenedV1,
+    CaseRepliedV1,
     CaseResolvedV1,
     PromoterIdentifiedV1,
     ResponseSubmittedV1,
@@ -54,7 +55,7 @@ _MODELS: list[type[Event]] = [
     ReferralReversedV1,
     RewardGrantedV1, RewardReleasedV1, RewardRevokedV1, TierChangedV1, PointsExpiringV1,
     RewardWithheldV1, RewardRedeemedV1,
-    PromoterIdentifiedV1, CaseOpenedV1, CaseResolvedV1, CaseBreachedV1,
+    PromoterIdentifiedV1, CaseOpenedV1, CaseResolvedV1, CaseBreachedV1, CaseRepliedV1,
     MessageSentV1, MessageFailedV1, MessageSuppressedV1,
 ]  # fmt: skip
 

@@ -99,6 +99,10 @@ _DATA: dict[str, dict[str, Any]] = {
         "case_id": "case-1", "resolution": "refunded_and_apologised", "note": "called the client",
         "compensation": _EUR, "resolved_by": "agent-7", "occurred_at": _AT,
     },
+    "feedback.case.replied.v1": {
+        "case_id": "case-1", "reply_id": "reply-1", "agent_name": "Olga",
+        "message": "I'm so sorry about the broken mug. A new one left today.", "occurred_at": _AT,
+    },
     "feedback.case.breached.v1": {
         "case_id": "case-1", "priority": "P1", "queue": "vip-support", "sla_due_at": _AT,
         "occurred_at": _AT,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from wom_chassis import UnitOfWork, get_logger, new_id
 from wom_chassis.unit_of_work import View
-from wom_contracts import CaseBreachedV1, CaseOpenedV1, CaseResolvedV1, Money
+from wom_contracts import CaseBreachedV1, CaseOpenedV1, CaseRepliedV1, CaseResolvedV1, Money
 
 from feedback.batch_view import OpenCase
 from feedback.domain.triage import Triage, sla_deadline
@@ -26,6 +26,7 @@ __all__ = [
     "mark_breaches",
     "open_case",
     "raise_for_key_client",
+    "reply",
     "resolve",
 ]
 
@@ -205,6 +206,48 @@ async def resolve(
         )
     )
     log.info("case_resolved", case_id=case_id, resolution=resolution)
+    return case
+
+
+async def reply(
+    uow: UnitOfWork[None],
+    case_id: str,
+    *,
+    agent: str,
+    agent_name: str,
+    reply_id: str,
+    message: str,
+    take_over: bool = False,
+) -> Case | None:
+    """The agent writes to the customer about the case (open, claimed by them, or resolved):
+    the history keeps the words, outreach mails them signed `agent_name`. The same `reply_id`
+    again (a second click, a resent form) is the same reply: nothing more happens. None when
+    there is no such case."""
+    case = await uow.session.get(Case, case_id, with_for_update=True)
+    if case is None:
+        return None
+    if case.resolution == "customer_erased":
+        raise CaseConflict(f"the customer of case {case_id} asked to be forgotten: nothing can be sent")
+    if case.status == "claimed" and case.claimed_by != agent and not take_over:
+        raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
+    earlier = await uow.session.scalars(
+        select(CaseEvent.detail).where(CaseEvent.case_id == case_id, CaseEvent.kind == "replied")
+    )
+    if any((detail or {}).get("reply_id") == reply_id for detail in earlier):
+        log.info("reply_already_sent", case_id=case_id)
+        return case
+    _history(uow, case_id, "replied", actor=agent, reply_id=reply_id, message=message)
+    uow.emit(
+        CaseRepliedV1(
+            customer_id=case.customer_id,
+            case_id=case_id,
+            reply_id=reply_id,
+            message=message,
+            agent_name=agent_name,
+            occurred_at=uow.now,
+        )
+    )
+    log.info("case_replied", case_id=case_id)
     return case
 
 

@@ -10,7 +10,15 @@ from wom_chassis import utcnow
 from wom_chassis.privacy import remember_erased
 
 from feedback.deliveries import Delivery
-from feedback.models import Case, CustomerEmail, CustomerTier, ErasedCustomer, Response, TimelineEntry
+from feedback.models import (
+    Case,
+    CaseEvent,
+    CustomerEmail,
+    CustomerTier,
+    ErasedCustomer,
+    Response,
+    TimelineEntry,
+)
 
 __all__ = ["forget_customer"]
 
@@ -18,7 +26,7 @@ __all__ = ["forget_customer"]
 async def forget_customer(session: AsyncSession, customer_id: str) -> None:
     """Delete the customer's comments, order ids, locale and tier; rename them to a random
     pseudonym in answers and cases (NPS, case volume and SLA figures keep counting); close their
-    open case as `customer_erased`; drop agents' notes about them and their timeline."""
+    open case as `customer_erased`; drop agents' notes and replies to them and their timeline."""
     pseudonym = f"erased-{os.urandom(8).hex()}"
     case_ids = list(await session.scalars(select(Case.case_id).where(Case.customer_id == customer_id)))
     for delivery in await session.scalars(select(Delivery).where(Delivery.case_id.in_(case_ids))):
@@ -36,6 +44,12 @@ async def forget_customer(session: AsyncSession, customer_id: str) -> None:
     )
     await session.execute(
         update(Case).where(Case.customer_id == customer_id).values(customer_id=pseudonym, note=None)
+    )
+    # the words agents wrote to them (a reply stays in the history as a line, with who and when)
+    await session.execute(
+        update(CaseEvent)
+        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind == "replied")
+        .values(detail=None)
     )
     await session.execute(delete(CustomerTier).where(CustomerTier.customer_id == customer_id))
     # their timeline, and their name in the timelines of those they referred or were referred by

@@ -23,8 +23,15 @@ from feedback.settings import FeedbackSettings
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
 from wom_chassis import RulesError, Service, utcnow
-from wom_contracts import CaseResolvedV1, Money
-from wom_testkit import database_backends, emitted, empty_database_url, in_memory_service, rules_file
+from wom_contracts import CaseRepliedV1, CaseResolvedV1, CustomerErasedV1, Money
+from wom_testkit import (
+    database_backends,
+    emitted,
+    empty_database_url,
+    in_memory_service,
+    publish_event,
+    rules_file,
+)
 
 from ..conftest import seed_case
 
@@ -367,6 +374,96 @@ async def test_a_case_claimed_by_someone_else_is_a_conflict_on_the_page(feedback
     assert ">mine</textarea>" in resolve.text  # what carl typed is kept
     case = await case_row(feedback, case_id)
     assert case.status == "claimed" and case.claimed_by == "ana"
+
+
+REPLY_ID = re.compile(r'name="reply_id" value="([^"]+)"')
+
+
+async def reply_form(http: AsyncClient, url: str) -> dict[str, str]:
+    """The reply form's hidden fields as the case page gives them."""
+    page = await http.get(url)
+    token, reply_id = CSRF.search(page.text), REPLY_ID.search(page.text)
+    assert token is not None and reply_id is not None, page.text
+    return {"csrf_token": token.group(1), "reply_id": reply_id.group(1)}
+
+
+async def replies_in_history(service: Service, case_id: str) -> list[CaseEvent]:
+    async with service.db.session() as session:
+        query = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == "replied")
+        return list((await session.scalars(query)).all())
+
+
+async def test_a_personal_reply_is_published_once_signed_and_kept_in_the_history(feedback: Service) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    words = "I'm so sorry, Maria.\nA new parcel left this morning — Ana"
+    async with client(feedback) as http:
+        await log_in(http)
+        form = {**await reply_form(http, url), "message": f"  {words}  "}
+        sent = await http.post(f"{url}/reply", data=form)
+        twice = await http.post(f"{url}/reply", data=form)  # a double click, a resent form
+        page = await http.get(url)
+    assert sent.status_code == twice.status_code == 303
+    assert sent.headers["location"] == f"{url}#history"
+    [event] = await emitted(feedback, CaseRepliedV1)
+    assert (event.customer_id, event.case_id, event.message) == ("c-1", case_id, words)
+    assert event.agent_name == "Ana" and event.reply_id == form["reply_id"]
+    [line] = await replies_in_history(feedback, case_id)
+    assert line.actor == "ana" and line.detail == {"reply_id": form["reply_id"], "message": words}
+    assert "<td>replied</td>" in page.text and "A new parcel left this morning" in page.text
+    assert (await case_row(feedback, case_id)).status == "open", "a reply neither claims nor resolves"
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [("   ", "Write the reply before sending it."), ("x" * 2001, "at most 2000")],
+)
+async def test_an_empty_or_overlong_reply_is_refused_on_the_page(
+    feedback: Service, message: str, problem: str
+) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    async with client(feedback) as http:
+        await log_in(http)
+        answer = await http.post(f"{url}/reply", data={**await reply_form(http, url), "message": message})
+    assert answer.status_code == 422 and problem in answer.text
+    assert await emitted(feedback, CaseRepliedV1) == []
+
+
+async def test_a_reply_on_a_case_claimed_by_another_agent_is_a_conflict_but_a_supervisor_may(
+    feedback: Service,
+) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    async with client(feedback) as ana, client(feedback) as carl, client(feedback) as sam:
+        await log_in(ana)
+        await log_in(carl, "carl")
+        await log_in(sam, "sam")
+        await ana.post(f"{url}/claim", data={"csrf_token": await csrf_of(ana, url)})
+        refused = await carl.post(f"{url}/reply", data={**await reply_form(carl, url), "message": "Hi!"})
+        allowed = await sam.post(f"{url}/reply", data={**await reply_form(sam, url), "message": "Hi!"})
+    assert refused.status_code == 409 and "is claimed by ana" in refused.text
+    assert ">Hi!</textarea>" in refused.text  # what carl wrote is kept
+    assert allowed.status_code == 303
+    [event] = await emitted(feedback, CaseRepliedV1)
+    assert event.agent_name == "Sam"
+
+
+async def test_erasure_removes_the_replies_words_and_no_reply_can_follow(feedback: Service) -> None:
+    case_id = await open_case(feedback, "c-1")
+    url = f"/console/cases/{case_id}"
+    async with client(feedback) as http:
+        await log_in(http)
+        await http.post(f"{url}/reply", data={**await reply_form(http, url), "message": "Sorry, Maria!"})
+        form = await reply_form(http, url)
+        await publish_event(feedback.broker, CustomerErasedV1(customer_id="c-1", requested_at=utcnow()))
+        after = await http.post(f"{url}/reply", data={**form, "message": "Are you there?"})
+        page = await http.get(url)
+    [line] = await replies_in_history(feedback, case_id)
+    assert line.detail is None and line.actor == "ana"  # that a reply was sent, not its words
+    assert after.status_code == 409 and "asked to be forgotten" in after.text
+    assert "Sorry, Maria" not in page.text and 'id="reply-form"' not in page.text
+    assert len(await emitted(feedback, CaseRepliedV1)) == 1
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,14 @@ from feedback.models import Case
 from feedback.settings import FeedbackSettings
 from sqlalchemy import select
 from wom_chassis import Service, new_id, utcnow
-from wom_contracts import CaseResolvedV1, CustomerRegisteredV1, Money, OrderCompletedV1, ResponseSubmittedV1
+from wom_contracts import (
+    CaseRepliedV1,
+    CaseResolvedV1,
+    CustomerRegisteredV1,
+    Money,
+    OrderCompletedV1,
+    ResponseSubmittedV1,
+)
 from wom_testkit import (
     CHROMIUM,
     chromium_page,
@@ -73,7 +80,7 @@ async def detractor_answers(service: Service, customer: str, comment: str) -> st
     return str(case_id)
 
 
-async def test_an_agent_claims_and_resolves_a_case_with_compensation_in_chromium(
+async def test_an_agent_claims_replies_to_and_resolves_a_case_with_compensation_in_chromium(
     console: tuple[Service, str],
 ) -> None:
     service, base = console
@@ -108,6 +115,12 @@ async def test_an_agent_claims_and_resolves_a_case_with_compensation_in_chromium
         await page.click("#claim")
         await page.wait_for_selector("#status:has-text('claimed by demo')")
 
+        # a personal reply, before resolving: kept in the history, published for outreach to mail
+        await page.fill("#message", "So sorry about the vase.\nA refund is on its way.")
+        await page.click("#send-reply")
+        await page.wait_for_selector("#history td:has-text('replied')")
+        assert "A refund is on its way." in await page.locator("#history").inner_text()
+
         await page.select_option("#resolution", "refunded")
         await page.fill("#note", "Refunded the vase; sorry.")
         await page.fill("#amount", "15.00")
@@ -117,6 +130,10 @@ async def test_an_agent_claims_and_resolves_a_case_with_compensation_in_chromium
         assert await page.locator("#compensation").inner_text() == "€15.00"  # as English writes it (Babel)
         assert "refunded by demo" in await page.locator("#resolution").inner_text()
     assert problems == []
+    [replied] = await emitted(service, CaseRepliedV1)
+    assert (
+        replied.case_id == case_id and replied.message == "So sorry about the vase.\nA refund is on its way."
+    )
     [event] = await emitted(service, CaseResolvedV1)
     assert event.case_id == case_id and event.resolved_by == "demo"
     assert event.compensation == Money(amount=Decimal("15.00"), currency="EUR")

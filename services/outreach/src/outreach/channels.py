@@ -17,7 +17,7 @@ from wom_chassis.mail import MailPool
 from wom_chassis.mime import Mail
 from wom_chassis.signatures import WebhookFailed, post_signed_webhook, webhook_client
 
-from outreach.kinds import MessageClass
+from outreach.kinds import MessageClass, kind_of
 from outreach.settings import OutreachSettings
 from outreach.templates import Rendered
 
@@ -57,6 +57,8 @@ class Outgoing:
     rendered: Rendered
     unsubscribe_url: str | None = None
     """set for marketing messages: becomes the List-Unsubscribe header of the email"""
+    case_id: str | None = None
+    """set for a case's mails (`Kind.thread`): they are one thread in the customer's mailbox"""
 
 
 class ChannelError(RuntimeError):
@@ -94,6 +96,10 @@ class EmailChannel:
             else:
                 log.warning("marketing_mail_without_unsubscribe", message_id=out.message_id, kind=out.kind)
         headers.append(("Content-Language", rendered.locale))
+        thread = kind_of(out.kind).thread if out.case_id else None
+        root = self.composer.thread_id(f"case:{out.case_id}") if thread else None
+        if thread == "joins":  # the apology started it (RFC 5322 3.6.4): the rest answer it
+            headers += [("In-Reply-To", root), ("References", root)]
         return self.composer.compose(
             out.recipient,
             rendered.subject,
@@ -101,6 +107,7 @@ class EmailChannel:
             rendered.html,
             headers=headers,
             idstring=out.message_id,
+            message_id=root if thread == "starts" else None,
         )
 
     async def send(self, out: Outgoing) -> None:

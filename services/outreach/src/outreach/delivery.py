@@ -135,6 +135,7 @@ class Delivery:
             locale=rendered.locale,
             rendered=rendered,
             unsubscribe_url=admitted.unsubscribe_url,
+            case_id=admitted.context.get("case_id"),
         )
         await self.channels[admitted.channel].send(outgoing)
         return rendered

@@ -18,6 +18,7 @@ from wom_contracts import (
     REFERRAL_FRIEND,
     Balance,
     CaseOpenedV1,
+    CaseRepliedV1,
     CaseResolvedV1,
     CodeIssuedV1,
     CustomerErasedV1,
@@ -254,6 +255,13 @@ class Loop:
                 "compensation": money_data(event.compensation)}  # fmt: skip
         self.queue(uow, event.customer_id, "case_follow_up", data)
 
+    async def on_case_replied(self, event: CaseRepliedV1, uow: UnitOfWork[BatchView]) -> None:
+        """Send the agent's reply, once per reply (a reply published twice is one mail)."""
+        if self._contact(uow, event.customer_id) is None:
+            return
+        data = {"case_id": event.case_id, "message": event.message, "agent_name": event.agent_name}
+        self.queue(uow, event.customer_id, "personal_reply", data, cause=f"reply:{event.reply_id}")
+
     async def on_customer_erased(self, event: CustomerErasedV1, uow: UnitOfWork[BatchView]) -> None:
         """Delete the contact, their history and their schedule; nothing is sent afterwards."""
         session = uow.session
@@ -281,6 +289,7 @@ def build_handlers(rules: Rules, settings: OutreachSettings) -> EventHandlers[Ba
     handlers.on(PromoterIdentifiedV1)(loop.on_promoter_identified)
     handlers.on(CaseOpenedV1)(loop.on_case_opened)
     handlers.on(CaseResolvedV1)(loop.on_case_resolved)
+    handlers.on(CaseRepliedV1)(loop.on_case_replied)
     # the erasure deletes from the tables: what the batch buffered for the customer is written
     # first, so that it is deleted too
     handlers.on(CustomerErasedV1, reads_database=True)(loop.on_customer_erased)

@@ -33,6 +33,8 @@ class Kind:
     trigger: str
     sample: dict[str, Any] = field(default_factory=dict)
     survey: bool = False
+    thread: Literal["starts", "joins"] | None = None
+    """a case's mail: the first of the case's thread (the apology), or one in reply to it"""
 
 
 KINDS: dict[str, Kind] = {
@@ -108,6 +110,7 @@ KINDS: dict[str, Kind] = {
             "transactional",
             "feedback.case.opened.v1",
             {"case_id": "c-77", "key_client": False},
+            thread="starts",
         ),
         Kind(
             "case_follow_up",
@@ -118,6 +121,19 @@ KINDS: dict[str, Kind] = {
                 "resolution": "refunded",
                 "compensation": {"amount": "15.00", "currency": "EUR"},
             },  # compensation may be None
+            thread="joins",
+        ),
+        Kind(
+            "personal_reply",
+            "transactional",
+            "feedback.case.replied.v1: an agent's own words about the case, signed with their name, "
+            "in the case's thread",
+            {
+                "case_id": "c-77",
+                "message": "I'm so sorry about the broken mug.\nA new one left today.",
+                "agent_name": "Olga",
+            },
+            thread="joins",
         ),
         Kind(
             "birthday",

@@ -21,6 +21,7 @@ from wom_chassis.tables import OutboxRecord
 from wom_contracts import (
     Balance,
     CaseOpenedV1,
+    CaseRepliedV1,
     CaseResolvedV1,
     CodeIssuedV1,
     CustomerErasedV1,
@@ -256,6 +257,59 @@ async def test_a_case_brings_an_apology_holds_referral_asks_and_a_follow_up_name
     assert kinds == ["apology", "case_follow_up"]
     # the amount as Russian writes it (the CLDR's, not "15.00 EUR"): this customer reads Russian
     assert "15,00\xa0€" in smtp[0].messages[-1].get_body(("plain",)).get_content()
+
+
+async def test_an_agents_reply_is_mailed_once_signed_with_their_name_in_the_cases_thread(
+    outreach: Service, smtp: tuple[MailInbox, int]
+) -> None:
+    """A personal reply: the agent's words, their name, in the customer's language, one mail per
+    reply however often it is published, and one conversation with the apology and follow-up."""
+    await publish_event(outreach.broker, registered(locale="sv"))
+    opened = CaseOpenedV1(
+        customer_id="anna", case_id="c-9", response_id="resp-0", priority="P2", queue="support",
+        sla_due_at=NOW + timedelta(hours=4), kind="nps", score=3, occurred_at=NOW,
+    )  # fmt: skip
+    await publish_event(outreach.broker, opened)
+    await deliver(outreach)
+    replied = CaseRepliedV1(
+        customer_id="anna", case_id="c-9", reply_id="rp-1", agent_name="Olga Berg",
+        message="Förlåt för den trasiga muggen.\nEn ny skickades i dag.", occurred_at=NOW,
+    )  # fmt: skip
+    await publish_event(outreach.broker, replied)
+    await publish_event(outreach.broker, replied.model_copy())  # the same reply again: one mail
+    await deliver(outreach)
+    resolved = CaseResolvedV1(customer_id="anna", case_id="c-9", resolution="replaced", occurred_at=NOW)
+    await publish_event(outreach.broker, resolved)
+    await deliver(outreach)
+    apology, answer, follow_up = smtp[0].messages
+    assert [m["X-Wom-Kind"] for m in (apology, answer, follow_up)] == [
+        "apology", "personal_reply", "case_follow_up"
+    ]  # fmt: skip
+    text = answer.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Förlåt för den trasiga muggen.\nEn ny skickades i dag." in text and "Olga Berg" in text
+    assert "Olga Berg" in answer["Subject"] and "c-9" in answer["Subject"]
+    assert answer["Content-Language"] == "sv"
+    root = apology["Message-ID"]
+    assert root.startswith("<thread.") and "c-9" not in root  # the case's own id, not spelled out
+    for later in (answer, follow_up):
+        assert later["In-Reply-To"] == root and later["References"] == root
+        assert later["Message-ID"] != root
+    html = answer.get_body(("html",)).get_content()
+    assert "Förlåt för den trasiga muggen." in html
+
+
+async def test_a_reply_to_an_erased_customer_sends_nothing(
+    outreach: Service, smtp: tuple[MailInbox, int]
+) -> None:
+    await publish_event(outreach.broker, registered())
+    await publish_event(outreach.broker, CustomerErasedV1(customer_id="anna", requested_at=NOW))
+    replied = CaseRepliedV1(
+        customer_id="anna", case_id="c-9", reply_id="rp-1", agent_name="Olga", message="Sorry!",
+        occurred_at=NOW,
+    )  # fmt: skip
+    await publish_event(outreach.broker, replied)
+    await deliver(outreach)
+    assert smtp[0].messages == [] and await messages(outreach) == []
 
 
 async def test_the_check_in_is_scheduled_survives_a_restart_and_is_sent_once(

@@ -3,12 +3,23 @@ message the page can show next to the field."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from wom_contracts import Money
 
-__all__ = ["CURRENCIES", "NOTE_MAX_CHARS", "RESOLUTION_CODES", "ResolveForm", "read_resolve_form"]
+__all__ = [
+    "CURRENCIES",
+    "NOTE_MAX_CHARS",
+    "REPLY_MAX_CHARS",
+    "RESOLUTION_CODES",
+    "ReplyForm",
+    "ResolveForm",
+    "read_reply_form",
+    "read_resolve_form",
+]
 
 RESOLUTION_CODES: dict[str, str] = {
     "refunded": "Refunded",
@@ -20,6 +31,9 @@ RESOLUTION_CODES: dict[str, str] = {
 """Stable reason codes an agent can resolve a case with, and how the page names them."""
 
 NOTE_MAX_CHARS = 5000
+REPLY_MAX_CHARS = 2000
+"""A personal reply is a few sentences (the contract's limit)."""
+_REPLY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _MAX_WHOLE_DIGITS = 9  # compensation is goodwill, not a wire transfer: up to 999,999,999.99
 
 _ISO_4217 = """
@@ -90,4 +104,31 @@ def read_resolve_form(fields: dict[str, str]) -> ResolveForm:
     if len(form.note) > NOTE_MAX_CHARS:
         form.errors["note"] = f"The note is {len(form.note)} characters long; at most {NOTE_MAX_CHARS}."
     form.compensation = _compensation(form.amount, form.currency, form.errors)
+    return form
+
+
+@dataclass
+class ReplyForm:
+    """A personal reply being written: its id (made when the form is shown, so that sending it
+    twice is one reply), the words, and what is wrong with them."""
+
+    reply_id: str = field(default_factory=lambda: secrets.token_hex(16))
+    message: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def read_reply_form(fields: dict[str, str]) -> ReplyForm:
+    """Check a submitted reply: a reply id as the form made it, and 1 to 2,000 characters."""
+    # a browser sends a textarea's line breaks as CRLF (HTML's form encoding): the mail has its own
+    message = fields.get("message", "").replace("\r\n", "\n").strip()
+    form = ReplyForm(reply_id=fields.get("reply_id", "").strip(), message=message)
+    if not _REPLY_ID.fullmatch(form.reply_id):
+        form.errors["message"] = "This form has no valid reply id: reload the page and write again."
+        form.reply_id = ReplyForm().reply_id
+    if not form.message:
+        form.errors["message"] = "Write the reply before sending it."
+    elif len(form.message) > REPLY_MAX_CHARS:
+        form.errors["message"] = (
+            f"The reply is {len(form.message)} characters long; at most {REPLY_MAX_CHARS}."
+        )
     return form

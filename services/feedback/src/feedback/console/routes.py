@@ -26,10 +26,18 @@ from wom_chassis import (
 from wom_chassis.l10n import install_filters
 
 from feedback.analytics_api import console_chart
-from feedback.cases import CaseConflict, claim, resolve
+from feedback.cases import CaseConflict, claim, reply, resolve
 from feedback.console.access import ConsoleAccess
 from feedback.console.agents import Agent
-from feedback.console.forms import CURRENCIES, RESOLUTION_CODES, ResolveForm, read_resolve_form
+from feedback.console.forms import (
+    CURRENCIES,
+    REPLY_MAX_CHARS,
+    RESOLUTION_CODES,
+    ReplyForm,
+    ResolveForm,
+    read_reply_form,
+    read_resolve_form,
+)
 from feedback.console.sessions import Session
 from feedback.console.throttle import Busy, Throttled
 from feedback.dependencies import CurrentConsoleAccess, CurrentEmailHash, CurrentRules
@@ -161,6 +169,7 @@ async def _case_page(
     case_id: str,
     *,
     form: ResolveForm | None = None,
+    reply_form: ReplyForm | None = None,
     problem: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -178,10 +187,27 @@ async def _case_page(
         current_tier=record.current_tier,
         clock=_countdown(rules, record.case, utcnow()),
         form=form or ResolveForm(),
+        reply_form=reply_form or ReplyForm(),
+        reply_max=REPLY_MAX_CHARS,
+        reply_locale=next((answer.locale for answer in record.answers if answer.locale), None),
         problem=problem,
         resolutions=RESOLUTION_CODES,
         currencies=sorted(CURRENCIES),
     )
+
+
+async def _case_again(
+    service: Service,
+    rules: Rules,
+    session: Session,
+    agent: Agent,
+    case_id: str,
+    status_code: int,
+    **shown: Any,
+) -> HTMLResponse:
+    """The case page again after a refused form: what the agent entered and why (`shown`)."""
+    async with service.db.session() as db:
+        return await _case_page(db, rules, session, agent, case_id, status_code=status_code, **shown)
 
 
 async def _may_work_case(db: AsyncSession, agent: Agent, case_id: str) -> bool:
@@ -310,16 +336,9 @@ async def claim_case(
         async with service.work() as uow:
             await claim(uow, case_id, agent.login, take_over=agent.supervisor)
     except CaseConflict as conflict:
-        async with service.db.session() as db:
-            return await _case_page(
-                db,
-                rules,
-                session,
-                agent,
-                case_id,
-                problem=str(conflict),
-                status_code=status.HTTP_409_CONFLICT,
-            )
+        return await _case_again(
+            service, rules, session, agent, case_id, status.HTTP_409_CONFLICT, problem=str(conflict)
+        )
     return _redirect(f"/console/cases/{case_id}")
 
 
@@ -337,16 +356,9 @@ async def resolve_case(
         form.errors["amount"] = f"Above your limit of {limit} for one case: a supervisor resolves it."
         form.compensation = None
     if form.errors:
-        async with service.db.session() as db:
-            return await _case_page(
-                db,
-                rules,
-                session,
-                agent,
-                case_id,
-                form=form,
-                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            )
+        return await _case_again(
+            service, rules, session, agent, case_id, status.HTTP_422_UNPROCESSABLE_CONTENT, form=form
+        )
     try:
         async with service.work() as uow:
             await resolve(
@@ -359,18 +371,56 @@ async def resolve_case(
                 take_over=agent.supervisor,
             )
     except CaseConflict as conflict:
-        async with service.db.session() as db:
-            return await _case_page(
-                db,
-                rules,
-                session,
-                agent,
-                case_id,
-                form=form,
-                problem=str(conflict),
-                status_code=status.HTTP_409_CONFLICT,
-            )
+        return await _case_again(
+            service,
+            rules,
+            session,
+            agent,
+            case_id,
+            status.HTTP_409_CONFLICT,
+            form=form,
+            problem=str(conflict),
+        )
     return _redirect(f"/console/cases/{case_id}")
+
+
+@router.post("/cases/{case_id}/reply")
+async def reply_to_customer(
+    request: Request, case_id: str, access: CurrentConsoleAccess, service: CurrentService, rules: CurrentRules
+) -> Response:
+    """A personal reply to the customer, mailed by outreach in the case's thread."""
+    posted = await _posted_on_case(request, access, service, case_id)
+    if isinstance(posted, Response):
+        return posted
+    session, agent, fields = posted
+    form = read_reply_form(fields)
+    if form.errors:
+        return await _case_again(
+            service, rules, session, agent, case_id, status.HTTP_422_UNPROCESSABLE_CONTENT, reply_form=form
+        )
+    try:
+        async with service.work() as uow:
+            await reply(
+                uow,
+                case_id,
+                agent=agent.login,
+                agent_name=agent.name,
+                reply_id=form.reply_id,
+                message=form.message,
+                take_over=agent.supervisor,
+            )
+    except CaseConflict as conflict:
+        return await _case_again(
+            service,
+            rules,
+            session,
+            agent,
+            case_id,
+            status.HTTP_409_CONFLICT,
+            reply_form=form,
+            problem=str(conflict),
+        )
+    return _redirect(f"/console/cases/{case_id}#history")
 
 
 TIMELINE_LIMIT = 200
