@@ -98,7 +98,7 @@ class EmailChannel:
         headers.append(("Content-Language", rendered.locale))
         thread = kind_of(out.kind).thread if out.case_id else None
         root = self.composer.thread_id(f"case:{out.case_id}") if thread else None
-        if thread == "joins":  # the apology started it (RFC 5322 3.6.4): the rest answer it
+        if thread == "joins" and root:  # the apology started it (RFC 5322 3.6.4): the rest answer it
             headers += [("In-Reply-To", root), ("References", root)]
         return self.composer.compose(
             out.recipient,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +212,29 @@ async def _case_again(
         return await _case_page(db, rules, session, agent, case_id, status_code=status_code, **shown)
 
 
+async def _work_on_case(
+    service: Service,
+    rules: Rules,
+    session: Session,
+    agent: Agent,
+    case_id: str,
+    work: Callable[..., Awaitable[object]],
+    anchor: str = "",
+    **shown: Any,
+) -> Response:
+    """Do `work(uow, case_id)` on the case in a unit of work and show the case again (at
+    `anchor`); a conflict (resolved, another's claim, an erased customer) is a 409 on the page,
+    with what the agent entered (`shown`)."""
+    try:
+        async with service.work() as uow:
+            await work(uow, case_id)
+    except CaseConflict as conflict:
+        return await _case_again(
+            service, rules, session, agent, case_id, status.HTTP_409_CONFLICT, problem=str(conflict), **shown
+        )
+    return _redirect(f"/console/cases/{case_id}{anchor}")
+
+
 async def _may_work_case(db: AsyncSession, agent: Agent, case_id: str) -> bool:
     if not _ID.match(case_id):
         return False
@@ -332,14 +357,9 @@ async def claim_case(
     if isinstance(posted, Response):
         return posted
     session, agent, _fields = posted
-    try:
-        async with service.work() as uow:
-            await claim(uow, case_id, agent.login, take_over=agent.supervisor)
-    except CaseConflict as conflict:
-        return await _case_again(
-            service, rules, session, agent, case_id, status.HTTP_409_CONFLICT, problem=str(conflict)
-        )
-    return _redirect(f"/console/cases/{case_id}")
+    return await _work_on_case(
+        service, rules, session, agent, case_id, partial(claim, agent=agent.login, take_over=agent.supervisor)
+    )
 
 
 @router.post("/cases/{case_id}/resolve")
@@ -359,29 +379,15 @@ async def resolve_case(
         return await _case_again(
             service, rules, session, agent, case_id, status.HTTP_422_UNPROCESSABLE_CONTENT, form=form
         )
-    try:
-        async with service.work() as uow:
-            await resolve(
-                uow,
-                case_id,
-                agent=agent.login,
-                resolution=form.resolution,
-                note=form.note or None,
-                compensation=form.compensation,
-                take_over=agent.supervisor,
-            )
-    except CaseConflict as conflict:
-        return await _case_again(
-            service,
-            rules,
-            session,
-            agent,
-            case_id,
-            status.HTTP_409_CONFLICT,
-            form=form,
-            problem=str(conflict),
-        )
-    return _redirect(f"/console/cases/{case_id}")
+    work = partial(
+        resolve,
+        agent=agent.login,
+        resolution=form.resolution,
+        note=form.note or None,
+        compensation=form.compensation,
+        take_over=agent.supervisor,
+    )
+    return await _work_on_case(service, rules, session, agent, case_id, work, form=form)
 
 
 @router.post("/cases/{case_id}/reply")
@@ -398,29 +404,15 @@ async def reply_to_customer(
         return await _case_again(
             service, rules, session, agent, case_id, status.HTTP_422_UNPROCESSABLE_CONTENT, reply_form=form
         )
-    try:
-        async with service.work() as uow:
-            await reply(
-                uow,
-                case_id,
-                agent=agent.login,
-                agent_name=agent.name,
-                reply_id=form.reply_id,
-                message=form.message,
-                take_over=agent.supervisor,
-            )
-    except CaseConflict as conflict:
-        return await _case_again(
-            service,
-            rules,
-            session,
-            agent,
-            case_id,
-            status.HTTP_409_CONFLICT,
-            reply_form=form,
-            problem=str(conflict),
-        )
-    return _redirect(f"/console/cases/{case_id}#history")
+    work = partial(
+        reply,
+        agent=agent.login,
+        agent_name=agent.name,
+        reply_id=form.reply_id,
+        message=form.message,
+        take_over=agent.supervisor,
+    )
+    return await _work_on_case(service, rules, session, agent, case_id, work, "#history", reply_form=form)
 
 
 TIMELINE_LIMIT = 200
